@@ -1,0 +1,143 @@
+// Package config reads ipai.yaml: its schema, defaults, ${ENV} expansion and
+// validation. Every error names the key at fault and says what is expected.
+//
+// Precedence: command-line flag > environment (IPAI_*) > file > default.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+)
+
+// Config is the whole of ipai.yaml.
+type Config struct {
+	Listen   string   `yaml:"listen"`
+	Database Database `yaml:"database"`
+	DataDir  string   `yaml:"data_dir"`
+	Log      Log      `yaml:"log"`
+	Audit    Audit    `yaml:"audit"`
+	Sentry   Sentry   `yaml:"sentry"`
+
+	// Path is the file the config came from ("" when none).
+	Path string `yaml:"-"`
+}
+
+// Database selects the store.
+type Database struct {
+	// URL: postgres://… for PostgreSQL; a file path or sqlite:PATH for SQLite.
+	URL string `yaml:"url"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // auto (text on a terminal, JSON otherwise), text, json
+}
+
+// Audit configures the audit log.
+type Audit struct {
+	RetentionDays int `yaml:"retention_days"`
+}
+
+// Sentry optionally reports errors to Sentry.
+type Sentry struct {
+	DSN string `yaml:"dsn"`
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		Listen:   "127.0.0.1:8080",
+		Database: Database{URL: ""},
+		DataDir:  "./data",
+		Log:      Log{Level: "info", Format: "auto"},
+		Audit:    Audit{RetentionDays: 90},
+	}
+}
+
+// Load reads the config file at path (or $IPAI_CONFIG; none is fine), applies
+// environment overrides and validates the result.
+func Load(path string) (Config, error) {
+	if path == "" {
+		path = os.Getenv("IPAI_CONFIG")
+	}
+	cfg := Defaults()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("read config: %w", err)
+		}
+		if err := decode(data, &cfg); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+		cfg.Path = path
+	}
+	if v := os.Getenv("IPAI_DATABASE_URL"); v != "" {
+		cfg.Database.URL = v
+	}
+	if v := os.Getenv("IPAI_LISTEN"); v != "" {
+		cfg.Listen = v
+	}
+	if v := os.Getenv("IPAI_DATA_DIR"); v != "" {
+		cfg.DataDir = v
+	}
+	if v := os.Getenv("IPAI_LOG_LEVEL"); v != "" {
+		cfg.Log.Level = v
+	}
+	if v := os.Getenv("IPAI_SENTRY_DSN"); v != "" {
+		cfg.Sentry.DSN = v
+	}
+	if err := cfg.Validate(); err != nil {
+		if path != "" {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// DatabaseURL is the configured database, defaulting to data_dir/ipai.db.
+func (c Config) DatabaseURL() string {
+	if c.Database.URL != "" {
+		return c.Database.URL
+	}
+	return strings.TrimSuffix(c.DataDir, "/") + "/ipai.db"
+}
+
+// Validate checks every value and returns all problems at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+		bad("listen", "%q is not host:port; expected e.g. 127.0.0.1:8080 or :8080", c.Listen)
+	}
+	if u := c.Database.URL; u != "" && strings.Contains(u, "://") &&
+		!strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		bad("database.url", "unknown scheme; expected postgres://user:pass@host/db, a file path, or sqlite:PATH")
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty; expected a directory such as ./data")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not a level; expected debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "auto", "text", "json":
+	default:
+		bad("log.format", "%q is not a format; expected auto, text or json", c.Log.Format)
+	}
+	if c.Audit.RetentionDays < 1 {
+		bad("audit.retention_days", "%d is too small; expected a number of days ≥ 1 (default 90)", c.Audit.RetentionDays)
+	}
+	if d := c.Sentry.DSN; d != "" && !strings.HasPrefix(d, "https://") && !strings.HasPrefix(d, "http://") {
+		bad("sentry.dsn", "expected a Sentry DSN URL (https://key@host/project)")
+	}
+	return errors.Join(errs...)
+}

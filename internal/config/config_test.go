@@ -1,0 +1,75 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "ipai.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultsWithoutFile(t *testing.T) {
+	t.Setenv("IPAI_CONFIG", "")
+	t.Setenv("IPAI_DATABASE_URL", "")
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:8080" || cfg.Audit.RetentionDays != 90 || cfg.DatabaseURL() != "./data/ipai.db" {
+		t.Fatalf("defaults = %+v", cfg)
+	}
+}
+
+func TestFileEnvExpansionAndOverride(t *testing.T) {
+	t.Setenv("IPAI_DATABASE_URL", "")
+	t.Setenv("PGPASS", "s3cret")
+	p := write(t, "listen: 0.0.0.0:9000\ndatabase:\n  url: postgres://ipai:${PGPASS}@db/ipai\naudit:\n  retention_days: ${DAYS:-30}\n")
+	cfg, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Database.URL != "postgres://ipai:s3cret@db/ipai" || cfg.Audit.RetentionDays != 30 || cfg.Listen != "0.0.0.0:9000" {
+		t.Fatalf("got %+v", cfg)
+	}
+	t.Setenv("IPAI_DATABASE_URL", "/tmp/x.db")
+	cfg, err = Load(p)
+	if err != nil || cfg.DatabaseURL() != "/tmp/x.db" {
+		t.Fatalf("env override: %v %v", cfg.Database.URL, err)
+	}
+}
+
+func TestErrorsNameTheKey(t *testing.T) {
+	t.Setenv("IPAI_DATABASE_URL", "")
+	cases := []struct{ body, want string }{
+		{"lisen: :80\n", `unknown key "lisen"; expected one of:`},
+		{"audit:\n  retention: 3\n", `unknown key "audit.retention" in audit; expected one of: retention_days`},
+		{"audit:\n  retention_days: lots\n", `line 2: audit.retention_days: "lots" is not a whole number`},
+		{"log:\n  level: loud\n", `log.level: "loud" is not a level`},
+		{"listen: nonsense\n", `listen: "nonsense" is not host:port`},
+		{"database:\n  url: mysql://x\n", `database.url: unknown scheme`},
+		{"database:\n  url: ${IPAI_TEST_SURELY_UNSET}\n", `refers to ${IPAI_TEST_SURELY_UNSET}, which is not set`},
+		{"log: [a, b]\n", `log: expected a section of keys`},
+		{"listen: [\n", `not valid YAML`},
+	}
+	for _, c := range cases {
+		_, err := Load(write(t, c.body))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("config %q: err = %v; want it to contain %q", c.body, err, c.want)
+		}
+	}
+}
+
+func TestLiteralDollarBrace(t *testing.T) {
+	got, err := expandEnv("a$${B}c")
+	if err != nil || got != "a${B}c" {
+		t.Fatalf("expandEnv = %q, %v", got, err)
+	}
+}
