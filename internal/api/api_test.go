@@ -1,0 +1,272 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/testpg"
+)
+
+func TestMain(m *testing.M) { testpg.Main(m) }
+
+type harness struct {
+	srv    *httptest.Server
+	db     *store.DB
+	tokens map[auth.Role]string
+	ids    map[auth.Role]string
+	logs   *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func newHarness(t *testing.T, url string) *harness {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	al := audit.New(db)
+	s := &Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { srv.Close(); al.Close(); db.Close() })
+	h := &harness{srv: srv, db: db, tokens: map[auth.Role]string{}, ids: map[auth.Role]string{}, logs: logs}
+	for _, role := range auth.Roles {
+		raw, rec, err := s.Tokens.Create(ctx, auth.CreateOptions{Name: string(role), Role: role})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.tokens[role], h.ids[role] = raw, rec.ID
+	}
+	return h
+}
+
+func sqliteHarness(t *testing.T) *harness {
+	return newHarness(t, filepath.Join(t.TempDir(), "ipai.db"))
+}
+
+func (h *harness) do(t *testing.T, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, h.srv.URL+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, out
+}
+
+var pathParam = regexp.MustCompile(`\{[^}]+\}`)
+
+// TestEveryRouteChecksRoles walks the whole route table: no token and a bad
+// token get 401, a role below the route's gets 403, the route's role and
+// above get through.
+func TestEveryRouteChecksRoles(t *testing.T) {
+	h := sqliteHarness(t)
+	for _, rt := range Routes() {
+		if rt.Role == auth.RolePublic {
+			continue
+		}
+		path := pathParam.ReplaceAllString(rt.Pattern, "x-test")
+		body := ""
+		if rt.Method != "GET" && rt.Method != "DELETE" {
+			body = "{}"
+		}
+		name := rt.Method + " " + rt.Pattern
+		if st, out := h.do(t, rt.Method, path, "", body); st != 401 || errCode(out) != "unauthorized" {
+			t.Errorf("%s without token: %d %v; want 401 unauthorized", name, st, out)
+		}
+		if st, _ := h.do(t, rt.Method, path, "ipai_forged", body); st != 401 {
+			t.Errorf("%s with a bad token: %d; want 401", name, st)
+		}
+		for _, role := range auth.Roles {
+			st, out := h.do(t, rt.Method, path, h.tokens[role], body)
+			if role.Allows(rt.Role) {
+				if st == 401 || st == 403 {
+					t.Errorf("%s as %s: %d %v; want it allowed", name, role, st, out)
+				}
+			} else if st != 403 || errCode(out) != "forbidden" {
+				t.Errorf("%s as %s: %d %v; want 403 forbidden", name, role, st, out)
+			}
+		}
+	}
+}
+
+func errCode(out map[string]any) string {
+	e, _ := out["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func TestTokenAPIAndAuditedWrites(t *testing.T) {
+	for _, kind := range []string{store.SQLite, store.Postgres} {
+		t.Run(kind, func(t *testing.T) {
+			url := filepath.Join(t.TempDir(), "ipai.db")
+			if kind == store.Postgres {
+				url = testpg.URL(t)
+			}
+			h := newHarness(t, url)
+			admin := h.tokens[auth.RoleAdmin]
+			st, out := h.do(t, "POST", "/api/v1/tokens", admin, `{"name":"bot","role":"user"}`)
+			if st != 201 {
+				t.Fatalf("create: %d %v", st, out)
+			}
+			raw := out["token"].(string)
+			id := out["item"].(map[string]any)["id"].(string)
+			if st, me := h.do(t, "GET", "/api/v1/me", raw, ""); st != 200 || me["role"] != "user" {
+				t.Fatalf("new token: %d %v", st, me)
+			}
+			// The list never shows the token or its hash.
+			_, list := h.do(t, "GET", "/api/v1/tokens", admin, "")
+			b, _ := json.Marshal(list)
+			if strings.Contains(string(b), raw) || strings.Contains(string(b), auth.HashToken(raw)) {
+				t.Fatal("token list reveals a token or its hash")
+			}
+			if st, _ := h.do(t, "DELETE", "/api/v1/tokens/"+id, admin, ""); st != 204 {
+				t.Fatalf("revoke: %d", st)
+			}
+			if st, _ := h.do(t, "GET", "/api/v1/me", raw, ""); st != 401 {
+				t.Fatalf("revoked token: %d; want 401", st)
+			}
+			if st, out := h.do(t, "DELETE", "/api/v1/tokens/"+id, admin, ""); st != 404 || errCode(out) != "not_found" {
+				t.Fatalf("revoke twice: %d %v; want 404", st, out)
+			}
+			// Every write is in the audit log with its actor.
+			_, page := h.do(t, "GET", "/api/v1/audit?action=token.*", admin, "")
+			items := page["items"].([]any)
+			if len(items) != 3 {
+				t.Fatalf("audit has %d token entries; want create, revoke, failed revoke: %v", len(items), items)
+			}
+			for _, it := range items {
+				e := it.(map[string]any)
+				if e["actor"] != h.ids[auth.RoleAdmin] {
+					t.Fatalf("audit entry actor %v; want the admin token id", e["actor"])
+				}
+			}
+			if first := items[2].(map[string]any); first["action"] != "token.create" || first["target"] != id {
+				t.Fatalf("oldest entry %v; want token.create of %s", first, id)
+			}
+			if st, rep := h.do(t, "GET", "/api/v1/audit/verify", admin, ""); st != 200 || rep["ok"] != true {
+				t.Fatalf("verify: %d %v", st, rep)
+			}
+			if strings.Contains(h.logs.String(), raw) || strings.Contains(h.logs.String(), admin) {
+				t.Fatal("a token appears in the logs")
+			}
+		})
+	}
+}
+
+func TestErrorsAreJSONWithTheRightStatus(t *testing.T) {
+	h := sqliteHarness(t)
+	admin := h.tokens[auth.RoleAdmin]
+	cases := []struct {
+		method, path, body string
+		status             int
+		code               string
+	}{
+		{"POST", "/api/v1/tokens", `{"name":`, 400, "bad_request"},
+		{"POST", "/api/v1/tokens", `{"name":"x","role":"root"}`, 422, "invalid"},
+		{"POST", "/api/v1/tokens", `{"name":"x","role":"user","colour":"red"}`, 400, "bad_request"},
+		{"POST", "/api/v1/tokens", `{"name":"x","role":"user","expires_in":"soon"}`, 422, "invalid"},
+		{"GET", "/api/v1/audit?level=loud", "", 422, "invalid"},
+		{"GET", "/api/v1/audit?since=yesterday", "", 422, "invalid"},
+		{"GET", "/api/v1/nothing-here", "", 404, "not_found"},
+		{"POST", "/api/v1/tokens", `{"name":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "too_large"},
+	}
+	for _, c := range cases {
+		st, out := h.do(t, c.method, c.path, admin, c.body)
+		if st != c.status || errCode(out) != c.code {
+			t.Errorf("%s %s: %d %v; want %d %s", c.method, c.path, st, out["error"], c.status, c.code)
+		}
+		if e, _ := out["error"].(map[string]any); e == nil || e["message"] == "" {
+			t.Errorf("%s %s: no error message", c.method, c.path)
+		}
+	}
+}
+
+func TestAuditPagination(t *testing.T) {
+	h := sqliteHarness(t)
+	l := audit.New(h.db)
+	for i := 0; i < 25; i++ {
+		if err := l.Write(context.Background(), audit.Entry{Action: "test.page", Level: audit.Warning}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	seen := map[float64]bool{}
+	cursor := ""
+	for pages := 0; pages < 10; pages++ {
+		_, out := h.do(t, "GET", "/api/v1/audit?action=test.page&limit=10&cursor="+cursor, h.tokens[auth.RoleUser], "")
+		for _, it := range out["items"].([]any) {
+			seen[it.(map[string]any)["seq"].(float64)] = true
+		}
+		cursor, _ = out["next_cursor"].(string)
+		if cursor == "" {
+			break
+		}
+	}
+	if len(seen) != 25 {
+		t.Fatalf("pagination saw %d distinct entries; want 25", len(seen))
+	}
+}
+
+func TestReadyAndMetrics(t *testing.T) {
+	h := sqliteHarness(t)
+	if st, out := h.do(t, "GET", "/readyz", "", ""); st != 200 || out["status"] != "ready" {
+		t.Fatalf("readyz: %d %v", st, out)
+	}
+	h.do(t, "GET", "/api/v1/me", h.tokens[auth.RoleUser], "")
+	resp, err := http.Get(h.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `ipai_http_requests_total{method="GET",route="/api/v1/me",status="200"} 1`) ||
+		!strings.Contains(string(body), `go_sql_max_open_connections{db_name="ipai"}`) {
+		t.Fatalf("metrics lack request or pool series:\n%.2000s", body)
+	}
+	// A database one migration behind is not ready.
+	if _, err := h.db.Exec(context.Background(), "DELETE FROM ipai_schema_migrations WHERE version = 2"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := h.do(t, "GET", "/readyz", "", ""); st != 503 {
+		t.Fatalf("readyz with a stale schema: %d; want 503", st)
+	}
+}

@@ -1,0 +1,114 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/problem"
+	"github.com/insightpulseai/ipai/internal/store"
+)
+
+func init() {
+	route("GET", "/api/v1/audit", auth.RoleUser, "", (*Server).listAudit)
+	route("GET", "/api/v1/audit/verify", auth.RoleUser, "", (*Server).verifyAudit)
+}
+
+// AuditView is an audit entry as the API shows it.
+type AuditView struct {
+	Seq        int64     `json:"seq"`
+	At         time.Time `json:"at"`
+	Actor      string    `json:"actor"`
+	IP         string    `json:"ip,omitempty"`
+	Action     string    `json:"action"`
+	Level      string    `json:"level"`
+	Target     string    `json:"target,omitempty"`
+	Message    string    `json:"message,omitempty"`
+	Method     string    `json:"method,omitempty"`
+	URL        string    `json:"url,omitempty"`
+	Status     int       `json:"status,omitempty"`
+	DurationMS int64     `json:"duration_ms,omitempty"`
+	Fields     string    `json:"fields,omitempty"`
+	Hash       string    `json:"hash"`
+}
+
+// ParseAuditFilter reads the audit filters of a query string; shared by the
+// API and the admin UI.
+func ParseAuditFilter(q map[string][]string) (store.AuditFilter, error) {
+	get := func(k string) string {
+		if v := q[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	f := store.AuditFilter{Level: get("level"), Action: get("action"), Target: get("target"), Actor: get("actor"), Limit: 50}
+	if f.Level != "" && !audit.ValidLevel(f.Level) {
+		return f, problem.Invalid("level", "%q is not a level; expected debug, info, warning or error", f.Level)
+	}
+	for _, k := range []string{"since", "until"} {
+		v := get(k)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return f, problem.Invalid(k, "%q is not an RFC 3339 time; expected e.g. 2026-11-22T10:00:00Z", v)
+		}
+		if k == "since" {
+			f.Since = t
+		} else {
+			f.Until = t
+		}
+	}
+	if v := get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return f, problem.Invalid("limit", "%q: expected a number from 1 to 1000", v)
+		}
+		f.Limit = n
+	}
+	if v := get("cursor"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return f, problem.Invalid("cursor", "%q is not a cursor from a previous page's next_cursor", v)
+		}
+		f.Before = n
+	}
+	return f, nil
+}
+
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
+	f, err := ParseAuditFilter(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	limit := f.Limit
+	f.Limit++ // one more tells whether there is a next page
+	rows, err := s.DB.ListAudit(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = strconv.FormatInt(rows[limit-1].Seq, 10)
+	}
+	items := make([]AuditView, 0, len(rows))
+	for _, e := range rows {
+		items = append(items, AuditView{e.Seq, e.At, e.Actor, e.ActorIP, e.Action, e.Level, e.Target, e.Message,
+			e.Method, e.URL, e.Status, e.DurationMS, e.Fields, e.Hash})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+	return nil
+}
+
+func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) error {
+	rep, err := audit.Verify(r.Context(), s.DB)
+	if _, broken := err.(*audit.Problem); err != nil && !broken {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}

@@ -1,0 +1,290 @@
+// Package api is ipai's HTTP surface: the JSON REST API under /api/v1 and
+// the system endpoints (/healthz, /readyz, /metrics). Every route is declared
+// once, with the least role it needs, in a table (see route); the same table
+// drives authentication, the role test and the metrics labels.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/problem"
+	"github.com/insightpulseai/ipai/internal/store"
+)
+
+// MaxBody is the largest request body the API reads.
+const MaxBody = 1 << 20
+
+// Server holds what the handlers need.
+type Server struct {
+	DB      *store.DB
+	Audit   *audit.Log
+	Tokens  *auth.Tokens
+	Log     *slog.Logger
+	Version string
+	// OnError, when set, receives unexpected (5xx) errors, e.g. for Sentry.
+	OnError func(error, *http.Request)
+
+	metrics *metrics
+}
+
+// HandlerFunc is a route's handler; a returned error becomes the JSON error
+// response (a *problem.Error keeps its status; anything else is a 500).
+type HandlerFunc func(s *Server, w http.ResponseWriter, r *http.Request) error
+
+// Route is one entry of the route table.
+type Route struct {
+	Method  string
+	Pattern string    // net/http pattern path, e.g. /api/v1/tokens/{id}
+	Role    auth.Role // least role; RolePublic needs no token
+	Action  string    // audit action for writes, e.g. "token.create"
+	Handler HandlerFunc
+}
+
+var routes []Route
+
+// route registers a route; each file of this package declares its own in init.
+func route(method, pattern string, role auth.Role, action string, h HandlerFunc) {
+	routes = append(routes, Route{Method: method, Pattern: pattern, Role: role, Action: action, Handler: h})
+}
+
+// Routes returns the route table.
+func Routes() []Route { return append([]Route(nil), routes...) }
+
+// Handler builds the HTTP handler of every route.
+func (s *Server) Handler() http.Handler {
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	if s.metrics == nil {
+		s.metrics = newMetrics(s.DB)
+	}
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+	}
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, problem.NotFound("no API route %s %s; see the README for the API", r.Method, r.URL.Path))
+	})
+	return s.recoverer(mux)
+}
+
+// wrap adds authentication, the role check, the body limit, metrics, the
+// request log and the audit entry of a write.
+func (s *Server) wrap(rt Route) http.Handler {
+	isWrite := rt.Method != http.MethodGet && rt.Method != http.MethodHead
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		ip := clientIP(r)
+		note := &auditNote{}
+		r = r.WithContext(context.WithValue(r.Context(), noteKey{}, note))
+		var p auth.Principal
+		err := func() error {
+			if r.ContentLength > MaxBody {
+				return problem.TooLarge("request body is %d bytes; the limit is %d (1 MiB)", r.ContentLength, MaxBody)
+			}
+			r.Body = http.MaxBytesReader(rec, r.Body, MaxBody)
+			if rt.Role != auth.RolePublic {
+				var err error
+				if p, err = s.authenticate(r); err != nil {
+					return err
+				}
+				p.IP = ip
+				if !p.Role.Allows(rt.Role) {
+					return problem.Forbidden("this needs the %s role; your token has %s", rt.Role, p.Role)
+				}
+				r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+			}
+			return rt.Handler(s, rec, r)
+		}()
+		if err != nil {
+			s.fail(rec, r, err)
+		}
+		d := time.Since(start)
+		s.metrics.observe(rt.Pattern, r.Method, rec.status, d)
+		s.Log.LogAttrs(r.Context(), slog.LevelInfo, "http request", slog.String("method", r.Method),
+			slog.String("route", rt.Pattern), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.Duration("duration", d), slog.String("ip", ip))
+		switch {
+		case rec.status == http.StatusForbidden && p.ID != "":
+			s.audit(r, rt, p, ip, rec.status, d, note, audit.Warning, "denied: role "+string(p.Role))
+		case isWrite && p.ID != "" && rec.status != http.StatusUnauthorized:
+			level := audit.Info
+			if rec.status >= 500 {
+				level = audit.Error
+			} else if rec.status >= 400 {
+				level = audit.Warning
+			}
+			s.audit(r, rt, p, ip, rec.status, d, note, level, note.message)
+		}
+	})
+}
+
+func (s *Server) audit(r *http.Request, rt Route, p auth.Principal, ip string, status int, d time.Duration, n *auditNote, level, msg string) {
+	action := rt.Action
+	if action == "" {
+		action = "api." + strings.ToLower(rt.Method)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	defer cancel()
+	if err := s.Audit.Write(ctx, audit.Entry{Actor: p.ID, IP: ip, Action: action, Level: level, Target: n.target,
+		Message: msg, Method: r.Method, URL: r.URL.Path, Status: status, DurationMS: d.Milliseconds(), Fields: n.fields}); err != nil {
+		s.Log.Error("audit write failed", "action", action, "err", err)
+	}
+}
+
+// auditNote lets a handler say what its write touched.
+type auditNote struct {
+	target, message string
+	fields          map[string]any
+}
+
+type noteKey struct{}
+
+// Note records the target and message of the current write for its audit entry.
+func Note(r *http.Request, target, message string, fields map[string]any) {
+	if n, ok := r.Context().Value(noteKey{}).(*auditNote); ok {
+		n.target, n.message, n.fields = target, message, fields
+	}
+}
+
+func (s *Server) authenticate(r *http.Request) (auth.Principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return auth.Principal{}, problem.Unauthorized("no credentials: send Authorization: Bearer <token> (create one with `ipai token create`)")
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return auth.Principal{}, problem.Unauthorized("Authorization must be 'Bearer <token>'")
+	}
+	p, err := s.Tokens.Authenticate(r.Context(), strings.TrimSpace(tok))
+	if errors.Is(err, auth.ErrBadToken) {
+		return p, problem.Unauthorized("%v", err)
+	}
+	return p, err
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if p, ok := problem.As(err); ok {
+		writeError(w, p)
+		return
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		writeError(w, problem.TooLarge("request body exceeds %d bytes (1 MiB)", MaxBody))
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, problem.NotFound("not found"))
+	case errors.Is(err, store.ErrConflict):
+		writeError(w, problem.Conflict("%v", err))
+	default:
+		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		if s.OnError != nil {
+			s.OnError(err, r)
+		}
+		writeError(w, &problem.Error{Status: http.StatusInternalServerError, Code: "internal",
+			Message: "internal error; the server log has the details"})
+	}
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.fail(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, p *problem.Error) {
+	var b errorBody
+	b.Error.Code, b.Error.Message, b.Error.Field = p.Code, p.Message, p.Field
+	writeJSON(w, p.Status, b)
+}
+
+// writeJSON writes v as the JSON response.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// decodeJSON reads the request body into v, strictly.
+func decodeJSON(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return &problem.Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
+			Message: "send the body as JSON with Content-Type: application/json"}
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return problem.TooLarge("request body exceeds %d bytes (1 MiB)", MaxBody)
+		}
+		if errors.Is(err, io.EOF) {
+			return problem.BadRequest("request body is empty; send a JSON object")
+		}
+		return problem.BadRequest("request body is not valid JSON for this endpoint: %v", err)
+	}
+	if dec.More() {
+		return problem.BadRequest("request body has data after the JSON object")
+	}
+	return nil
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// clientIP is the peer address (proxies' X-Forwarded-For is not trusted).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

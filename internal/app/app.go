@@ -1,0 +1,175 @@
+// Package app wires the hub from its configuration: it opens and migrates the
+// store, starts the audit writer and the background jobs, and runs the HTTP
+// server until its context ends, then shuts down gracefully.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/getsentry/sentry-go"
+	"github.com/mattn/go-isatty"
+
+	"github.com/insightpulseai/ipai/internal/api"
+	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/config"
+	"github.com/insightpulseai/ipai/internal/store"
+)
+
+// Version is the binary's version, set by cmd/ipai.
+var Version = "dev"
+
+// App is a running hub.
+type App struct {
+	Cfg   config.Config
+	Log   *slog.Logger
+	DB    *store.DB
+	Audit *audit.Log
+	API   *api.Server
+
+	// Now is the clock of background jobs.
+	Now func() time.Time
+}
+
+// NewLogger builds the slog logger the config asks for, writing to w.
+func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.Format
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// OpenStore opens and migrates the configured database.
+func OpenStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// New builds the hub. Close it when done.
+func New(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
+	log := NewLogger(cfg.Log, logw)
+	db, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Cfg: cfg, Log: log, DB: db, Audit: audit.New(db), Now: time.Now}
+	a.API = &api.Server{DB: db, Audit: a.Audit, Tokens: auth.NewTokens(db), Log: log, Version: Version}
+	if cfg.Sentry.DSN != "" {
+		if err := sentry.Init(sentry.ClientOptions{Dsn: cfg.Sentry.DSN, Release: "ipai@" + Version}); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("sentry.dsn: %w", err)
+		}
+		a.API.OnError = func(err error, r *http.Request) { sentry.CaptureException(err) }
+	}
+	return a, nil
+}
+
+// Close releases the store and the audit writer.
+func (a *App) Close() {
+	a.Audit.Close()
+	a.DB.Close()
+	if a.Cfg.Sentry.DSN != "" {
+		sentry.Flush(2 * time.Second)
+	}
+}
+
+// Serve listens on the configured address and serves until ctx ends. ready,
+// if not nil, receives the bound address once the server accepts requests.
+func (a *App) Serve(ctx context.Context, ready chan<- string) error {
+	ln, err := net.Listen("tcp", a.Cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another ipai running? choose another address with --addr)", a.Cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           a.API.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	go a.maintain(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	addr := ln.Addr().String()
+	a.Log.Info("ipai serving", "addr", addr, "store", a.DB.Kind(), "database", redact(a.Cfg.DatabaseURL()), "version", Version)
+	if ready != nil {
+		ready <- addr
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// maintain runs the daily audit retention purge. Several replicas may run it:
+// the purge holds the chain lock and a second run finds nothing to delete.
+func (a *App) maintain(ctx context.Context) {
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		a.PurgeAudit(ctx)
+		t.Reset(24 * time.Hour)
+	}
+}
+
+// PurgeAudit applies the audit retention once and logs the outcome.
+func (a *App) PurgeAudit(ctx context.Context) {
+	res, err := audit.Purge(ctx, a.DB, time.Duration(a.Cfg.Audit.RetentionDays)*24*time.Hour, a.Now())
+	if err != nil {
+		a.Log.Error("audit purge failed", "err", err)
+		return
+	}
+	if res.Deleted > 0 {
+		a.Log.Info("audit purge", "deleted", res.Deleted, "checkpoint", res.Checkpoint)
+	}
+}
+
+// redact is used when a URL is shown to a person.
+func redact(u string) string {
+	if strings.Contains(u, "://") {
+		return store.Redact(u)
+	}
+	return u
+}
