@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/spf13/cobra"
 )
 
@@ -31,6 +33,7 @@ Keycloak, Supabase, Caddy) and keeps them running.`,
 	}
 	root.PersistentFlags().StringVar(&global.config, "config", "", "path of ipai.yaml (env IPAI_CONFIG; none needed)")
 	root.PersistentFlags().StringVar(&global.db, "db", "", "database URL: postgres://… or a SQLite path / sqlite:PATH (env IPAI_DATABASE_URL; default ./data/ipai.db)")
+	root.SetOut(os.Stdout) // cobra prints to stderr unless told otherwise
 	for _, f := range commands {
 		root.AddCommand(f())
 	}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/testpg"
+)
+
+func TestMain(m *testing.M) { testpg.Main(m) }
+
+// run executes the CLI in-process and returns stdout, stderr and the error.
+func run(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	global = globalFlags{}
+	root := newRootCmd()
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	return out.String(), errb.String(), err
+}
+
+func TestTokenCommandsOnBothBackends(t *testing.T) {
+	for _, kind := range []string{store.SQLite, store.Postgres} {
+		t.Run(kind, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "ipai.db")
+			if kind == store.Postgres {
+				db = testpg.URL(t)
+			}
+			out, _, err := run(t, "token", "create", "--db", db, "--name", "ci", "--role", "admin")
+			if err != nil || !strings.HasPrefix(out, "ipai_") {
+				t.Fatalf("token create: %q %v", out, err)
+			}
+			tok := strings.TrimSpace(out)
+			list, _, err := run(t, "token", "list", "--db", db)
+			if err != nil || !strings.Contains(list, "ci") || !strings.Contains(list, "active") || strings.Contains(list, tok) {
+				t.Fatalf("token list: %q %v", list, err)
+			}
+			id := strings.Fields(strings.Split(list, "\n")[1])[0]
+			if _, _, err := run(t, "token", "revoke", "--db", db, id); err != nil {
+				t.Fatal(err)
+			}
+			if list, _, _ := run(t, "token", "list", "--db", db); !strings.Contains(list, "revoked") {
+				t.Fatalf("after revoke: %q", list)
+			}
+			if _, _, err := run(t, "token", "revoke", "--db", db, "no-such-id"); err == nil {
+				t.Fatal("revoking an unknown id succeeded")
+			}
+			out, _, err = run(t, "audit", "list", "--db", db, "--action", "token.*")
+			if err != nil || strings.Count(out, "token.") != 2 {
+				t.Fatalf("audit list: %q %v", out, err)
+			}
+		})
+	}
+}
+
+func TestAuditVerifyExitsNonZeroAfterTampering(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "ipai.db")
+	for i := 0; i < 3; i++ {
+		if _, _, err := run(t, "token", "create", "--db", db, "--name", "n", "--role", "user"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, _, err := run(t, "audit", "verify", "--db", db); err != nil || !strings.Contains(out, "intact: 3 entries") {
+		t.Fatalf("verify: %q %v", out, err)
+	}
+	s, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Exec(context.Background(), "UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, _, err = run(t, "audit", "verify", "--db", db)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(ee.msg, "entry 2") {
+		t.Fatalf("verify after tampering: %v; want exit 1 naming entry 2", err)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("listen: 127.0.0.1:9090\naudit:\n  retention_days: 30\n"), 0o600)
+	os.WriteFile(bad, []byte("listen: 127.0.0.1:9090\naudit:\n  retension_days: 30\n"), 0o600)
+	if out, _, err := run(t, "config", "check", good); err != nil || !strings.Contains(out, "ok") {
+		t.Fatalf("good config: %q %v", out, err)
+	}
+	_, _, err := run(t, "config", "check", bad)
+	if err == nil || !strings.Contains(err.Error(), `unknown key "audit.retension_days"`) {
+		t.Fatalf("bad config: %v", err)
+	}
+}
+
+func TestMigrateRefusesNewerDatabase(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "ipai.db")
+	if out, _, err := run(t, "migrate", "--db", db); err != nil || !strings.Contains(out, "schema version") {
+		t.Fatalf("migrate: %q %v", out, err)
+	}
+	s, _ := store.Open(context.Background(), db)
+	s.Exec(context.Background(), "INSERT INTO ipai_schema_migrations (version, name, applied_at) VALUES (9000, 'future', 0)")
+	s.Close()
+	_, _, err := run(t, "migrate", "--db", db)
+	if err == nil || !strings.Contains(err.Error(), "newer than this ipai binary") {
+		t.Fatalf("migrate on newer db: %v", err)
+	}
+}
+
+func TestEveryCommandHasAnExample(t *testing.T) {
+	root := newRootCmd()
+	var missing []string
+	var visit func(c *cobra.Command)
+	visit = func(c *cobra.Command) {
+		if c.Runnable() && c.Example == "" {
+			missing = append(missing, c.CommandPath())
+		}
+		for _, sub := range c.Commands() {
+			visit(sub)
+		}
+	}
+	visit(root)
+	if len(missing) > 0 {
+		t.Fatalf("commands without an example in --help: %v", missing)
+	}
+}

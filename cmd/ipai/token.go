@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/auth"
+)
+
+func init() { register(newTokenCmd) }
+
+func newTokenCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Create, list and revoke API tokens (works on the database directly)"}
+
+	var name, role, scopes string
+	var ttl time.Duration
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an API token; it is printed once",
+		Example: `  ipai token create --name ci --role admin
+  ipai token create --name grafana --role user --ttl 720h
+  ipai token create --name agent --role user --scopes mcp:odoo:read,mcp:odoo:write`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := auth.ParseRole(role)
+			if err != nil {
+				return fmt.Errorf("--role: %v", err)
+			}
+			db, _, err := openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			var sc []string
+			for _, s := range strings.Split(scopes, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					sc = append(sc, s)
+				}
+			}
+			raw, rec, err := auth.NewTokens(db).Create(cmd.Context(), auth.CreateOptions{Name: name, Role: r, Scopes: sc, CreatedBy: "cli", TTL: ttl})
+			if err != nil {
+				return err
+			}
+			al := audit.New(db)
+			defer al.Close()
+			if err := al.Write(cmd.Context(), audit.Entry{Actor: "cli", Action: "token.create", Target: rec.ID,
+				Message: "token " + rec.Name + " created with role " + rec.Role}); err != nil {
+				return err
+			}
+			cmd.Println(raw)
+			cmd.PrintErrf("token %s (id %s, role %s) created; store it now: it is not shown again\n", rec.Name, rec.ID, rec.Role)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "what or who uses the token (required)")
+	create.Flags().StringVar(&role, "role", "", "user (read), manager (configure) or admin (required)")
+	create.Flags().StringVar(&scopes, "scopes", "", "comma-separated extra scopes, e.g. mcp:odoo:read")
+	create.Flags().DurationVar(&ttl, "ttl", 0, "expire after this long (e.g. 720h); default never")
+	_ = create.MarkFlagRequired("name")
+	_ = create.MarkFlagRequired("role")
+
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List tokens (never their values)",
+		Example: "  ipai token list",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, _, err := openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			toks, err := db.ListTokens(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tNAME\tROLE\tPREFIX\tCREATED\tLAST USED\tSTATE")
+			for _, t := range toks {
+				state := "active"
+				if !t.RevokedAt.IsZero() {
+					state = "revoked"
+				} else if !t.ExpiresAt.IsZero() && time.Now().After(t.ExpiresAt) {
+					state = "expired"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s…\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.Prefix,
+					t.CreatedAt.Format(time.DateTime), fmtTime(t.LastUsedAt), state)
+			}
+			return w.Flush()
+		},
+	}
+
+	revoke := &cobra.Command{
+		Use:     "revoke ID",
+		Short:   "Revoke a token",
+		Example: "  ipai token revoke 0193a2b4-…",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, _, err := openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := db.RevokeToken(cmd.Context(), args[0], time.Now()); err != nil {
+				return fmt.Errorf("revoke %s: %w (see `ipai token list` for ids)", args[0], err)
+			}
+			al := audit.New(db)
+			defer al.Close()
+			if err := al.Write(cmd.Context(), audit.Entry{Actor: "cli", Action: "token.revoke", Target: args[0]}); err != nil {
+				return err
+			}
+			cmd.Printf("token %s revoked\n", args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format(time.DateTime)
+}
