@@ -1,0 +1,99 @@
+package focalboard_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/insightpulseai/ipai/internal/connector"
+	"github.com/insightpulseai/ipai/internal/connector/connectortest"
+	"github.com/insightpulseai/ipai/internal/connector/focalboard"
+	fake "github.com/insightpulseai/ipai/internal/fake/focalboard"
+)
+
+func start(t *testing.T) connectortest.Fake {
+	s := fake.New()
+	t.Cleanup(s.Close)
+	return connectortest.Fake{
+		Config: connector.Config{Type: "focalboard", BaseURL: s.URL,
+			Settings: map[string]string{"team": "0", "board": s.BoardID},
+			Secrets:  map[string]string{"token": fake.Token}},
+		Knobs:        &s.Knobs,
+		WrongVersion: func() { s.SetVersion("6.2.1") },
+		BadCredentials: func(c connector.Config) connector.Config {
+			c.Secrets = map[string]string{"token": "nope"}
+			return c
+		},
+		ErrorBody: `{"error":"internal server error","errorCode":500}`,
+	}
+}
+
+func TestConnection(t *testing.T) { connectortest.Run(t, start) }
+
+func TestConnectionBasicAuth(t *testing.T) {
+	s := fake.New()
+	defer s.Close()
+	cfg := connector.Config{Type: "focalboard", BaseURL: s.URL, AuthType: connector.AuthBasic,
+		Settings: map[string]string{"username": fake.Username}, Secrets: map[string]string{"password": fake.Password}}
+	c, _ := connector.New(cfg, nil)
+	if r := connector.Test(context.Background(), c, 0); !r.OK {
+		t.Fatalf("basic auth test = %+v", r)
+	}
+	cfg.Secrets["password"] = "wrong"
+	c, _ = connector.New(cfg, nil)
+	r := connector.Test(context.Background(), c, 0)
+	if r.OK || !errors.Is(r.Err, connector.ErrAuth) {
+		t.Fatalf("wrong password test = %+v", r)
+	}
+}
+
+func TestCSRFHeaderRequired(t *testing.T) {
+	s := fake.New()
+	defer s.Close()
+	req, _ := http.NewRequest("GET", s.URL+"/api/v2/users/me", nil)
+	req.Header.Set("Authorization", "Bearer "+fake.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("without X-Requested-With: status %d, want 400", resp.StatusCode)
+	}
+}
+
+func TestClient(t *testing.T) {
+	s := fake.New()
+	defer s.Close()
+	ctx := context.Background()
+	c := focalboard.New(s.URL, "", nil)
+	if _, err := c.Login(ctx, "admin", "bad"); !errors.Is(err, connector.ErrAuth) {
+		t.Fatalf("bad login: %v", err)
+	}
+	if _, err := c.Login(ctx, fake.Username, fake.Password); err != nil {
+		t.Fatal(err)
+	}
+	boards, err := c.Boards(ctx, "0")
+	if err != nil || len(boards) != 1 || boards[0].ID != s.BoardID || len(boards[0].CardProperties) != 1 {
+		t.Fatalf("Boards = %+v, %v", boards, err)
+	}
+	card, err := c.CreateCard(ctx, s.BoardID, focalboard.Card{Title: "Invoice INV/001", Properties: map[string]any{"status": "todo"}})
+	if err != nil || card.ID == "" || card.BoardID != s.BoardID {
+		t.Fatalf("CreateCard = %+v, %v", card, err)
+	}
+	title := "Invoice INV/001 paid"
+	got, err := c.PatchCard(ctx, card.ID, focalboard.CardPatch{Title: &title, UpdatedProperties: map[string]any{"status": "done"}})
+	if err != nil || got.Title != title || got.Properties["status"] != "done" {
+		t.Fatalf("PatchCard = %+v, %v", got, err)
+	}
+	cards, err := c.Cards(ctx, s.BoardID, 0, 100)
+	if err != nil || len(cards) != 1 || cards[0].Title != title {
+		t.Fatalf("Cards = %+v, %v", cards, err)
+	}
+	_, err = c.Card(ctx, "missing")
+	var se *connector.ServiceError
+	if !errors.As(err, &se) || se.Status != 404 || se.Message != "card not found" {
+		t.Fatalf("missing card: %v", err)
+	}
+}

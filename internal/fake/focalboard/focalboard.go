@@ -1,0 +1,326 @@
+// Package focalboard is a faithful in-memory fake of a standalone Focalboard
+// server's API v2 (shared/reference/apis.md §3): /ping, login, users/me,
+// boards and cards, with the X-Requested-With CSRF check on every /api/v2
+// route and the {"error","errorCode"} error shape.
+package focalboard
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/insightpulseai/ipai/internal/fake/knob"
+)
+
+// Seeded credentials.
+const (
+	Token    = "fbtoken0admin"
+	Username = "admin"
+	Password = "admin-password"
+	TeamID   = "0"
+)
+
+// Server is a running fake Focalboard.
+type Server struct {
+	*httptest.Server
+	knob.Knobs
+
+	mu      sync.Mutex
+	version string
+	tokens  map[string]string // token → username
+	boards  map[string]map[string]any
+	cards   map[string]map[string]any
+	order   []string // card ids in creation order
+	// BoardID is the seeded board.
+	BoardID string
+}
+
+// New starts a fake Focalboard 7.10.4 with user admin (token Token) and one
+// board on team "0".
+func New() *Server {
+	s := &Server{version: "7.10.4", tokens: map[string]string{Token: Username},
+		boards: map[string]map[string]any{}, cards: map[string]map[string]any{}}
+	s.BoardID = s.AddBoard("Operations")
+	s.Server = httptest.NewServer(s.Wrap(s.routes()))
+	return s
+}
+
+// SetVersion changes the version /ping reports.
+func (s *Server) SetVersion(v string) { s.mu.Lock(); s.version = v; s.mu.Unlock() }
+
+// AddBoard adds a board with a Status select property and returns its id.
+func (s *Server) AddBoard(title string) string {
+	id := newID("b")
+	now := time.Now().UnixMilli()
+	s.mu.Lock()
+	s.boards[id] = map[string]any{"id": id, "teamId": TeamID, "channelId": "", "createdBy": "u1", "modifiedBy": "u1",
+		"type": "O", "minimumRole": "", "title": title, "description": "", "icon": "", "showDescription": false,
+		"isTemplate": false, "templateVersion": 0, "properties": map[string]any{},
+		"cardProperties": []any{map[string]any{"id": "status", "name": "Status", "type": "select",
+			"options": []any{map[string]any{"id": "todo", "value": "To do", "color": "propColorGray"},
+				map[string]any{"id": "done", "value": "Done", "color": "propColorGreen"}}}},
+		"createAt": now, "updateAt": now, "deleteAt": 0}
+	s.mu.Unlock()
+	return id
+}
+
+// Cards returns the cards of a board, in creation order.
+func (s *Server) Cards(boardID string) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, id := range s.order {
+		if c := s.cards[id]; c["boardId"] == boardID {
+			out = append(out, clone(c))
+		}
+	}
+	return out
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		v := s.version
+		s.mu.Unlock()
+		writeJSON(w, 200, map[string]any{"version": v, "build_number": "fake", "build_date": "", "commit": "abc",
+			"edition": "", "db_type": "sqlite3", "db_version": "3.45", "os_type": "linux", "os_arch": "amd64", "sku": "personal_server"})
+	})
+	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("Hello")) })
+	api := http.NewServeMux()
+	api.HandleFunc("POST /api/v2/login", s.login)
+	api.HandleFunc("GET /api/v2/users/me", s.auth(func(w http.ResponseWriter, r *http.Request, user string) {
+		writeJSON(w, 200, map[string]any{"id": "u-" + user, "username": user, "email": user + "@example.com",
+			"props": map[string]any{}, "create_at": 1700000000000, "update_at": 1700000000000, "delete_at": 0, "is_bot": false})
+	}))
+	api.HandleFunc("GET /api/v2/teams/{team}/boards", s.auth(s.listBoards))
+	api.HandleFunc("POST /api/v2/boards", s.auth(s.createBoard))
+	api.HandleFunc("GET /api/v2/boards/{board}", s.auth(s.getBoard))
+	api.HandleFunc("POST /api/v2/boards/{board}/cards", s.auth(s.createCard))
+	api.HandleFunc("GET /api/v2/boards/{board}/cards", s.auth(s.listCards))
+	api.HandleFunc("GET /api/v2/cards/{card}", s.auth(s.getCard))
+	api.HandleFunc("PATCH /api/v2/cards/{card}", s.auth(s.patchCard))
+	api.HandleFunc("/api/v2/", func(w http.ResponseWriter, r *http.Request) { apiError(w, 404, "not found") })
+	mux.Handle("/api/v2/", requireCSRF(api))
+	return mux
+}
+
+func requireCSRF(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Requested-With") != "XMLHttpRequest" {
+			apiError(w, 400, "checkCSRFToken FAILED")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) auth(next func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		tok := strings.TrimPrefix(strings.TrimPrefix(h, "Bearer "), "Token ")
+		if h == "" {
+			tok = r.URL.Query().Get("access_token")
+		}
+		s.mu.Lock()
+		user, ok := s.tokens[tok]
+		s.mu.Unlock()
+		if tok == "" || !ok {
+			apiError(w, 401, "")
+			return
+		}
+		next(w, r, user)
+	}
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var in struct{ Type, Username, Email, Password string }
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		apiError(w, 400, "invalid request body")
+		return
+	}
+	if in.Type != "normal" {
+		apiError(w, 400, "invalid login type")
+		return
+	}
+	if (in.Username != Username && in.Email != Username+"@example.com") || in.Password != Password {
+		apiError(w, 401, "incorrect login")
+		return
+	}
+	tok := newID("t")
+	s.mu.Lock()
+	s.tokens[tok] = Username
+	s.mu.Unlock()
+	writeJSON(w, 200, map[string]string{"token": tok})
+}
+
+func (s *Server) listBoards(w http.ResponseWriter, r *http.Request, _ string) {
+	s.mu.Lock()
+	out := []map[string]any{}
+	for _, b := range s.boards {
+		if b["teamId"] == r.PathValue("team") {
+			out = append(out, clone(b))
+		}
+	}
+	s.mu.Unlock()
+	writeJSON(w, 200, out)
+}
+
+func (s *Server) getBoard(w http.ResponseWriter, r *http.Request, _ string) {
+	s.mu.Lock()
+	b := s.boards[r.PathValue("board")]
+	s.mu.Unlock()
+	if b == nil {
+		apiError(w, 404, "board not found")
+		return
+	}
+	writeJSON(w, 200, clone(b))
+}
+
+func (s *Server) createBoard(w http.ResponseWriter, r *http.Request, _ string) {
+	var in map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		apiError(w, 400, "invalid board")
+		return
+	}
+	title, _ := in["title"].(string)
+	id := s.AddBoard(title)
+	s.mu.Lock()
+	b := s.boards[id]
+	if t, ok := in["teamId"].(string); ok {
+		b["teamId"] = t
+	}
+	out := clone(b)
+	s.mu.Unlock()
+	writeJSON(w, 200, out)
+}
+
+func (s *Server) createCard(w http.ResponseWriter, r *http.Request, user string) {
+	boardID := r.PathValue("board")
+	var in map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		apiError(w, 400, "invalid card")
+		return
+	}
+	if b, ok := in["boardId"].(string); ok && b != "" && b != boardID {
+		apiError(w, 400, "Board IDs do not match")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.boards[boardID] == nil {
+		apiError(w, 404, "board not found")
+		return
+	}
+	now := time.Now().UnixMilli()
+	id := newID("c")
+	card := map[string]any{"id": id, "boardId": boardID, "createdBy": "u-" + user, "modifiedBy": "u-" + user,
+		"title": in["title"], "contentOrder": []any{}, "icon": orEmpty(in["icon"]), "isTemplate": false,
+		"properties": map[string]any{}, "createAt": now, "updateAt": now, "deleteAt": 0}
+	if p, ok := in["properties"].(map[string]any); ok {
+		card["properties"] = p
+	}
+	s.cards[id] = card
+	s.order = append(s.order, id)
+	writeJSON(w, 200, clone(card))
+}
+
+func (s *Server) listCards(w http.ResponseWriter, r *http.Request, _ string) {
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	per, err := strconv.Atoi(r.URL.Query().Get("per_page"))
+	if err != nil || per <= 0 {
+		per = 100
+	}
+	all := s.Cards(r.PathValue("board"))
+	out := []map[string]any{}
+	for i := page * per; i < len(all) && i < (page+1)*per; i++ {
+		out = append(out, all[i])
+	}
+	writeJSON(w, 200, out)
+}
+
+func (s *Server) getCard(w http.ResponseWriter, r *http.Request, _ string) {
+	s.mu.Lock()
+	c := s.cards[r.PathValue("card")]
+	s.mu.Unlock()
+	if c == nil {
+		apiError(w, 404, "card not found")
+		return
+	}
+	writeJSON(w, 200, clone(c))
+}
+
+func (s *Server) patchCard(w http.ResponseWriter, r *http.Request, user string) {
+	var in struct {
+		Title             *string        `json:"title"`
+		Icon              *string        `json:"icon"`
+		UpdatedProperties map[string]any `json:"updatedProperties"`
+		DeletedProperties []string       `json:"deletedProperties"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		apiError(w, 400, "invalid card patch")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.cards[r.PathValue("card")]
+	if c == nil {
+		apiError(w, 404, "card not found")
+		return
+	}
+	if in.Title != nil {
+		c["title"] = *in.Title
+	}
+	if in.Icon != nil {
+		c["icon"] = *in.Icon
+	}
+	props := c["properties"].(map[string]any)
+	for k, v := range in.UpdatedProperties {
+		props[k] = v
+	}
+	for _, k := range in.DeletedProperties {
+		delete(props, k)
+	}
+	c["modifiedBy"] = "u-" + user
+	c["updateAt"] = time.Now().UnixMilli()
+	writeJSON(w, 200, clone(c))
+}
+
+func apiError(w http.ResponseWriter, status int, msg string) {
+	if msg == "" {
+		msg = strings.ToLower(http.StatusText(status))
+	}
+	writeJSON(w, status, map[string]any{"error": msg, "errorCode": status})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func clone(m map[string]any) map[string]any {
+	b, _ := json.Marshal(m)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+func orEmpty(v any) any {
+	if v == nil {
+		return ""
+	}
+	return v
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s%x", prefix, b)
+}

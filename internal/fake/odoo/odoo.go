@@ -1,0 +1,407 @@
+// Package odoo is a faithful in-memory fake of Odoo's external API
+// (shared/reference/apis.md §1): POST /jsonrpc (common.version, login,
+// authenticate; object.execute_kw / execute), the session flow
+// (/web/session/authenticate, /web/dataset/call_kw), the Odoo 19 JSON-2 API
+// and /web/health. Errors come back as HTTP 200 JSON-RPC envelopes with the
+// exception's dotted name. Models are seeded with records carrying
+// write_date, so sync engines can be tested against it.
+package odoo
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/insightpulseai/ipai/internal/fake/knob"
+)
+
+// Seeded credentials.
+const (
+	DB       = "odoo"
+	Login    = "admin"
+	Password = "admin"
+	APIKey   = "0123456789abcdef0123456789abcdef01234567"
+	AdminUID = 2
+)
+
+// Record is one record's field values ("id" included).
+type Record = map[string]any
+
+// Server is a running fake Odoo.
+type Server struct {
+	*httptest.Server
+	knob.Knobs
+
+	mu       sync.Mutex
+	serie    string // "18.0"
+	models   map[string]map[int]Record
+	nextID   map[string]int
+	sessions map[string]int
+	now      func() time.Time
+}
+
+// New starts a fake Odoo 18.0 with database "odoo", user admin (password
+// "admin" or APIKey, uid 2) and seeded res.partner, project.project,
+// project.task and account.move records.
+func New() *Server {
+	s := &Server{serie: "18.0", models: map[string]map[int]Record{}, nextID: map[string]int{},
+		sessions: map[string]int{}, now: time.Now}
+	for _, m := range []string{"res.partner", "res.users", "project.project", "project.task", "account.move", "crm.lead", "hr.expense"} {
+		s.models[m] = map[int]Record{}
+		s.nextID[m] = 1
+	}
+	s.Add("res.users", Record{"name": "Administrator", "login": Login})
+	s.Add("res.users", Record{"name": "Administrator", "login": Login})
+	s.Add("res.partner", Record{"name": "Deco Addict", "is_company": true, "email": "deco@example.com", "customer_rank": 1})
+	s.Add("res.partner", Record{"name": "Azure Interior", "is_company": true, "email": "azure@example.com", "customer_rank": 1})
+	proj := s.Add("project.project", Record{"name": "Month-end close", "active": true})
+	s.Add("project.task", Record{"name": "Reconcile bank", "project_id": []any{proj, "Month-end close"}, "priority": "0", "active": true})
+	s.Add("account.move", Record{"name": "INV/2026/00001", "move_type": "out_invoice", "state": "posted",
+		"payment_state": "not_paid", "amount_total": 1150.0, "partner_id": []any{1, "Deco Addict"}})
+	s.Server = httptest.NewServer(s.Wrap(s.routes()))
+	return s
+}
+
+// SetSerie changes the reported series ("16.0", "19.0", "saas~18.1" …).
+func (s *Server) SetSerie(serie string) { s.mu.Lock(); s.serie = serie; s.mu.Unlock() }
+
+// SetClock replaces the clock used for create_date / write_date.
+func (s *Server) SetClock(now func() time.Time) { s.mu.Lock(); s.now = now; s.mu.Unlock() }
+
+// Add stores a record (filling id, create_date, write_date) and returns its id.
+func (s *Server) Add(model string, vals Record) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.create(model, vals)
+}
+
+// Records returns a copy of a model's records sorted by id.
+func (s *Server) Records(model string) []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Record
+	for _, id := range s.sortedIDs(model) {
+		out = append(out, copyRec(s.models[model][id]))
+	}
+	return out
+}
+
+func (s *Server) create(model string, vals Record) int {
+	if s.models[model] == nil {
+		s.models[model] = map[int]Record{}
+		s.nextID[model] = 1
+	}
+	id := s.nextID[model]
+	s.nextID[model]++
+	r := copyRec(vals)
+	r["id"] = id
+	ts := s.now().UTC().Format("2006-01-02 15:04:05")
+	r["create_date"], r["write_date"] = ts, ts
+	if _, ok := r["display_name"]; !ok {
+		r["display_name"] = r["name"]
+	}
+	s.models[model][id] = r
+	return id
+}
+
+func (s *Server) sortedIDs(model string) []int {
+	ids := make([]int, 0, len(s.models[model]))
+	for id := range s.models[model] {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	return ids
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /jsonrpc", s.rpc(s.jsonrpc))
+	mux.HandleFunc("POST /web/session/authenticate", s.rpc(s.sessionAuthenticate))
+	mux.HandleFunc("POST /web/dataset/call_kw", s.rpc(s.callKW))
+	mux.HandleFunc("POST /web/dataset/call_kw/", s.rpc(s.callKW))
+	mux.HandleFunc("POST /json/2/{model}/{method}", s.json2)
+	mux.HandleFunc("GET /web/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]string{"status": "pass"})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(404)
+		_, _ = w.Write([]byte("<!DOCTYPE html><html><body><h1>404: Not Found</h1></body></html>"))
+	})
+	return mux
+}
+
+// Error is an Odoo exception: Name is "<module>.<ClassName>".
+type Error struct {
+	Name, Message string
+	Code          int
+	Top           string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func accessDenied() *Error {
+	return &Error{Name: "odoo.exceptions.AccessDenied", Message: "Access Denied"}
+}
+
+type rpcHandler func(r *http.Request, params map[string]any) (any, *Error)
+
+func (s *Server) rpc(h rpcHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var env struct {
+			ID     any            `json:"id"`
+			Params map[string]any `json:"params"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&env); err != nil {
+			writeRPC(w, nil, nil, &Error{Name: "werkzeug.exceptions.BadRequest", Message: "400 Bad Request: Invalid JSON data"})
+			return
+		}
+		res, e := h(r.WithContext(r.Context()), env.Params)
+		if sid, ok := res.(sessionResult); ok {
+			http.SetCookie(w, &http.Cookie{Name: "session_id", Value: sid.sid, Path: "/", HttpOnly: true})
+			res = sid.info
+		}
+		writeRPC(w, env.ID, res, e)
+	}
+}
+
+func writeRPC(w http.ResponseWriter, id, result any, e *Error) {
+	out := map[string]any{"jsonrpc": "2.0", "id": id}
+	if e != nil {
+		code, top := e.Code, e.Top
+		if code == 0 {
+			code = 200
+		}
+		if top == "" {
+			top = "Odoo Server Error"
+		}
+		out["error"] = map[string]any{"code": code, "message": top, "data": map[string]any{
+			"name": e.Name, "message": e.Message, "arguments": []any{e.Message}, "context": map[string]any{},
+			"debug": "Traceback (most recent call last):\n  File \"odoo/http.py\", line 1\n" + e.Name + ": " + e.Message}}
+	} else {
+		out["result"] = result
+	}
+	writeJSON(w, 200, out)
+}
+
+func (s *Server) versionInfo() map[string]any {
+	s.mu.Lock()
+	serie := s.serie
+	s.mu.Unlock()
+	info := []any{serie, 0, 0, "final", 0, ""}
+	var maj, min int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(serie, "saas~"), "%d.%d", &maj, &min); err == nil {
+		info[0], info[1] = maj, min
+		if strings.HasPrefix(serie, "saas~") {
+			info[0] = fmt.Sprintf("saas~%d", maj)
+		}
+	}
+	return map[string]any{"server_version": serie, "server_version_info": info, "server_serie": serie, "protocol_version": 1}
+}
+
+func (s *Server) checkPassword(db, login, pw string) int {
+	if db == DB && login == Login && (pw == Password || pw == APIKey) {
+		return AdminUID
+	}
+	return 0
+}
+
+func (s *Server) jsonrpc(r *http.Request, p map[string]any) (any, *Error) {
+	service, _ := p["service"].(string)
+	method, _ := p["method"].(string)
+	args, _ := p["args"].([]any)
+	str := func(i int) string {
+		if i < len(args) {
+			v, _ := args[i].(string)
+			return v
+		}
+		return ""
+	}
+	switch service {
+	case "common":
+		switch method {
+		case "version":
+			return s.versionInfo(), nil
+		case "about":
+			return "See http://openerp.com", nil
+		case "login", "authenticate":
+			if uid := s.checkPassword(str(0), str(1), str(2)); uid != 0 {
+				return uid, nil
+			}
+			return false, nil
+		}
+		return nil, &Error{Name: "builtins.NameError", Message: "Method not found: " + method}
+	case "object":
+		if method != "execute_kw" && method != "execute" {
+			return nil, &Error{Name: "builtins.NameError", Message: "Method not found: " + method}
+		}
+		if len(args) < 5 {
+			return nil, &Error{Name: "builtins.TypeError", Message: "execute_kw() missing required positional arguments"}
+		}
+		uid, _ := args[1].(float64)
+		if int(uid) != AdminUID || s.checkPassword(str(0), Login, str(2)) == 0 {
+			return nil, accessDenied()
+		}
+		var margs []any
+		kwargs := map[string]any{}
+		if method == "execute_kw" {
+			if len(args) > 5 {
+				margs, _ = args[5].([]any)
+			}
+			if len(args) > 6 {
+				if kw, ok := args[6].(map[string]any); ok {
+					kwargs = kw
+				}
+			}
+		} else {
+			margs = args[5:]
+		}
+		return s.execute(str(3), str(4), margs, kwargs)
+	case "db":
+		if method == "list" {
+			return []string{DB}, nil
+		}
+	}
+	return nil, &Error{Name: "builtins.KeyError", Message: fmt.Sprintf("'%s'", service)}
+}
+
+type sessionResult struct {
+	sid  string
+	info any
+}
+
+func (s *Server) sessionAuthenticate(r *http.Request, p map[string]any) (any, *Error) {
+	db, _ := p["db"].(string)
+	login, _ := p["login"].(string)
+	pw, _ := p["password"].(string)
+	if db != DB {
+		return nil, &Error{Name: "odoo.exceptions.AccessError", Message: "Database not found."}
+	}
+	if pw == APIKey { // API keys cannot log into the web UI
+		return nil, accessDenied()
+	}
+	uid := s.checkPassword(db, login, pw)
+	if uid == 0 {
+		return nil, accessDenied()
+	}
+	b := make([]byte, 20)
+	_, _ = rand.Read(b)
+	sid := hex.EncodeToString(b)
+	s.mu.Lock()
+	s.sessions[sid] = uid
+	s.mu.Unlock()
+	v := s.versionInfo()
+	return sessionResult{sid: sid, info: map[string]any{"uid": uid, "is_system": true, "is_admin": true, "db": db,
+		"name": "Administrator", "username": login, "partner_id": 3, "server_version": v["server_version"],
+		"server_version_info": v["server_version_info"], "user_context": map[string]any{"lang": "en_US", "tz": "UTC", "uid": uid},
+		"user_companies": map[string]any{"current_company": 1, "allowed_companies": map[string]any{"1": map[string]any{"id": 1, "name": "My Company"}}},
+		"web.base.url":   "http://" + r.Host}}, nil
+}
+
+func (s *Server) callKW(r *http.Request, p map[string]any) (any, *Error) {
+	c, err := r.Cookie("session_id")
+	s.mu.Lock()
+	uid := 0
+	if err == nil {
+		uid = s.sessions[c.Value]
+	}
+	s.mu.Unlock()
+	if uid == 0 {
+		return nil, &Error{Name: "odoo.http.SessionExpiredException", Message: "Session expired", Code: 100, Top: "Odoo Session Expired"}
+	}
+	model, _ := p["model"].(string)
+	method, _ := p["method"].(string)
+	args, _ := p["args"].([]any)
+	kwargs, _ := p["kwargs"].(map[string]any)
+	if kwargs == nil {
+		kwargs = map[string]any{}
+	}
+	return s.execute(model, method, args, kwargs)
+}
+
+func (s *Server) json2(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	serie := s.serie
+	s.mu.Unlock()
+	if !strings.HasPrefix(serie, "19") && !strings.HasPrefix(serie, "2") {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(404)
+		_, _ = w.Write([]byte("<!DOCTYPE html><html><body><h1>404: Not Found</h1></body></html>"))
+		return
+	}
+	j2err := func(status int, name, msg string) {
+		writeJSON(w, status, map[string]any{"name": name, "message": msg, "arguments": []any{msg, status}, "context": map[string]any{}, "debug": "Traceback…"})
+	}
+	h := r.Header.Get("Authorization")
+	if !strings.EqualFold(strings.SplitN(h, " ", 2)[0], "bearer") || !strings.HasSuffix(h, " "+APIKey) {
+		j2err(401, "werkzeug.exceptions.Unauthorized", "Invalid apikey")
+		return
+	}
+	var params map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&params); err != nil {
+		j2err(400, "werkzeug.exceptions.BadRequest", "400 Bad Request: invalid JSON")
+		return
+	}
+	model, method := r.PathValue("model"), r.PathValue("method")
+	if model == "res.users" && method == "context_get" {
+		writeJSON(w, 200, map[string]any{"lang": "en_US", "tz": "UTC", "uid": AdminUID})
+		return
+	}
+	var args []any
+	switch method {
+	case "search", "search_read", "search_count":
+		d := params["domain"]
+		if d == nil {
+			d = []any{}
+		}
+		args = []any{d}
+		delete(params, "domain")
+	case "create":
+		args = []any{params["vals_list"]}
+		delete(params, "vals_list")
+	case "write":
+		args = []any{params["ids"], params["vals"]}
+		delete(params, "ids")
+		delete(params, "vals")
+	default:
+		if ids, ok := params["ids"]; ok {
+			args = []any{ids}
+			delete(params, "ids")
+		}
+	}
+	delete(params, "context")
+	res, e := s.execute(model, method, args, params)
+	if e != nil {
+		status := 422
+		switch e.Name {
+		case "odoo.exceptions.AccessDenied", "odoo.exceptions.AccessError":
+			status = 403
+		case "odoo.exceptions.MissingError", "builtins.KeyError":
+			status = 404
+		}
+		j2err(status, e.Name, e.Message)
+		return
+	}
+	writeJSON(w, 200, res)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func copyRec(r Record) Record {
+	out := make(Record, len(r))
+	for k, v := range r {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,303 @@
+// Package superset is a faithful in-memory fake of Apache Superset's API
+// (shared/reference/apis.md §5): /health, /version, JWT login, CSRF token
+// with its session cookie, guest tokens (HS256 JWTs that require the CSRF
+// header AND the session cookie), the dashboard list and embedded configs.
+package superset
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/insightpulseai/ipai/internal/fake/knob"
+)
+
+// Seeded credentials and the guest token secret.
+const (
+	Username    = "ipai_service"
+	Password    = "service-password"
+	GuestSecret = "guest-token-secret"
+)
+
+// Dashboard is a seeded dashboard; EmbeddedUUID is "" when not embedded.
+type Dashboard struct {
+	ID           int
+	Title, Slug  string
+	EmbeddedUUID string
+}
+
+// GuestToken is a recorded guest token request.
+type GuestToken struct {
+	User      map[string]any
+	Resources []map[string]any
+	RLS       []map[string]any
+	Token     string
+}
+
+// Server is a running fake Superset.
+type Server struct {
+	*httptest.Server
+	knob.Knobs
+
+	mu         sync.Mutex
+	version    string // "" hides /version (older releases)
+	access     map[string]bool
+	csrf       map[string]string // session cookie → csrf token
+	dashboards []Dashboard
+	guests     []GuestToken
+}
+
+// New starts a fake Superset 4.1.1 with the service user and two
+// dashboards (id 1 "sales" embedded, id 2 "finance" not embedded).
+func New() *Server {
+	s := &Server{version: "4.1.1", access: map[string]bool{}, csrf: map[string]string{},
+		dashboards: []Dashboard{{ID: 1, Title: "Sales", Slug: "sales", EmbeddedUUID: "5b6e1f6a-0c1d-4a8e-9d7e-1f2a3b4c5d6e"},
+			{ID: 2, Title: "Finance", Slug: "finance"}}}
+	s.Server = httptest.NewServer(s.Wrap(s.routes()))
+	return s
+}
+
+// SetVersion changes /version's version_string; "" makes /version 404.
+func (s *Server) SetVersion(v string) { s.mu.Lock(); s.version = v; s.mu.Unlock() }
+
+// GuestTokens returns the guest tokens issued so far.
+func (s *Server) GuestTokens() []GuestToken {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]GuestToken(nil), s.guests...)
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	ok := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("OK"))
+	}
+	mux.HandleFunc("GET /health", ok)
+	mux.HandleFunc("GET /healthcheck", ok)
+	mux.HandleFunc("GET /ping", ok)
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		v := s.version
+		s.mu.Unlock()
+		if v == "" {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(404)
+			_, _ = w.Write([]byte("<!doctype html><title>404 Not Found</title><h1>Not Found</h1>"))
+			return
+		}
+		writeJSON(w, 200, map[string]any{"version_string": v, "version_sha": "abc1234", "build_number": nil})
+	})
+	mux.HandleFunc("POST /api/v1/security/login", s.login)
+	mux.HandleFunc("GET /api/v1/security/csrf_token/", s.bearer(s.csrfToken))
+	mux.HandleFunc("POST /api/v1/security/guest_token/", s.bearer(s.guestToken))
+	mux.HandleFunc("GET /api/v1/dashboard/", s.bearer(s.listDashboards))
+	mux.HandleFunc("GET /api/v1/dashboard/{id}/embedded", s.bearer(s.embedded))
+	return mux
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Username, Password, Provider string
+		Refresh                      bool
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Username == "" {
+		writeJSON(w, 400, map[string]any{"message": map[string]any{"username": []string{"Missing data for required field."}}})
+		return
+	}
+	if in.Provider != "db" && in.Provider != "ldap" {
+		writeJSON(w, 400, map[string]any{"message": map[string]any{"provider": []string{"Must be one of: db, ldap."}}})
+		return
+	}
+	if in.Username != Username || in.Password != Password {
+		writeJSON(w, 401, map[string]string{"message": "Not authorized"})
+		return
+	}
+	tok := "acc." + randHex(16)
+	s.mu.Lock()
+	s.access[tok] = true
+	s.mu.Unlock()
+	out := map[string]string{"access_token": tok}
+	if in.Refresh {
+		out["refresh_token"] = "ref." + randHex(16)
+	}
+	writeJSON(w, 200, out)
+}
+
+func (s *Server) bearer(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		if !strings.HasPrefix(h, "Bearer ") {
+			writeJSON(w, 401, map[string]string{"msg": "Missing Authorization Header"})
+			return
+		}
+		s.mu.Lock()
+		ok := s.access[strings.TrimPrefix(h, "Bearer ")]
+		s.mu.Unlock()
+		if !ok {
+			writeJSON(w, 401, map[string]string{"msg": "Token has expired"})
+			return
+		}
+		next(w, r)
+	}
+}
+
+// ExpireTokens forgets every access token (clients must log in again).
+func (s *Server) ExpireTokens() { s.mu.Lock(); s.access = map[string]bool{}; s.mu.Unlock() }
+
+func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) {
+	sess, tok := randHex(16), randHex(20)
+	s.mu.Lock()
+	s.csrf[sess] = tok
+	s.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: "session", Value: sess, Path: "/", HttpOnly: true})
+	writeJSON(w, 200, map[string]string{"result": tok})
+}
+
+func csrfError(w http.ResponseWriter, msg string) {
+	writeJSON(w, 400, map[string]any{"errors": []any{map[string]any{"message": "400 Bad Request: " + msg,
+		"error_type": "GENERIC_BACKEND_ERROR", "level": "error",
+		"extra": map[string]any{"issue_codes": []any{map[string]any{"code": 1011, "message": "Issue 1011 - Superset encountered an unexpected error."}}}}}})
+}
+
+func (s *Server) guestToken(w http.ResponseWriter, r *http.Request) {
+	hdr := r.Header.Get("X-CSRFToken")
+	if hdr == "" {
+		csrfError(w, "The CSRF token is missing.")
+		return
+	}
+	c, err := r.Cookie("session")
+	if err != nil {
+		csrfError(w, "The CSRF session token is missing.")
+		return
+	}
+	s.mu.Lock()
+	want := s.csrf[c.Value]
+	s.mu.Unlock()
+	if want == "" || want != hdr {
+		csrfError(w, "The CSRF tokens do not match.")
+		return
+	}
+	var in struct {
+		User      map[string]any   `json:"user"`
+		Resources []map[string]any `json:"resources"`
+		RLS       []map[string]any `json:"rls"`
+	}
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(&in); err != nil {
+		writeJSON(w, 400, map[string]any{"message": "Request is not JSON"})
+		return
+	}
+	missing := map[string]any{}
+	if in.Resources == nil {
+		missing["resources"] = []string{"Missing data for required field."}
+	}
+	if in.RLS == nil {
+		missing["rls"] = []string{"Missing data for required field."}
+	}
+	if len(missing) > 0 {
+		writeJSON(w, 400, map[string]any{"message": missing})
+		return
+	}
+	for _, res := range in.Resources {
+		if res["type"] != "dashboard" || !s.embeddedExists(res["id"]) {
+			writeJSON(w, 400, map[string]any{"message": "Guest token validation failed: dashboard " + toString(res["id"]) + " is not embedded"})
+			return
+		}
+	}
+	now := time.Now()
+	claims := map[string]any{"user": in.User, "resources": in.Resources, "rls_rules": in.RLS,
+		"iat": now.Unix(), "exp": now.Add(300 * time.Second).Unix(), "aud": "superset", "type": "guest"}
+	tok := signHS256(claims)
+	s.mu.Lock()
+	s.guests = append(s.guests, GuestToken{User: in.User, Resources: in.Resources, RLS: in.RLS, Token: tok})
+	s.mu.Unlock()
+	writeJSON(w, 200, map[string]string{"token": tok})
+}
+
+func (s *Server) embeddedExists(id any) bool {
+	sid := toString(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.dashboards {
+		if d.EmbeddedUUID != "" && (d.EmbeddedUUID == sid || d.Slug == sid || toString(d.ID) == sid) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) listDashboards(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var res []any
+	var ids []int
+	for _, d := range s.dashboards {
+		res = append(res, map[string]any{"id": d.ID, "dashboard_title": d.Title, "slug": d.Slug,
+			"url": "/superset/dashboard/" + d.Slug + "/", "published": true, "status": "published",
+			"changed_on_delta_humanized": "a day ago", "owners": []any{}, "roles": []any{}, "tags": []any{}})
+		ids = append(ids, d.ID)
+	}
+	writeJSON(w, 200, map[string]any{"count": len(res), "ids": ids, "result": res, "list_title": "List Dashboard"})
+}
+
+func (s *Server) embedded(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.dashboards {
+		if toString(d.ID) == id || d.Slug == id {
+			if d.EmbeddedUUID == "" {
+				break
+			}
+			writeJSON(w, 200, map[string]any{"result": map[string]any{"uuid": d.EmbeddedUUID,
+				"allowed_domains": []string{}, "dashboard_id": toString(d.ID), "changed_on": "2026-01-01T00:00:00"}})
+			return
+		}
+	}
+	writeJSON(w, 404, map[string]string{"message": "Not found"})
+}
+
+func signHS256(claims map[string]any) string {
+	enc := base64.RawURLEncoding
+	h, _ := json.Marshal(map[string]string{"alg": "HS256", "typ": "JWT"})
+	c, _ := json.Marshal(claims)
+	msg := enc.EncodeToString(h) + "." + enc.EncodeToString(c)
+	m := hmac.New(sha256.New, []byte(GuestSecret))
+	m.Write([]byte(msg))
+	return msg + "." + enc.EncodeToString(m.Sum(nil))
+}
+
+func toString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		b, _ := json.Marshal(x)
+		return string(b)
+	case int:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+	return ""
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
