@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/insightpulseai/ipai/internal/connector/n8n"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newN8NCmd) }
+
+func newN8NCmd() *cobra.Command {
+	var url, key, dir string
+	var activate bool
+	cmd := &cobra.Command{
+		Use:   "n8n",
+		Short: "Sync n8n workflow JSON between a folder and n8n (public API)",
+	}
+	cmd.PersistentFlags().StringVar(&url, "url", os.Getenv("IPAI_N8N_URL"), "n8n base URL (env IPAI_N8N_URL)")
+	cmd.PersistentFlags().StringVar(&key, "api-key", os.Getenv("IPAI_N8N_API_KEY"), "n8n API key (env IPAI_N8N_API_KEY)")
+	cmd.PersistentFlags().StringVar(&dir, "dir", "", "folder of workflow JSON files (required)")
+	client := func() (*n8n.Client, error) {
+		if url == "" || key == "" {
+			return nil, &exitError{code: 2, msg: "n8n URL and API key are needed: --url and --api-key (or IPAI_N8N_URL, IPAI_N8N_API_KEY)"}
+		}
+		if dir == "" {
+			return nil, &exitError{code: 2, msg: "--dir is required"}
+		}
+		return n8n.New(url, key, nil), nil
+	}
+	export := &cobra.Command{
+		Use:   "export --dir DIR",
+		Short: "Write every workflow as <name>.json into DIR",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := client()
+			if err != nil {
+				return err
+			}
+			res, err := n8n.Export(cmd.Context(), c, dir)
+			for _, e := range res {
+				fmt.Fprintf(cmd.OutOrStdout(), "exported %s (%s) → %s\n", e.Name, e.ID, e.File)
+			}
+			if err != nil {
+				return &exitError{code: 1, msg: "export: " + err.Error()}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d workflows exported\n", len(res))
+			return nil
+		},
+	}
+	imp := &cobra.Command{
+		Use:   "import --dir DIR [--activate]",
+		Short: "Create or replace (matched by name) the workflows of DIR/*.json",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := client()
+			if err != nil {
+				return err
+			}
+			res, err := n8n.Import(cmd.Context(), c, dir, n8n.ImportOptions{Activate: activate})
+			for _, r := range res {
+				act := ""
+				if r.Activated {
+					act = ", activated"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s (%s)%s\n", r.Action, r.Name, r.ID, act)
+			}
+			if err != nil {
+				return &exitError{code: 1, msg: "import: " + err.Error()}
+			}
+			return nil
+		},
+	}
+	imp.Flags().BoolVar(&activate, "activate", false, "activate each imported workflow")
+	cmd.AddCommand(export, imp)
+	return cmd
+}
