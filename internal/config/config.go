@@ -20,6 +20,7 @@ type Config struct {
 	Log      Log      `yaml:"log"`
 	Audit    Audit    `yaml:"audit"`
 	Sentry   Sentry   `yaml:"sentry"`
+	Outbound Outbound `yaml:"outbound"`
 
 	// Path is the file the config came from ("" when none).
 	Path string `yaml:"-"`
@@ -45,6 +46,15 @@ type Audit struct {
 // Sentry optionally reports errors to Sentry.
 type Sentry struct {
 	DSN string `yaml:"dsn"`
+}
+
+// Outbound shapes calls ipai makes to other services.
+type Outbound struct {
+	// Allow lists CIDRs, IPs or host names that outbound calls may reach even
+	// though they are loopback, link-local or private (configured connectors'
+	// hosts are allowed without being listed). Env IPAI_OUTBOUND_ALLOW,
+	// comma-separated, adds to it.
+	Allow []string `yaml:"allow"`
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -86,6 +96,13 @@ func Load(path string) (Config, error) {
 	}
 	if v := os.Getenv("IPAI_LOG_LEVEL"); v != "" {
 		cfg.Log.Level = v
+	}
+	if v := os.Getenv("IPAI_OUTBOUND_ALLOW"); v != "" {
+		for _, a := range strings.Split(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				cfg.Outbound.Allow = append(cfg.Outbound.Allow, a)
+			}
+		}
 	}
 	if v := os.Getenv("IPAI_SENTRY_DSN"); v != "" {
 		cfg.Sentry.DSN = v
