@@ -48,7 +48,9 @@ func (r Role) rank() int {
 
 // Allows reports whether a principal with role r may use something that
 // needs role need.
-func (r Role) Allows(need Role) bool { return need == RolePublic || (r.rank() > 0 && r.rank() >= need.rank()) }
+func (r Role) Allows(need Role) bool {
+	return need == RolePublic || (r.rank() > 0 && r.rank() >= need.rank())
+}
 
 // ParseRole validates a role name.
 func ParseRole(s string) (Role, error) {
