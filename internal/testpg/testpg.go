@@ -53,12 +53,15 @@ var (
 )
 
 // Main runs the tests and stops the cluster afterwards, if one was started.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit, for a TestMain with its own cleanup.
+func Run(m *testing.M) int {
 	code := m.Run()
 	if shared != nil {
 		shared.Stop()
 	}
-	os.Exit(code)
+	return code
 }
 
 // Get returns the shared cluster, starting it on first use. It fails the test

@@ -1,0 +1,313 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/store"
+)
+
+// Options tune a Dispatcher.
+type Options struct {
+	Workers    int           // concurrent attempts; default 64
+	ClaimBatch int           // deliveries claimed per query; default 100
+	Poll       time.Duration // how often to look for due work without a wake-up; default 250ms
+	Lease      time.Duration // how long a claim lasts before another process may take it; default 90s
+	// Schedule is the retry schedule of non-webhook kinds (webhooks use their endpoint's).
+	Schedule []time.Duration
+}
+
+// Dispatcher delivers due deliveries. Run it in each hub process.
+type Dispatcher struct {
+	db        *store.DB
+	endpoints *Endpoints
+	audit     *audit.Log
+	log       *slog.Logger
+	o         Options
+	now       func() time.Time
+	rnd       func() float64
+
+	execs    map[string]Executor
+	wake     chan struct{}
+	outcomes chan outcome
+	slots    chan struct{}
+
+	attempts *prometheus.CounterVec
+	latency  prometheus.Histogram
+}
+
+type outcome struct {
+	o          store.Outcome
+	endpointID string
+	failed     bool
+}
+
+// NewDispatcher returns a dispatcher with the webhook executor registered.
+func NewDispatcher(db *store.DB, eps *Endpoints, al *audit.Log, log *slog.Logger, o Options) *Dispatcher {
+	if o.Workers <= 0 {
+		o.Workers = 64
+	}
+	if o.ClaimBatch <= 0 {
+		o.ClaimBatch = 100
+	}
+	if o.Poll <= 0 {
+		o.Poll = 250 * time.Millisecond
+	}
+	if o.Lease <= 0 {
+		o.Lease = 90 * time.Second
+	}
+	if len(o.Schedule) == 0 {
+		o.Schedule = DefaultSchedule
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Dispatcher{db: db, endpoints: eps, audit: al, log: log, o: o, now: time.Now, rnd: jitterRand,
+		execs: map[string]Executor{}, wake: make(chan struct{}, 1), outcomes: make(chan outcome, 1024),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ipai_delivery_attempts_total",
+			Help: "Delivery attempts by kind and result (succeeded, failed, dead)."}, []string{"kind", "result"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ipai_delivery_attempt_seconds",
+			Help: "Duration of delivery attempts.", Buckets: prometheus.ExponentialBuckets(0.001, 3, 10)}),
+	}
+	if eps != nil {
+		d.execs["webhook"] = eps
+	}
+	return d
+}
+
+// Register adds the executor of a delivery kind (e.g. "mattermost.post").
+func (d *Dispatcher) Register(kind string, e Executor) { d.execs[kind] = e }
+
+// Collectors returns the dispatcher's metrics.
+func (d *Dispatcher) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{d.attempts, d.latency}
+}
+
+// Wake tells the dispatcher new work may be due (e.g. after an ingest commit).
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends, then lets attempts in flight finish and
+// records them before returning.
+func (d *Dispatcher) Run(ctx context.Context) {
+	work := make(chan store.Claimed, d.o.Workers)
+	var workers sync.WaitGroup
+	for i := 0; i < d.o.Workers; i++ {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for c := range work {
+				d.attempt(c)
+			}
+		}()
+	}
+	inflight := make(chan struct{}, d.o.Workers) // a token per claimed delivery not yet completed
+	d.slots = inflight
+	completerDone := make(chan struct{})
+	go func() { d.complete(); close(completerDone) }()
+	d.claimLoop(ctx, work, inflight)
+	close(work)
+	workers.Wait()
+	close(d.outcomes)
+	<-completerDone
+}
+
+// claimLoop claims while workers have room.
+func (d *Dispatcher) claimLoop(ctx context.Context, work chan<- store.Claimed, inflight chan struct{}) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.wake:
+		}
+		for ctx.Err() == nil {
+			free := cap(inflight) - len(inflight)
+			if free == 0 {
+				// Wait for a slot; completions make room.
+				select {
+				case <-ctx.Done():
+					return
+				case inflight <- struct{}{}:
+					<-inflight
+				}
+				continue
+			}
+			cs, err := d.db.ClaimDeliveries(context.WithoutCancel(ctx), d.now(), d.o.Lease, min(free, d.o.ClaimBatch))
+			if err != nil {
+				d.log.Warn("claim deliveries", "err", err)
+				break
+			}
+			for _, c := range cs {
+				inflight <- struct{}{}
+				work <- c
+			}
+			if len(cs) < min(free, d.o.ClaimBatch) {
+				break // nothing more due now
+			}
+		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(d.o.Poll)
+	}
+}
+
+func (d *Dispatcher) attempt(c store.Claimed) {
+	start := d.now()
+	ex := d.execs[c.Kind]
+	var r Result
+	if ex == nil {
+		r = Result{Err: fmt.Errorf("no executor for delivery kind %q in this hub", c.Kind)}
+	} else {
+		// No attempt may outlive its lease, or another process could start the
+		// same delivery while this one still runs.
+		ctx, cancel := context.WithTimeout(context.Background(), d.o.Lease*4/5)
+		r = ex.Execute(ctx, &c)
+		cancel()
+	}
+	end := d.now()
+	d.latency.Observe(end.Sub(start).Seconds())
+	a := store.Attempt{DeliveryID: c.ID, N: c.Attempts, At: start, Status: r.Status, DurationMS: end.Sub(start).Milliseconds(), Response: cut(r.Response)}
+	o := store.Outcome{Attempt: a, State: store.DeliverySucceeded}
+	if r.Err != nil {
+		a.Error = cut(r.Err.Error())
+		o.Attempt, o.LastError = a, a.Error
+		schedule := d.o.Schedule
+		if c.Kind == "webhook" && d.endpoints != nil {
+			schedule, _ = d.endpoints.scheduleFor(context.Background(), c.EndpointID)
+		}
+		delay, ok := nextDelay(schedule, c.Attempts-c.RoundBase, d.rnd)
+		switch {
+		case r.Permanent || !ok:
+			o.State = store.DeliveryDead
+		default:
+			o.State = store.DeliveryFailed
+			o.Next = end.Add(max(delay, r.RetryAfter))
+		}
+	}
+	d.attempts.WithLabelValues(c.Kind, o.State).Inc()
+	d.outcomes <- outcome{o: o, endpointID: c.EndpointID, failed: r.Err != nil}
+}
+
+func cut(s string) string {
+	if len(s) > maxSnippet {
+		return s[:maxSnippet]
+	}
+	return s
+}
+
+// complete records outcomes in batches (one transaction per batch).
+func (d *Dispatcher) complete() {
+	for first := range d.outcomes {
+		batch := []outcome{first}
+	more:
+		for len(batch) < 500 {
+			select {
+			case o, ok := <-d.outcomes:
+				if !ok {
+					break more
+				}
+				batch = append(batch, o)
+			default:
+				break more
+			}
+		}
+		d.record(batch)
+		for range batch {
+			<-d.slots
+		}
+	}
+}
+
+func (d *Dispatcher) record(batch []outcome) {
+	outs := make([]store.Outcome, len(batch))
+	for i, b := range batch {
+		outs[i] = b.o
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var err error
+	for try := 0; try < 10; try++ {
+		if err = d.db.CompleteDeliveries(ctx, d.now(), outs); err == nil {
+			break
+		}
+		// The database may be restarting: the lease keeps the deliveries
+		// ours meanwhile; if we never manage, they are retried after it.
+		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	}
+	if err != nil {
+		d.log.Error("record delivery outcomes; they will be retried when their lease ends", "n", len(outs), "err", err)
+		return
+	}
+	d.endpointHealth(ctx, batch)
+	for _, b := range batch {
+		if b.o.State == store.DeliveryDead && d.audit != nil {
+			_ = d.audit.Write(ctx, audit.Entry{Actor: "system", Action: "delivery.dead", Level: audit.Warning, Target: b.o.Attempt.DeliveryID,
+				Message: "delivery moved to dead letter after attempt " + fmt.Sprint(b.o.Attempt.N) + ": " + b.o.LastError,
+				Fields:  map[string]any{"endpoint": b.endpointID}})
+		}
+	}
+}
+
+// endpointHealth tracks failing streaks of webhook endpoints and disables an
+// endpoint that has failed continuously for its disable_after.
+func (d *Dispatcher) endpointHealth(ctx context.Context, batch []outcome) {
+	if d.endpoints == nil {
+		return
+	}
+	ok, bad := map[string]bool{}, map[string]bool{}
+	for _, b := range batch {
+		if b.endpointID == "" {
+			continue
+		}
+		if b.failed {
+			bad[b.endpointID] = true
+		} else {
+			ok[b.endpointID] = true
+		}
+	}
+	for id := range ok {
+		if c, err := d.endpoints.get(ctx, id); err == nil && !c.hook.FailingSince.IsZero() {
+			_ = d.db.MarkEndpointHealthy(ctx, id)
+			d.endpoints.forget(id)
+		}
+	}
+	for id := range bad {
+		if ok[id] {
+			continue
+		}
+		since, err := d.db.MarkEndpointFailing(ctx, id, d.now())
+		if err != nil {
+			continue
+		}
+		d.endpoints.forget(id)
+		_, disableAfter := d.endpoints.scheduleFor(ctx, id)
+		if d.now().Sub(since) < disableAfter {
+			continue
+		}
+		reason := fmt.Sprintf("failing continuously since %s", since.Format(time.RFC3339))
+		if changed, err := d.endpoints.SetState(ctx, id, store.WebhookDisabled, reason); err == nil && changed {
+			n, _ := d.db.KillEndpointDeliveries(ctx, id, "endpoint disabled: "+reason, d.now())
+			if d.audit != nil {
+				_ = d.audit.Write(ctx, audit.Entry{Actor: "system", Action: "webhook.disabled", Level: audit.Warning, Target: id,
+					Message: fmt.Sprintf("endpoint disabled after failing for %s; %d waiting deliveries moved to dead letter", disableAfter, n)})
+			}
+		}
+	}
+}

@@ -1,0 +1,370 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/time/rate"
+
+	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/outbound"
+	"github.com/insightpulseai/ipai/internal/problem"
+	"github.com/insightpulseai/ipai/internal/rule"
+	"github.com/insightpulseai/ipai/internal/secret"
+	"github.com/insightpulseai/ipai/internal/store"
+)
+
+// EndpointSpec is an outgoing endpoint's settings (stored as JSON).
+type EndpointSpec struct {
+	TargetURL  string   `json:"target_url"`
+	EventTypes []string `json:"event_types"`
+	Source     string   `json:"source,omitempty"`
+	// Template renders the body (text/template over .Event and .Data);
+	// default: {"type","timestamp","data"} with the event's payload as data.
+	Template    string            `json:"template,omitempty"`
+	ContentType string            `json:"content_type,omitempty"` // application/json (default) or application/x-www-form-urlencoded
+	Headers     map[string]string `json:"headers,omitempty"`
+	SignHex     bool              `json:"sign_hex,omitempty"` // also send X-Signature (hex HMAC of the body)
+	Timeout     string            `json:"timeout,omitempty"`  // default 15s, at most 60s
+	RateLimit   float64           `json:"rate_limit,omitempty"`
+	Retry       []string          `json:"retry_schedule,omitempty"`
+	Ordered     bool              `json:"ordered,omitempty"`
+	// DisableAfter: an endpoint failing continuously this long is disabled; default 120h.
+	DisableAfter    string `json:"disable_after,omitempty"`
+	FollowRedirects bool   `json:"follow_redirects,omitempty"`
+}
+
+// compiled is an endpoint ready for sending.
+type compiled struct {
+	hook     store.Webhook
+	spec     EndpointSpec
+	tmpl     *template.Template
+	timeout  time.Duration
+	schedule []time.Duration
+	disable  time.Duration
+	secret   string
+	client   *http.Client
+	limiter  *rate.Limiter
+	loadedAt time.Time
+}
+
+var reservedHeaders = map[string]bool{"webhook-id": true, "webhook-timestamp": true, "webhook-signature": true,
+	"x-signature": true, "content-type": true, "content-length": true, "host": true}
+
+// Validate checks a spec and fills its defaults.
+func (s *EndpointSpec) Validate() error {
+	u, err := url.Parse(s.TargetURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return problem.Invalid("target_url", "%q is not an http(s) URL", s.TargetURL)
+	}
+	if len(s.EventTypes) == 0 {
+		return problem.Invalid("event_types", "list the event types to send, e.g. [\"odoo.account.move.*\"] or [\"*\"]")
+	}
+	for _, p := range s.EventTypes {
+		if !rule.ValidPattern(p) {
+			return problem.Invalid("event_types", "%q is not a type pattern; expected dotted words with * wildcards", p)
+		}
+	}
+	switch s.ContentType {
+	case "":
+		s.ContentType = "application/json"
+	case "application/json", "application/x-www-form-urlencoded":
+	default:
+		return problem.Invalid("content_type", "%q: expected application/json or application/x-www-form-urlencoded", s.ContentType)
+	}
+	if s.Template != "" {
+		if _, err := parseTemplate(s.Template); err != nil {
+			return problem.Invalid("template", "%v", err)
+		}
+	}
+	for k := range s.Headers {
+		if reservedHeaders[strings.ToLower(k)] || strings.ContainsAny(k, " :\r\n") {
+			return problem.Invalid("headers", "header %q cannot be set (it is reserved or malformed)", k)
+		}
+	}
+	if s.Timeout == "" {
+		s.Timeout = "15s"
+	}
+	if d, err := time.ParseDuration(s.Timeout); err != nil || d <= 0 || d > 60*time.Second {
+		return problem.Invalid("timeout", "%q: expected a duration from 1ms to 60s", s.Timeout)
+	}
+	if s.RateLimit < 0 {
+		return problem.Invalid("rate_limit", "must be ≥ 0 requests per second (0 = unlimited)")
+	}
+	if _, err := ParseSchedule(s.Retry); err != nil {
+		return problem.Invalid("retry_schedule", "%v", err)
+	}
+	if s.DisableAfter == "" {
+		s.DisableAfter = "120h"
+	}
+	if d, err := time.ParseDuration(s.DisableAfter); err != nil || d <= 0 {
+		return problem.Invalid("disable_after", "%q: expected a duration such as 120h", s.DisableAfter)
+	}
+	return nil
+}
+
+var tmplFuncs = template.FuncMap{
+	"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+}
+
+func parseTemplate(s string) (*template.Template, error) {
+	return template.New("body").Option("missingkey=zero").Funcs(tmplFuncs).Parse(s)
+}
+
+// Endpoints manages outgoing endpoints and sends to them.
+type Endpoints struct {
+	DB     *store.DB
+	Box    *secret.Box
+	Guard  *outbound.Guard
+	Router *rule.Router
+	Now    func() time.Time
+	// UserAgent is sent with every delivery.
+	UserAgent string
+
+	mu    sync.Mutex
+	cache map[string]*compiled
+}
+
+// NewEndpoints returns the endpoint service.
+func NewEndpoints(db *store.DB, box *secret.Box, guard *outbound.Guard, router *rule.Router) *Endpoints {
+	return &Endpoints{DB: db, Box: box, Guard: guard, Router: router, Now: time.Now, UserAgent: "ipai-webhooks/1", cache: map[string]*compiled{}}
+}
+
+// Create makes an outgoing endpoint and returns it with its signing secret (shown once).
+func (e *Endpoints) Create(ctx context.Context, name string, spec EndpointSpec, managed bool) (store.Webhook, string, error) {
+	if err := spec.Validate(); err != nil {
+		return store.Webhook{}, "", err
+	}
+	now := e.Now().UTC()
+	id := "ep_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")[:24]
+	sec := inbound.NewSecret()
+	b, _ := json.Marshal(spec)
+	w := store.Webhook{ID: id, Direction: store.Outgoing, Name: name, State: store.WebhookActive, Managed: managed,
+		Spec: string(b), SecretSealed: e.Box.Seal(sec, "webhook:"+id), CreatedAt: now, UpdatedAt: now}
+	if err := e.DB.CreateWebhook(ctx, w); err != nil {
+		return store.Webhook{}, "", err
+	}
+	return w, sec, e.Reload(ctx)
+}
+
+// Update replaces an endpoint's spec (and name).
+func (e *Endpoints) Update(ctx context.Context, w store.Webhook, spec EndpointSpec) (store.Webhook, error) {
+	if err := spec.Validate(); err != nil {
+		return w, err
+	}
+	b, _ := json.Marshal(spec)
+	w.Spec, w.UpdatedAt = string(b), e.Now().UTC()
+	if err := e.DB.UpdateWebhook(ctx, w); err != nil {
+		return w, err
+	}
+	e.forget(w.ID)
+	return w, e.Reload(ctx)
+}
+
+// SetState enables or disables an endpoint.
+func (e *Endpoints) SetState(ctx context.Context, id, state, reason string) (bool, error) {
+	changed, err := e.DB.SetWebhookState(ctx, id, state, reason, e.Now())
+	if err != nil {
+		return false, err
+	}
+	e.forget(id)
+	return changed, e.Reload(ctx)
+}
+
+func (e *Endpoints) forget(id string) {
+	e.mu.Lock()
+	delete(e.cache, id)
+	e.mu.Unlock()
+}
+
+// Reload gives the router the active endpoints.
+func (e *Endpoints) Reload(ctx context.Context) error {
+	if e.Router == nil {
+		return nil
+	}
+	hooks, err := e.DB.ListWebhooks(ctx, store.Outgoing)
+	if err != nil {
+		return err
+	}
+	var eps []rule.Endpoint
+	for _, h := range hooks {
+		if h.State != store.WebhookActive {
+			continue
+		}
+		var s EndpointSpec
+		if json.Unmarshal([]byte(h.Spec), &s) != nil {
+			continue
+		}
+		eps = append(eps, rule.Endpoint{ID: h.ID, EventTypes: s.EventTypes, Source: s.Source, Ordered: s.Ordered})
+	}
+	e.Router.SetEndpoints(eps)
+	return nil
+}
+
+// get returns the compiled endpoint, reloading it every few seconds so that
+// changes made by other hub processes are seen.
+func (e *Endpoints) get(ctx context.Context, id string) (*compiled, error) {
+	now := e.Now()
+	e.mu.Lock()
+	c := e.cache[id]
+	e.mu.Unlock()
+	if c != nil && now.Sub(c.loadedAt) < 5*time.Second {
+		return c, nil
+	}
+	w, err := e.DB.Webhook(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	n := &compiled{hook: w, loadedAt: now}
+	if err := json.Unmarshal([]byte(w.Spec), &n.spec); err != nil {
+		return nil, fmt.Errorf("endpoint %s: bad spec: %w", id, err)
+	}
+	if n.spec.Template != "" {
+		if n.tmpl, err = parseTemplate(n.spec.Template); err != nil {
+			return nil, err
+		}
+	}
+	n.timeout, _ = time.ParseDuration(n.spec.Timeout)
+	if n.timeout <= 0 {
+		n.timeout = 15 * time.Second
+	}
+	n.schedule, _ = ParseSchedule(n.spec.Retry)
+	n.disable, _ = time.ParseDuration(n.spec.DisableAfter)
+	if n.disable <= 0 {
+		n.disable = 120 * time.Hour
+	}
+	n.secret, _ = e.Box.Open(w.SecretSealed, "webhook:"+id)
+	if c != nil && c.spec.FollowRedirects == n.spec.FollowRedirects && c.timeout == n.timeout {
+		n.client = c.client
+	} else {
+		n.client = e.Guard.Client(outbound.Options{Timeout: n.timeout, FollowRedirect: n.spec.FollowRedirects})
+	}
+	if n.spec.RateLimit > 0 {
+		if c != nil && c.limiter != nil && float64(c.limiter.Limit()) == n.spec.RateLimit {
+			n.limiter = c.limiter
+		} else {
+			n.limiter = rate.NewLimiter(rate.Limit(n.spec.RateLimit), max(1, int(n.spec.RateLimit)))
+		}
+	}
+	e.mu.Lock()
+	e.cache[id] = n
+	e.mu.Unlock()
+	return n, nil
+}
+
+// Body renders what an endpoint is sent for an event.
+func (c *compiled) body(ev *store.Event) ([]byte, error) {
+	var data any
+	if err := json.Unmarshal([]byte(ev.Payload), &data); err != nil {
+		return nil, fmt.Errorf("event payload is not JSON: %w", err)
+	}
+	if c.tmpl == nil {
+		return json.Marshal(map[string]any{"type": ev.Type, "timestamp": ev.ReceivedAt.Format(time.RFC3339Nano),
+			"data": json.RawMessage(ev.Payload)})
+	}
+	var buf bytes.Buffer
+	err := c.tmpl.Execute(&buf, map[string]any{
+		"Event": map[string]any{"ID": ev.ID, "Type": ev.Type, "Source": ev.Source, "ReceivedAt": ev.ReceivedAt},
+		"Data":  data,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	if c.spec.ContentType == "application/json" && !json.Valid(buf.Bytes()) {
+		return nil, errors.New("template: the rendered body is not valid JSON")
+	}
+	return buf.Bytes(), nil
+}
+
+const maxSnippet = 4 << 10
+
+// Execute sends one attempt of a webhook delivery.
+func (e *Endpoints) Execute(ctx context.Context, cl *store.Claimed) Result {
+	c, err := e.get(ctx, cl.EndpointID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Result{Err: errors.New("the endpoint was deleted"), Permanent: true}
+	}
+	if err != nil {
+		return Result{Err: err}
+	}
+	if c.hook.State != store.WebhookActive {
+		return Result{Err: fmt.Errorf("the endpoint is disabled (%s); enable it and replay", c.hook.DisabledReason), Permanent: true}
+	}
+	body, err := c.body(&cl.Event)
+	if err != nil {
+		return Result{Err: err, Permanent: true}
+	}
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return Result{Err: fmt.Errorf("rate limit: %w", err)}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.spec.TargetURL, bytes.NewReader(body))
+	if err != nil {
+		return Result{Err: err, Permanent: true}
+	}
+	ts := e.Now().Unix()
+	for k, v := range c.spec.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", c.spec.ContentType)
+	req.Header.Set("User-Agent", e.UserAgent)
+	req.Header.Set("webhook-id", cl.ID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("webhook-signature", inbound.SignStandard(c.secret, cl.ID, ts, body))
+	if c.spec.SignHex {
+		req.Header.Set("X-Signature", inbound.SignHex(c.secret, body))
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return Result{Err: cleanErr(err), Permanent: errors.Is(err, outbound.ErrBlocked)}
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, maxSnippet))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
+	r := Result{Status: resp.StatusCode, Response: string(snippet)}
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return r
+	case resp.StatusCode == http.StatusGone:
+		r.Err, r.Permanent = errors.New("the receiver answered 410 Gone: the endpoint is disabled"), true
+		_, _ = e.SetState(context.WithoutCancel(ctx), c.hook.ID, store.WebhookDisabled, "receiver answered 410 Gone")
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		r.Err = fmt.Errorf("the receiver answered %d", resp.StatusCode)
+		r.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), e.Now())
+	default:
+		r.Err = fmt.Errorf("the receiver answered %d (only 2xx is success)", resp.StatusCode)
+	}
+	return r
+}
+
+// cleanErr drops the URL from client errors (it may carry credentials).
+func cleanErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+// scheduleFor returns the retry schedule and disable-after of a delivery's endpoint.
+func (e *Endpoints) scheduleFor(ctx context.Context, id string) ([]time.Duration, time.Duration) {
+	if c, err := e.get(ctx, id); err == nil {
+		return c.schedule, c.disable
+	}
+	return DefaultSchedule, 120 * time.Hour
+}

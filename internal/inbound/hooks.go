@@ -1,0 +1,380 @@
+package inbound
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/problem"
+	"github.com/insightpulseai/ipai/internal/secret"
+	"github.com/insightpulseai/ipai/internal/store"
+)
+
+// HookSpec is an incoming hook's settings (stored as JSON).
+type HookSpec struct {
+	Scheme string `json:"scheme"`
+	// EventType is the type of the events the hook makes, unless TypeField
+	// names a payload field that holds it. Default "webhook.received".
+	EventType string `json:"event_type,omitempty"`
+	TypeField string `json:"type_field,omitempty"`
+	// IdempotencyField names a payload field whose value dedupes; without it
+	// the Standard Webhooks webhook-id, or else a hash of the body, is used.
+	IdempotencyField string `json:"idempotency_field,omitempty"`
+	// DedupeWindow, a Go duration; default 24h.
+	DedupeWindow string `json:"dedupe_window,omitempty"`
+	// MaxBody in bytes; default 1 MiB.
+	MaxBody int64 `json:"max_body,omitempty"`
+	// AcceptForm turns application/x-www-form-urlencoded bodies (as
+	// Mattermost sends) into a JSON object instead of refusing them.
+	AcceptForm bool `json:"accept_form,omitempty"`
+	// RotationGrace keeps the old secret valid after a rotation; default 24h.
+	RotationGrace string `json:"rotation_grace,omitempty"`
+}
+
+// Body limits of hooks: the default, and the most a hook may set.
+const (
+	DefaultMaxBody = 1 << 20
+	MaxMaxBody     = 64 << 20
+)
+
+// Validate checks a spec and fills its defaults.
+func (s *HookSpec) Validate() error {
+	ok := false
+	for _, sc := range Schemes {
+		ok = ok || s.Scheme == sc
+	}
+	if !ok {
+		return problem.Invalid("scheme", "%q is not a scheme; expected one of %s", s.Scheme, strings.Join(Schemes, ", "))
+	}
+	if s.EventType == "" {
+		s.EventType = "webhook.received"
+	}
+	if strings.ContainsAny(s.EventType, " /") {
+		return problem.Invalid("event_type", "%q: an event type is dotted words such as shop.order.created", s.EventType)
+	}
+	for _, f := range []struct{ name, v, def string }{{"dedupe_window", s.DedupeWindow, "24h"}, {"rotation_grace", s.RotationGrace, "24h"}} {
+		v := f.v
+		if v == "" {
+			v = f.def
+		}
+		if d, err := time.ParseDuration(v); err != nil || d < 0 {
+			return problem.Invalid(f.name, "%q is not a duration; expected e.g. 24h", f.v)
+		}
+	}
+	if s.DedupeWindow == "" {
+		s.DedupeWindow = "24h"
+	}
+	if s.RotationGrace == "" {
+		s.RotationGrace = "24h"
+	}
+	if s.MaxBody == 0 {
+		s.MaxBody = DefaultMaxBody
+	}
+	if s.MaxBody < 0 || s.MaxBody > MaxMaxBody {
+		return problem.Invalid("max_body", "%d bytes: expected 1 to 67108864 (64 MiB)", s.MaxBody)
+	}
+	return nil
+}
+
+func dur(s string) time.Duration { d, _ := time.ParseDuration(s); return d }
+
+// Hooks manages incoming hooks and receives their requests.
+type Hooks struct {
+	DB       *store.DB
+	Box      *secret.Box
+	Audit    *audit.Log
+	Ingester *Ingester
+	Now      func() time.Time
+
+	requests *prometheus.CounterVec
+	mu       sync.Mutex
+	cache    map[string]cachedHook
+	lastWarn map[string]time.Time
+	refused  map[string]int
+}
+
+type cachedHook struct {
+	hook    store.Webhook
+	spec    HookSpec
+	secrets []string
+	until   time.Time // cache entry expiry
+}
+
+// NewHooks returns the incoming-hook service; reg, if not nil, gets its metrics.
+func NewHooks(db *store.DB, box *secret.Box, al *audit.Log, in *Ingester, reg prometheus.Registerer) *Hooks {
+	h := &Hooks{DB: db, Box: box, Audit: al, Ingester: in, Now: time.Now, cache: map[string]cachedHook{},
+		lastWarn: map[string]time.Time{}, refused: map[string]int{},
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ipai_inbound_requests_total",
+			Help: "Inbound webhook requests by hook and outcome (accepted, duplicate, unverified, too_large, bad_request)."}, []string{"hook", "outcome"})}
+	if reg != nil {
+		reg.MustRegister(h.requests)
+	}
+	return h
+}
+
+// Created is what creating or rotating a hook returns, once.
+type Created struct {
+	Hook   store.Webhook
+	Secret string
+}
+
+// Create makes an incoming hook. For mattermost-token and bearer the caller
+// may pass the secret (Mattermost generates its own tokens); otherwise one
+// is generated.
+func (h *Hooks) Create(ctx context.Context, name, connector string, spec HookSpec, givenSecret string, managed bool) (Created, error) {
+	if err := spec.Validate(); err != nil {
+		return Created{}, err
+	}
+	sec := givenSecret
+	if sec == "" {
+		if spec.Scheme == SchemeMattermostToken {
+			return Created{}, problem.Invalid("secret", "a mattermost-token hook needs the token Mattermost shows for the command or outgoing webhook")
+		}
+		sec = NewSecret()
+	} else if len(sec) < 16 {
+		return Created{}, problem.Invalid("secret", "too short: use at least 16 characters")
+	}
+	now := h.Now().UTC()
+	id := "hook_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")[:24]
+	b, _ := json.Marshal(spec)
+	w := store.Webhook{ID: id, Direction: store.Incoming, Name: name, Connector: connector, State: store.WebhookActive,
+		Managed: managed, Spec: string(b), SecretSealed: h.Box.Seal(sec, "webhook:"+id), CreatedAt: now, UpdatedAt: now}
+	if err := h.DB.CreateWebhook(ctx, w); err != nil {
+		return Created{}, err
+	}
+	return Created{Hook: w, Secret: sec}, nil
+}
+
+// Rotate gives a hook a new secret; the old one stays valid for the grace period.
+func (h *Hooks) Rotate(ctx context.Context, id string) (Created, error) {
+	w, err := h.DB.Webhook(ctx, id)
+	if err != nil || w.Direction != store.Incoming {
+		return Created{}, problem.NotFound("no incoming hook %q", id)
+	}
+	var spec HookSpec
+	_ = json.Unmarshal([]byte(w.Spec), &spec)
+	if spec.Scheme == SchemeMattermostToken {
+		return Created{}, problem.Conflict("a mattermost-token hook's token is set by Mattermost: regenerate it there and update the hook")
+	}
+	sec := NewSecret()
+	now := h.Now().UTC()
+	w.OldSecretSealed, w.OldSecretUntil = h.Box.Seal(mustOpen(h.Box, w.SecretSealed, id), "webhook:"+id), now.Add(dur(spec.RotationGrace))
+	w.SecretSealed, w.UpdatedAt = h.Box.Seal(sec, "webhook:"+id), now
+	if err := h.DB.UpdateWebhook(ctx, w); err != nil {
+		return Created{}, err
+	}
+	h.forget(id)
+	return Created{Hook: w, Secret: sec}, nil
+}
+
+func mustOpen(box *secret.Box, sealed, id string) string {
+	s, _ := box.Open(sealed, "webhook:"+id)
+	return s
+}
+
+func (h *Hooks) forget(id string) {
+	h.mu.Lock()
+	delete(h.cache, id)
+	h.mu.Unlock()
+}
+
+// Forget drops a hook from the cache after it changed.
+func (h *Hooks) Forget(id string) { h.forget(id) }
+
+func (h *Hooks) load(ctx context.Context, id string) (cachedHook, error) {
+	now := h.Now()
+	h.mu.Lock()
+	c, ok := h.cache[id]
+	h.mu.Unlock()
+	if ok && now.Before(c.until) {
+		return c, nil
+	}
+	w, err := h.DB.Webhook(ctx, id)
+	if err != nil {
+		return c, err
+	}
+	c = cachedHook{hook: w, until: now.Add(2 * time.Second)}
+	_ = json.Unmarshal([]byte(w.Spec), &c.spec)
+	if s, err := h.Box.Open(w.SecretSealed, "webhook:"+id); err == nil {
+		c.secrets = append(c.secrets, s)
+	}
+	if w.OldSecretSealed != "" && now.Before(w.OldSecretUntil) {
+		if s, err := h.Box.Open(w.OldSecretSealed, "webhook:"+id); err == nil {
+			c.secrets = append(c.secrets, s)
+		}
+		if w.OldSecretUntil.Before(c.until) {
+			c.until = w.OldSecretUntil
+		}
+	}
+	h.mu.Lock()
+	h.cache[id] = c
+	h.mu.Unlock()
+	return c, nil
+}
+
+// Receive verifies and stores one request to hook id (reached through
+// connector's path when connector is not ""). It answers only after the
+// event is committed.
+func (h *Hooks) Receive(ctx context.Context, r *http.Request, id, connector string) (Result, error) {
+	c, err := h.load(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (c.hook.Direction != store.Incoming || c.hook.State != store.WebhookActive ||
+		(connector != "" && c.hook.Connector != connector))) {
+		return Result{}, problem.NotFound("no active incoming hook %q here", id)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if r.ContentLength > c.spec.MaxBody {
+		h.requests.WithLabelValues(id, "too_large").Inc()
+		return Result{}, problem.TooLarge("body is %d bytes; this hook accepts at most %d", r.ContentLength, c.spec.MaxBody)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, c.spec.MaxBody+1))
+	if err != nil {
+		return Result{}, problem.BadRequest("cannot read the body: %v", err)
+	}
+	if int64(len(body)) > c.spec.MaxBody {
+		h.requests.WithLabelValues(id, "too_large").Inc()
+		return Result{}, problem.TooLarge("body exceeds this hook's limit of %d bytes", c.spec.MaxBody)
+	}
+	idem, err := Verify(c.spec.Scheme, c.secrets, r.Header, body, h.Now())
+	if err != nil {
+		h.requests.WithLabelValues(id, "unverified").Inc()
+		h.warnRefused(id, r, err)
+		return Result{}, problem.Unauthorized("%v", err)
+	}
+	payload, err := asJSON(r.Header.Get("Content-Type"), body, c.spec.AcceptForm)
+	if err != nil {
+		h.requests.WithLabelValues(id, "bad_request").Inc()
+		return Result{}, err
+	}
+	if c.spec.Scheme == SchemeMattermostToken {
+		payload = withoutToken(payload)
+	}
+	typ := c.spec.EventType
+	if c.spec.TypeField != "" {
+		if v := Field(payload, c.spec.TypeField); v != "" {
+			typ = v
+		}
+	}
+	if c.spec.IdempotencyField != "" {
+		if v := Field(payload, c.spec.IdempotencyField); v != "" {
+			idem = v
+		}
+	}
+	source := c.hook.Connector
+	if source == "" {
+		source = id
+	}
+	res, err := h.Ingester.Ingest(ctx, Request{Source: source, Type: typ, HookID: id, IdemKey: idem, Payload: payload, Window: dur(c.spec.DedupeWindow)})
+	if err != nil {
+		return Result{}, fmt.Errorf("store event: %w", err)
+	}
+	outcome := "accepted"
+	if res.Duplicate {
+		outcome = "duplicate"
+	}
+	h.requests.WithLabelValues(id, outcome).Inc()
+	return res, nil
+}
+
+// warnRefused writes an audit warning for refused requests, at most one per
+// hook every 10 s (with the count since the last), so a flood of forged
+// requests cannot flood the audit log.
+func (h *Hooks) warnRefused(id string, r *http.Request, err error) {
+	now := h.Now()
+	h.mu.Lock()
+	h.refused[id]++
+	if now.Sub(h.lastWarn[id]) < 10*time.Second {
+		h.mu.Unlock()
+		return
+	}
+	n := h.refused[id]
+	h.refused[id], h.lastWarn[id] = 0, now
+	h.mu.Unlock()
+	if h.Audit == nil {
+		return
+	}
+	host := r.RemoteAddr
+	if i := strings.LastIndex(host, ":"); i > 0 {
+		host = host[:i]
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	_ = h.Audit.Write(ctx, audit.Entry{Actor: "anonymous", IP: host, Action: "webhook.refused", Level: audit.Warning, Target: id,
+		Message: fmt.Sprintf("%d request(s) refused: %v", n, err), Method: r.Method, URL: r.URL.Path, Status: http.StatusUnauthorized})
+}
+
+// asJSON checks the body is JSON, or converts a form body when allowed.
+func asJSON(contentType string, body []byte, acceptForm bool) ([]byte, error) {
+	if strings.HasPrefix(contentType, "application/x-www-form-urlencoded") {
+		if !acceptForm {
+			return nil, problem.BadRequest("this hook takes JSON; the body is form-encoded (set accept_form on the hook to take forms)")
+		}
+		v, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, problem.BadRequest("form body does not parse: %v", err)
+		}
+		m := map[string]any{}
+		for k, vs := range v {
+			if len(vs) == 1 {
+				m[k] = vs[0]
+			} else {
+				m[k] = vs
+			}
+		}
+		delete(m, "token") // the secret is not part of the event
+		b, _ := json.Marshal(m)
+		return b, nil
+	}
+	if !json.Valid(body) {
+		return nil, problem.BadRequest("body is not valid JSON")
+	}
+	return body, nil
+}
+
+// withoutToken drops a top-level "token" field (Mattermost's shared secret)
+// from a JSON object, so the secret is never stored with the event.
+func withoutToken(payload []byte) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(payload, &m) != nil || m["token"] == nil {
+		return payload
+	}
+	delete(m, "token")
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// Field returns the string form of a dotted path in a JSON document ("" when absent).
+func Field(doc []byte, path string) string {
+	var v any
+	if json.Unmarshal(doc, &v) != nil {
+		return ""
+	}
+	for _, k := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		v = m[k]
+	}
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	default:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+}

@@ -1,0 +1,240 @@
+package inbound
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/insightpulseai/ipai/internal/rule"
+	"github.com/insightpulseai/ipai/internal/store"
+)
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// Request is an event to store.
+type Request struct {
+	Source  string // connector code or hook id
+	Type    string
+	HookID  string
+	IdemKey string // "" = SHA-256 of the payload
+	Payload []byte // JSON
+	// Window is the dedupe window for IdemKey (default DefaultWindow).
+	Window time.Duration
+}
+
+// Result says what happened to a request.
+type Result struct {
+	EventID   string `json:"event_id"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// DefaultWindow is how long an idempotency key dedupes.
+const DefaultWindow = 24 * time.Hour
+
+// Ingester commits events and the deliveries they cause in one transaction
+// per batch: concurrent Ingest calls are grouped so that many events share
+// one commit (group commit), and each call returns only once its event is
+// durable.
+type Ingester struct {
+	db       *store.DB
+	router   *rule.Router
+	now      func() time.Time
+	onCommit func(deliveries int)
+	reqs     chan *pending
+	done     chan struct{}
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+type pending struct {
+	req Request
+	res Result
+	err chan error
+}
+
+// IngesterOptions tune an Ingester.
+type IngesterOptions struct {
+	// Committers is the number of concurrent committing transactions
+	// (default 1 on SQLite, 4 on PostgreSQL).
+	Committers int
+	// MaxBatch bounds the events of one transaction (default 256).
+	MaxBatch int
+	// OnCommit is called after a commit that enqueued deliveries.
+	OnCommit func(deliveries int)
+	Now      func() time.Time
+}
+
+// NewIngester starts an ingester. Close it to stop.
+func NewIngester(db *store.DB, router *rule.Router, o IngesterOptions) *Ingester {
+	if o.Committers <= 0 {
+		o.Committers = 1
+		if db.Kind() == store.Postgres {
+			o.Committers = 4
+		}
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	in := &Ingester{db: db, router: router, now: o.Now, onCommit: o.OnCommit, reqs: make(chan *pending, 4096), done: make(chan struct{})}
+	for i := 0; i < o.Committers; i++ {
+		in.wg.Add(1)
+		go in.run(o.MaxBatch)
+	}
+	return in
+}
+
+// ErrClosed is returned by Ingest after Close.
+var ErrClosed = errors.New("ingester closed")
+
+// Ingest stores an event and returns once it is committed.
+func (in *Ingester) Ingest(ctx context.Context, r Request) (Result, error) {
+	if r.Source == "" || r.Type == "" {
+		return Result{}, errors.New("ingest: source and type are required")
+	}
+	if !json.Valid(r.Payload) {
+		return Result{}, errors.New("ingest: payload is not JSON")
+	}
+	if r.IdemKey == "" {
+		sum := sha256.Sum256(r.Payload)
+		r.IdemKey = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	p := &pending{req: r, err: make(chan error, 1)}
+	select {
+	case in.reqs <- p:
+	case <-in.done:
+		return Result{}, ErrClosed
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+	// Wait for the commit even if ctx ends: the sender must not get a 2xx
+	// for an event that is not stored, and must not get an error for one that is.
+	if err := <-p.err; err != nil {
+		return Result{}, err
+	}
+	return p.res, nil
+}
+
+// Close stops the committers after the queued requests are stored.
+func (in *Ingester) Close() {
+	in.once.Do(func() { close(in.done) })
+	in.wg.Wait()
+}
+
+func (in *Ingester) run(maxBatch int) {
+	defer in.wg.Done()
+	for {
+		var first *pending
+		select {
+		case first = <-in.reqs:
+		case <-in.done:
+			for {
+				select {
+				case p := <-in.reqs:
+					in.commit([]*pending{p})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*pending{first}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case p := <-in.reqs:
+				batch = append(batch, p)
+			default:
+				break more
+			}
+		}
+		in.commit(batch)
+	}
+}
+
+// NewEventID returns a time-ordered event id.
+func NewEventID() string {
+	return "evt_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+}
+
+func (in *Ingester) commit(batch []*pending) {
+	// A stable key order keeps concurrent committers from deadlocking on
+	// the dedupe index.
+	sort.Slice(batch, func(i, j int) bool {
+		a, b := batch[i].req, batch[j].req
+		return a.Source < b.Source || (a.Source == b.Source && a.IdemKey < b.IdemKey)
+	})
+	var ndel int
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		ndel, err = in.commitOnce(batch)
+		if err == nil || !retryable(err) {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+	}
+	for _, p := range batch {
+		p.err <- err
+	}
+	if err == nil && ndel > 0 && in.onCommit != nil {
+		in.onCommit(ndel)
+	}
+}
+
+func (in *Ingester) commitOnce(batch []*pending) (int, error) {
+	now := in.now().UTC()
+	var evs []store.Event
+	var dels []store.Delivery
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := in.db.InTx(ctx, func(tx *store.Tx) error {
+		evs, dels = evs[:0], dels[:0]
+		for _, p := range batch {
+			r := p.req
+			id := NewEventID()
+			window := r.Window
+			if window <= 0 {
+				window = DefaultWindow
+			}
+			got, dup, err := tx.ClaimEventKey(ctx, r.Source, r.IdemKey, id, now, now.Add(window))
+			if err != nil {
+				return err
+			}
+			p.res = Result{EventID: got, Duplicate: dup}
+			if dup {
+				continue
+			}
+			ev := store.Event{ID: id, Source: r.Source, Type: r.Type, HookID: r.HookID, ReceivedAt: now, IdempotencyKey: r.IdemKey, Payload: string(r.Payload)}
+			evs = append(evs, ev)
+			if in.router != nil {
+				dels = append(dels, in.router.Route(&ev, now)...)
+			}
+		}
+		if err := tx.InsertEvents(ctx, evs); err != nil {
+			return err
+		}
+		return tx.InsertDeliveries(ctx, dels)
+	})
+	return len(dels), err
+}
+
+// retryable reports errors worth retrying the whole batch for: deadlocks,
+// serialization failures, busy databases, dropped connections.
+func retryable(err error) bool {
+	s := err.Error()
+	for _, m := range []string{"deadlock", "40001", "40P01", "database is locked", "SQLITE_BUSY", "connection", "broken pipe", "EOF"} {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}

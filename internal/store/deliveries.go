@@ -1,0 +1,347 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Delivery states. A delivery is claimable while pending or failed (a retry
+// is scheduled) and due; running ones whose lease ran out (their worker
+// died) are claimable again.
+const (
+	DeliveryPending   = "pending"
+	DeliveryRunning   = "running"
+	DeliveryFailed    = "failed"
+	DeliverySucceeded = "succeeded"
+	DeliveryDead      = "dead"
+)
+
+// Delivery is one durable job: an event to one target.
+type Delivery struct {
+	ID            string
+	EventID       string
+	Kind          string // "webhook", or a rule action kind such as "mattermost.post"
+	EndpointID    string // outgoing webhook for kind webhook
+	RuleID        string
+	Action        string // the rule action's JSON spec
+	OrderedKey    string // deliveries with the same key run one at a time, in order
+	State         string
+	Attempts      int
+	RoundBase     int // attempts before the last replay; the retry schedule counts from here
+	NextAttemptAt time.Time
+	LeaseUntil    time.Time
+	LastStatus    int
+	LastError     string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+const deliveryCols = "id, event_id, kind, endpoint_id, rule_id, action, ordered_key, state, attempts, round_base, next_attempt_at, lease_until, last_status, last_error, created_at, updated_at"
+
+func scanDelivery(s scanner) (Delivery, error) {
+	var d Delivery
+	var ordered sql.NullString
+	var next, lease, created, updated int64
+	err := s.Scan(&d.ID, &d.EventID, &d.Kind, &d.EndpointID, &d.RuleID, &d.Action, &ordered, &d.State, &d.Attempts, &d.RoundBase,
+		&next, &lease, &d.LastStatus, &d.LastError, &created, &updated)
+	d.OrderedKey = ordered.String
+	d.NextAttemptAt, d.LeaseUntil, d.CreatedAt, d.UpdatedAt = Time(next), Time(lease), Time(created), Time(updated)
+	return d, err
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// InsertDeliveries enqueues deliveries (in the caller's transaction, with
+// the event that caused them).
+func (tx *Tx) InsertDeliveries(ctx context.Context, ds []Delivery) error {
+	return insertMany(ctx, tx, "deliveries", deliveryCols, 16, len(ds), func(i int) []any {
+		d := ds[i]
+		return []any{d.ID, d.EventID, d.Kind, d.EndpointID, d.RuleID, d.Action, nullString(d.OrderedKey), d.State, d.Attempts, d.RoundBase,
+			Micros(d.NextAttemptAt), Micros(d.LeaseUntil), d.LastStatus, d.LastError, Micros(d.CreatedAt), Micros(d.UpdatedAt)}
+	})
+}
+
+// Claimed is a delivery taken for an attempt, with its event.
+type Claimed struct {
+	Delivery
+	Event Event
+}
+
+// ClaimDeliveries takes up to limit due deliveries for one attempt each:
+// they become running with a lease until now+lease and their attempt count
+// goes up by one. On PostgreSQL rows are locked with SKIP LOCKED, so several
+// processes never claim the same delivery; SQLite has a single writer.
+// Deliveries with an ordered key are claimed only when no earlier delivery
+// with that key is still pending, failed or running.
+func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Claimed, error) {
+	lock := ""
+	if db.kind == Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	due := "d.state IN ('pending','failed','running') AND d.next_attempt_at <= ? AND d.lease_until < ?"
+	orderedHead := `d.ordered_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.ordered_key = d.ordered_key
+		AND p.state IN ('pending','failed','running') AND (p.created_at < d.created_at OR (p.created_at = d.created_at AND p.id < d.id)))`
+	var out []Claimed
+	err := db.InTx(ctx, func(tx *Tx) error {
+		for _, extra := range []string{"d.ordered_key IS NULL", orderedHead} {
+			n := limit - len(out)
+			if n <= 0 {
+				break
+			}
+			q := fmt.Sprintf(`UPDATE deliveries SET state = 'running', attempts = attempts + 1, lease_until = ?, updated_at = ?
+				WHERE id IN (SELECT d.id FROM deliveries d WHERE %s AND %s ORDER BY d.next_attempt_at LIMIT %d%s)
+				RETURNING %s`, due, extra, n, lock, deliveryCols)
+			rows, err := tx.Query(ctx, q, Micros(now.Add(lease)), Micros(now), Micros(now), Micros(now))
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				d, err := scanDelivery(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				out = append(out, Claimed{Delivery: d})
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		return attachEvents(ctx, tx, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func attachEvents(ctx context.Context, q Querier, cs []Claimed) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	ids := map[string]bool{}
+	args := []any{}
+	for _, c := range cs {
+		if !ids[c.EventID] {
+			ids[c.EventID] = true
+			args = append(args, c.EventID)
+		}
+	}
+	rows, err := q.Query(ctx, "SELECT "+eventCols+" FROM events WHERE id IN ("+strings.TrimSuffix(strings.Repeat("?,", len(args)), ",")+")", args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	evs := map[string]Event{}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return err
+		}
+		evs[e.ID] = e
+	}
+	for i := range cs {
+		cs[i].Event = evs[cs[i].EventID]
+	}
+	return rows.Err()
+}
+
+// Attempt is one try of a delivery.
+type Attempt struct {
+	DeliveryID string
+	N          int
+	At         time.Time
+	Status     int
+	DurationMS int64
+	Response   string // at most 4 KiB
+	Error      string
+}
+
+// Outcome is the result of one claimed attempt: the attempt record and the
+// delivery's next state.
+type Outcome struct {
+	Attempt   Attempt
+	State     string    // succeeded, failed (retry at Next) or dead
+	Next      time.Time // when State is failed
+	LastError string
+}
+
+// CompleteDeliveries records outcomes in one transaction. An outcome whose
+// delivery was claimed again meanwhile (its lease ran out) records the
+// attempt but leaves the newer claim's state alone.
+func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outs []Outcome) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	return db.InTx(ctx, func(tx *Tx) error {
+		for _, o := range outs {
+			a := o.Attempt
+			if _, err := tx.Exec(ctx, `INSERT INTO delivery_attempts (delivery_id, n, at, status, duration_ms, response, error)
+				VALUES (?,?,?,?,?,?,?) ON CONFLICT (delivery_id, n) DO NOTHING`,
+				a.DeliveryID, a.N, Micros(a.At), a.Status, a.DurationMS, a.Response, a.Error); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, lease_until = 0, last_status = ?,
+				last_error = ?, updated_at = ? WHERE id = ? AND attempts = ? AND state = 'running'`,
+				o.State, Micros(o.Next), a.Status, o.LastError, Micros(now), a.DeliveryID, a.N); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Delivery returns one delivery.
+func (db *DB) Delivery(ctx context.Context, id string) (Delivery, error) {
+	return scanDelivery(db.QueryRow(ctx, "SELECT "+deliveryCols+" FROM deliveries WHERE id = ?", id))
+}
+
+// Attempts returns a delivery's attempts, oldest first.
+func (db *DB) Attempts(ctx context.Context, id string) ([]Attempt, error) {
+	rows, err := db.Query(ctx, "SELECT delivery_id, n, at, status, duration_ms, response, error FROM delivery_attempts WHERE delivery_id = ? ORDER BY n", id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Attempt
+	for rows.Next() {
+		var a Attempt
+		var at int64
+		if err := rows.Scan(&a.DeliveryID, &a.N, &at, &a.Status, &a.DurationMS, &a.Response, &a.Error); err != nil {
+			return nil, err
+		}
+		a.At = Time(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// DeliveryFilter selects deliveries, newest first. Before is an id cursor.
+type DeliveryFilter struct {
+	State, EndpointID, EventID, Kind string
+	Since, Until                     time.Time
+	Before                           string
+	Limit                            int
+}
+
+func (f DeliveryFilter) where() (string, []any) {
+	var where []string
+	var args []any
+	for _, c := range []struct{ col, v string }{{"state", f.State}, {"endpoint_id", f.EndpointID}, {"event_id", f.EventID}, {"kind", f.Kind}} {
+		if c.v != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, Micros(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "created_at < ?")
+		args = append(args, Micros(f.Until))
+	}
+	if f.Before != "" {
+		where = append(where, "id < ?")
+		args = append(args, f.Before)
+	}
+	if len(where) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// ListDeliveries returns deliveries matching f, newest first (ids are time-ordered).
+func (db *DB) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error) {
+	w, args := f.where()
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	rows, err := db.Query(ctx, "SELECT "+deliveryCols+" FROM deliveries"+w+fmt.Sprintf(" ORDER BY id DESC LIMIT %d", f.Limit), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// CountDeliveries counts deliveries by state matching f (f.State ignored).
+func (db *DB) CountDeliveries(ctx context.Context, f DeliveryFilter) (map[string]int64, error) {
+	f.State, f.Before = "", ""
+	w, args := f.where()
+	rows, err := db.Query(ctx, "SELECT state, count(*) FROM deliveries"+w+" GROUP BY state", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var s string
+		var n int64
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, err
+		}
+		out[s] = n
+	}
+	return out, rows.Err()
+}
+
+// ReplayDeliveries makes finished deliveries matching f (state must be dead,
+// failed or succeeded; f.State narrows it) due again now, with a fresh retry
+// schedule. It returns how many it replayed.
+func (db *DB) ReplayDeliveries(ctx context.Context, f DeliveryFilter, ids []string, now time.Time) (int64, error) {
+	w, args := f.where()
+	cond := "state IN ('dead','failed','succeeded')"
+	if w == "" {
+		w = " WHERE " + cond
+	} else {
+		w += " AND " + cond
+	}
+	if len(ids) > 0 {
+		w += " AND id IN (" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	res, err := db.Exec(ctx, "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, lease_until = 0, round_base = attempts, updated_at = ?"+w,
+		append([]any{Micros(now), Micros(now)}, args...)...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// KillEndpointDeliveries moves an endpoint's waiting deliveries to dead
+// (e.g. when the endpoint is disabled), with reason as the last error.
+func (db *DB) KillEndpointDeliveries(ctx context.Context, endpointID, reason string, now time.Time) (int64, error) {
+	res, err := db.Exec(ctx, "UPDATE deliveries SET state = 'dead', last_error = ?, updated_at = ? WHERE endpoint_id = ? AND state IN ('pending','failed')",
+		reason, Micros(now), endpointID)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// NextDueDelivery returns when the earliest waiting delivery is due (zero when none).
+func (db *DB) NextDueDelivery(ctx context.Context) (time.Time, error) {
+	var next sql.NullInt64
+	err := db.QueryRow(ctx, "SELECT min(next_attempt_at) FROM deliveries WHERE state IN ('pending','failed')").Scan(&next)
+	return Time(next.Int64), err
+}

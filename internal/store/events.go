@@ -1,0 +1,135 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Event is something that entered the hub.
+type Event struct {
+	ID             string
+	Source         string
+	Type           string
+	HookID         string
+	ReceivedAt     time.Time
+	IdempotencyKey string
+	Payload        string // raw JSON
+}
+
+const eventCols = "id, source, type, hook_id, received_at, idempotency_key, payload"
+
+func scanEvent(s scanner) (Event, error) {
+	var e Event
+	var at int64
+	err := s.Scan(&e.ID, &e.Source, &e.Type, &e.HookID, &at, &e.IdempotencyKey, &e.Payload)
+	e.ReceivedAt = Time(at)
+	return e, err
+}
+
+// ClaimEventKey reserves (source, key) for eventID until expires. When the key
+// is already held by an unexpired event it returns that event's id and
+// dup=true, and nothing is written.
+func (tx *Tx) ClaimEventKey(ctx context.Context, source, key, eventID string, now, expires time.Time) (string, bool, error) {
+	var got string
+	err := tx.QueryRow(ctx, `INSERT INTO event_keys (source, idempotency_key, event_id, expires_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (source, idempotency_key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at
+		WHERE event_keys.expires_at <= ? RETURNING event_id`, source, key, eventID, Micros(expires), Micros(now)).Scan(&got)
+	if err == ErrNotFound {
+		err = tx.QueryRow(ctx, "SELECT event_id FROM event_keys WHERE source = ? AND idempotency_key = ?", source, key).Scan(&got)
+		return got, true, err
+	}
+	return got, false, err
+}
+
+// InsertEvents stores events in one statement per 200.
+func (tx *Tx) InsertEvents(ctx context.Context, evs []Event) error {
+	return insertMany(ctx, tx, "events", eventCols, 7, len(evs), func(i int) []any {
+		e := evs[i]
+		return []any{e.ID, e.Source, e.Type, e.HookID, Micros(e.ReceivedAt), e.IdempotencyKey, e.Payload}
+	})
+}
+
+// insertMany runs multi-row INSERTs of n rows, per rows at a time.
+func insertMany(ctx context.Context, q Querier, table, cols string, ncols, n int, row func(i int) []any) error {
+	const per = 200
+	one := "(" + strings.TrimSuffix(strings.Repeat("?,", ncols), ",") + ")"
+	for start := 0; start < n; start += per {
+		end := min(start+per, n)
+		args := make([]any, 0, (end-start)*ncols)
+		for i := start; i < end; i++ {
+			args = append(args, row(i)...)
+		}
+		stmt := "INSERT INTO " + table + " (" + cols + ") VALUES " + strings.TrimSuffix(strings.Repeat(one+",", end-start), ",")
+		if _, err := q.Exec(ctx, stmt, args...); err != nil {
+			return fmt.Errorf("insert %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// Event returns one event.
+func (db *DB) Event(ctx context.Context, id string) (Event, error) {
+	return scanEvent(db.QueryRow(ctx, "SELECT "+eventCols+" FROM events WHERE id = ?", id))
+}
+
+// EventFilter selects events, newest first; Before is the id cursor.
+type EventFilter struct {
+	HookID, Source, Type string
+	Before               string
+	Limit                int
+}
+
+// ListEvents returns events matching f, newest first.
+func (db *DB) ListEvents(ctx context.Context, f EventFilter) ([]Event, error) {
+	var where []string
+	var args []any
+	for _, c := range []struct{ col, v string }{{"hook_id", f.HookID}, {"source", f.Source}, {"type", f.Type}} {
+		if c.v != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	if f.Before != "" {
+		where = append(where, "id < ?")
+		args = append(args, f.Before)
+	}
+	q := "SELECT " + eventCols + " FROM events"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	rows, err := db.Query(ctx, q+fmt.Sprintf(" ORDER BY id DESC LIMIT %d", f.Limit), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// PurgeEventKeys deletes dedupe keys whose window has passed.
+func (db *DB) PurgeEventKeys(ctx context.Context, now time.Time) (int64, error) {
+	res, err := db.Exec(ctx, "DELETE FROM event_keys WHERE expires_at <= ?", Micros(now))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// CountEvents returns the number of stored events.
+func (db *DB) CountEvents(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.QueryRow(ctx, "SELECT count(*) FROM events").Scan(&n)
+	return n, err
+}
