@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -11,7 +12,7 @@ import (
 func init() { register(newN8NCmd) }
 
 func newN8NCmd() *cobra.Command {
-	var url, key, dir string
+	var url, key, dir, code string
 	var activate bool
 	cmd := &cobra.Command{
 		Use:   "n8n",
@@ -20,7 +21,11 @@ func newN8NCmd() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&url, "url", os.Getenv("IPAI_N8N_URL"), "n8n base URL (env IPAI_N8N_URL)")
 	cmd.PersistentFlags().StringVar(&key, "api-key", os.Getenv("IPAI_N8N_API_KEY"), "n8n API key (env IPAI_N8N_API_KEY)")
 	cmd.PersistentFlags().StringVar(&dir, "dir", "", "folder of workflow JSON files (required)")
-	client := func() (*n8n.Client, error) {
+	cmd.PersistentFlags().StringVar(&code, "connector", "", "take URL and API key from this stored n8n connector (instead of --url/--api-key)")
+	client := func(ctx context.Context) (*n8n.Client, error) {
+		if code != "" {
+			return n8nFromConnector(ctx, code, dir)
+		}
 		if url == "" || key == "" {
 			return nil, &exitError{code: 2, msg: "n8n URL and API key are needed: --url and --api-key (or IPAI_N8N_URL, IPAI_N8N_API_KEY)"}
 		}
@@ -32,9 +37,11 @@ func newN8NCmd() *cobra.Command {
 	export := &cobra.Command{
 		Use:   "export --dir DIR",
 		Short: "Write every workflow as <name>.json into DIR",
-		Args:  cobra.NoArgs,
+		Example: `  ipai n8n export --url http://127.0.0.1:5678 --api-key "$N8N_KEY" --dir workflows
+  ipai n8n export --connector wf --dir workflows`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := client()
+			c, err := client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -52,9 +59,11 @@ func newN8NCmd() *cobra.Command {
 	imp := &cobra.Command{
 		Use:   "import --dir DIR [--activate]",
 		Short: "Create or replace (matched by name) the workflows of DIR/*.json",
-		Args:  cobra.NoArgs,
+		Example: `  ipai n8n import --dir workflows --activate
+  ipai n8n import --connector wf --dir workflows`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := client()
+			c, err := client(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -75,4 +84,32 @@ func newN8NCmd() *cobra.Command {
 	imp.Flags().BoolVar(&activate, "activate", false, "activate each imported workflow")
 	cmd.AddCommand(export, imp)
 	return cmd
+}
+
+// n8nFromConnector builds an n8n client from a stored n8n connector: its
+// base URL and sealed API key, through the outbound guard.
+func n8nFromConnector(ctx context.Context, code, dir string) (*n8n.Client, error) {
+	if dir == "" {
+		return nil, &exitError{code: 2, msg: "--dir is required"}
+	}
+	env, err := openConnectors(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	defer env.close()
+	cfg, err := env.svc.Config(ctx, code)
+	if err != nil {
+		return nil, &exitError{code: 1, msg: err.Error()}
+	}
+	if cfg.Type != "n8n" {
+		return nil, &exitError{code: 2, msg: fmt.Sprintf("connector %s is a %s connector; --connector needs an n8n one", code, cfg.Type)}
+	}
+	if cfg.Secret("api_key") == "" {
+		return nil, &exitError{code: 2, msg: fmt.Sprintf("connector %s has no api_key secret set; an admin can set it with PATCH /api/v1/connectors/%s", code, code)}
+	}
+	c := n8n.New(cfg.BaseURL, cfg.Secret("api_key"), env.svc.HTTPClient())
+	if w := cfg.Setting("webhook_url"); w != "" {
+		c.SetWebhookBase(w)
+	}
+	return c, nil
 }
