@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+
+	"github.com/insightpulseai/ipai/internal/api"
+	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/connector/odoo"
+	"github.com/insightpulseai/ipai/internal/store"
+)
+
+func init() { register(newOdooCmd) }
+
+func newOdooCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "odoo", Short: "Odoo as an event source: install webhook automation rules"}
+	var in odoo.WebhookInstall
+	var fields, hubURL string
+	install := &cobra.Command{
+		Use:   "install-webhooks CONNECTOR --model MODEL --trigger TRIGGER",
+		Short: "Create an Odoo automation rule that posts record changes to this hub as odoo.<model>.<verb> events",
+		Long: `Creates, through the Odoo API of the connector, a base.automation rule on MODEL with a
+"Send Webhook Notification" server action (Odoo 17+) posting to
+<hub URL>/integrations/odoo/CONNECTOR?token=<new token>. The token is stored
+here only as a SHA-256. create_date and write_date are always sent, so
+on_create_or_write events become odoo.<model>.create or odoo.<model>.write.`,
+		Example: `  ipai odoo install-webhooks odoo --model purchase.order --trigger on_create_or_write --fields name,state,amount_total,partner_id
+  ipai odoo install-webhooks odoo --model hr.expense --trigger on_create --url https://hub.example.com`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			code := args[0]
+			if in.Model == "" || in.Trigger == "" {
+				return &exitError{code: 2, msg: "--model and --trigger are required"}
+			}
+			in.Fields = strings.Split(fields, ",")
+			return installOdooWebhooks(cmd, code, hubURL, in)
+		},
+	}
+	install.Flags().StringVar(&in.Model, "model", "", "Odoo model, e.g. purchase.order (required)")
+	install.Flags().StringVar(&in.Trigger, "trigger", "", "on_create, on_write, on_create_or_write, on_unlink, on_archive or on_unarchive (required)")
+	install.Flags().StringVar(&fields, "fields", "", "comma-separated fields to send, e.g. name,state,amount_total")
+	install.Flags().StringVar(&hubURL, "url", "", "this hub's URL as Odoo reaches it (default: public_url from ipai.yaml)")
+	install.Flags().StringVar(&in.FilterDomain, "filter-domain", "", `only records matching this Odoo domain, e.g. [("state", "=", "to approve")]`)
+	install.Flags().BoolVar(&in.Replace, "replace", false, "replace an automation rule this command installed before")
+	cmd.AddCommand(install)
+	return cmd
+}
+
+func installOdooWebhooks(cmd *cobra.Command, code, hubURL string, in odoo.WebhookInstall) error {
+	ctx := cmd.Context()
+	env, err := openConnectors(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	cfg, err := env.svc.Config(ctx, code)
+	if err != nil {
+		return err
+	}
+	if cfg.Type != "odoo" {
+		return &exitError{code: 2, msg: fmt.Sprintf("connector %s is a %s connector; give an odoo connector", code, cfg.Type)}
+	}
+	if hubURL == "" {
+		hubURL = env.cfg.BaseURL()
+	}
+	if u, err := url.Parse(hubURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return &exitError{code: 2, msg: fmt.Sprintf("hub URL %q is not an http(s) URL; pass --url https://hub.example.com", hubURL)}
+	}
+	key := cfg.Secret("api_key")
+	if key == "" {
+		key = cfg.Secret("password")
+	}
+	client := odoo.New(cfg.BaseURL, cfg.Setting("database"), cfg.Setting("login"), key, env.svc.HTTPClient())
+
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	label := in.Model + " " + in.Trigger
+	rec := store.OdooToken{ID: "otk_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", ""), Connector: code,
+		Label: label, Hash: api.OdooTokenHash(token), CreatedAt: time.Now().UTC()}
+	db := env.svc.DB
+	if err := db.CreateOdooToken(ctx, rec); err != nil {
+		return err
+	}
+	in.URL = strings.TrimSuffix(hubURL, "/") + "/integrations/odoo/" + url.PathEscape(code) + "?token=" + token
+	got, err := client.InstallWebhook(ctx, in)
+	if err != nil {
+		_ = db.DeleteOdooToken(context.WithoutCancel(ctx), rec.ID)
+		if errors.Is(err, odoo.ErrInstalled) {
+			return &exitError{code: 1, msg: err.Error()}
+		}
+		return fmt.Errorf("odoo %s: %w", code, err)
+	}
+	if in.Replace { // the replaced rule's tokens are no longer used
+		old, _ := db.ListOdooTokens(ctx, code)
+		for _, t := range old {
+			if t.Label == label && t.ID != rec.ID {
+				_ = db.DeleteOdooToken(ctx, t.ID)
+			}
+		}
+	}
+	if err := env.audit.Write(ctx, audit.Entry{Actor: "cli", Action: "odoo.install_webhooks", Target: code,
+		Message: fmt.Sprintf("automation rule %q (id %d) installed; events odoo.%s.*", got.Name, got.AutomationID, in.Model),
+		Fields:  map[string]any{"model": in.Model, "trigger": in.Trigger, "fields": got.Fields}}); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "installed %q (automation id %d) on %s\n", got.Name, got.AutomationID, cfg.BaseURL)
+	fmt.Fprintf(cmd.OutOrStdout(), "Odoo posts %s to %s/integrations/odoo/%s (token stored as a hash)\n",
+		strings.Join(got.Fields, ", "), strings.TrimSuffix(hubURL, "/"), code)
+	fmt.Fprintf(cmd.OutOrStdout(), "events: odoo.%s.<verb>; route them with rules matching type odoo.%s.*\n", in.Model, in.Model)
+	return nil
+}

@@ -1,0 +1,66 @@
+package odoo_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/insightpulseai/ipai/internal/connector/odoo"
+	fake "github.com/insightpulseai/ipai/internal/fake/odoo"
+)
+
+func TestInstallWebhookCreatesAutomationAndServerAction(t *testing.T) {
+	s := fake.New()
+	defer s.Close()
+	s.EnableAutomation(map[string][]string{"purchase.order": {"state", "amount_total", "partner_id"}})
+	c := odoo.New(s.URL, fake.DB, fake.Login, fake.APIKey, nil)
+	ctx := context.Background()
+	in := odoo.WebhookInstall{Model: "purchase.order", Trigger: "on_create_or_write", Fields: []string{"state", "amount_total"},
+		URL: "https://hub.example.com/integrations/odoo/odoo?token=t0k"}
+	got, err := c.InstallWebhook(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	autos := s.Records("base.automation")
+	if len(autos) != 1 || autos[0]["id"] != got.AutomationID || autos[0]["trigger"] != "on_create_or_write" || autos[0]["name"] != "ipai: purchase.order on_create_or_write" {
+		t.Fatalf("automation = %v", autos)
+	}
+	cmds, _ := autos[0]["action_server_ids"].([]any)
+	if len(cmds) != 1 {
+		t.Fatalf("server actions = %v", autos[0]["action_server_ids"])
+	}
+	act := cmds[0].([]any)[2].(map[string]any)
+	if act["state"] != "webhook" || act["webhook_url"] != in.URL || act["name"] != "ipai:create_or_write" {
+		t.Fatalf("server action = %v", act)
+	}
+	ids := act["webhook_field_ids"].([]any)[0].([]any)[2].([]any)
+	if len(ids) != 4 || strings.Join(got.Fields, ",") != "amount_total,create_date,state,write_date" {
+		t.Fatalf("fields = %v (%v)", ids, got.Fields)
+	}
+	// Again: refused unless replacing.
+	if _, err := c.InstallWebhook(ctx, in); !errors.Is(err, odoo.ErrInstalled) {
+		t.Fatalf("second install: %v", err)
+	}
+	in.Replace = true
+	if _, err := c.InstallWebhook(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Records("base.automation")); n != 1 {
+		t.Fatalf("after replace: %d automation rules", n)
+	}
+	for _, bad := range []struct {
+		mod  func(*odoo.WebhookInstall)
+		want string
+	}{
+		{func(w *odoo.WebhookInstall) { w.Trigger = "on_change" }, "not supported"},
+		{func(w *odoo.WebhookInstall) { w.Model = "sale.nothing" }, "no model"},
+		{func(w *odoo.WebhookInstall) { w.Fields = []string{"nope"} }, `no field "nope"`},
+	} {
+		w := in
+		bad.mod(&w)
+		if _, err := c.InstallWebhook(ctx, w); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("err = %v; want %q", err, bad.want)
+		}
+	}
+}

@@ -1,0 +1,241 @@
+package action
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/insightpulseai/ipai/internal/connector"
+	fakefb "github.com/insightpulseai/ipai/internal/fake/focalboard"
+	fakemm "github.com/insightpulseai/ipai/internal/fake/mattermost"
+	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
+	fakesb "github.com/insightpulseai/ipai/internal/fake/supabase"
+	"github.com/insightpulseai/ipai/internal/problem"
+	"github.com/insightpulseai/ipai/internal/rule"
+	"github.com/insightpulseai/ipai/internal/store"
+)
+
+// configs is a ConfigSource over fixed configs.
+type configs map[string]connector.Config
+
+func (c configs) Config(_ context.Context, code string) (connector.Config, error) {
+	cfg, ok := c[code]
+	if !ok {
+		return cfg, problem.NotFound("no connector with code %q", code)
+	}
+	return cfg, nil
+}
+
+func (c configs) HTTPClient() *http.Client { return &http.Client{Timeout: 5 * time.Second} }
+
+func claimed(t *testing.T, a rule.Action, payload string) *store.Claimed {
+	t.Helper()
+	if fe := (rule.Spec{Name: "t", Actions: []rule.Action{a}}).Validate(); fe != nil && !strings.Contains(fe.Field, "text") {
+		t.Fatalf("test action invalid: %v", fe)
+	}
+	return &store.Claimed{
+		Delivery: store.Delivery{ID: "msg_1", EventID: "evt_1", Kind: a.Kind, Action: rule.ActionJSON(a)},
+		Event:    store.Event{ID: "evt_1", Source: "odoo", Type: "odoo.purchase.order.write", Payload: payload},
+	}
+}
+
+const poPayload = `{"_model":"purchase.order","_id":42,"name":"P00042","state":"to approve","amount_total":60000}`
+
+func TestMattermostPostByChannelNameWithMention(t *testing.T) {
+	mm := fakemm.New()
+	defer mm.Close()
+	chID := mm.AddChannel(fakemm.TeamName, "finance")
+	x := New(FromConfigs(configs{"mm": {Code: "mm", Type: "mattermost", BaseURL: mm.URL,
+		Settings: map[string]string{"team": fakemm.TeamName}, Secrets: map[string]string{"token": fakemm.AdminToken}}}))
+	exec := x.All()[rule.KindMattermost]
+	a := rule.Action{Kind: rule.KindMattermost, Connector: "mm", Channel: "finance",
+		Text:        "{{.mention}} approval needed: {{.data.name}} PHP {{money .data.amount_total}}",
+		Attachments: []any{map[string]any{"color": "#ff9900", "title": "{{.data.name}}"}},
+		Mention: &rule.Mention{Amount: "data.amount_total", Default: "@finance-team",
+			Thresholds: []rule.Threshold{{Over: 50000, Mention: "@senior-approver"}, {Over: 10000, Mention: "@approver"}}}}
+	res := exec.Execute(context.Background(), claimed(t, a, poPayload))
+	if res.Err != nil {
+		t.Fatalf("execute: %+v", res)
+	}
+	posts := mm.Posts()
+	if len(posts) != 1 || posts[0].ChannelID != chID || posts[0].Message != "@senior-approver approval needed: P00042 PHP 60,000.00" {
+		t.Fatalf("posts = %+v", posts)
+	}
+	att, _ := posts[0].Props["attachments"].([]any)
+	if len(att) != 1 || att[0].(map[string]any)["title"] != "P00042" {
+		t.Fatalf("attachments not posted: %+v", posts[0].Props)
+	}
+	if !strings.Contains(res.Response, posts[0].ID) {
+		t.Fatalf("response %q lacks the post id", res.Response)
+	}
+}
+
+func TestErrorMapping(t *testing.T) {
+	mm := fakemm.New()
+	defer mm.Close()
+	mm.AddChannel(fakemm.TeamName, "finance")
+	down := httptest.NewServer(nil)
+	downURL := down.URL
+	down.Close()
+	var mu sync.Mutex
+	status, retryAfter := 0, ""
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, `{"id":"x.app_error","message":"nope","status_code":0}`)
+	}))
+	defer flaky.Close()
+	cfgs := configs{
+		"mm":      {Code: "mm", Type: "mattermost", BaseURL: mm.URL, Settings: map[string]string{"team": fakemm.TeamName}, Secrets: map[string]string{"token": fakemm.AdminToken}},
+		"badtok":  {Code: "badtok", Type: "mattermost", BaseURL: mm.URL, Settings: map[string]string{"team": fakemm.TeamName}, Secrets: map[string]string{"token": "wrong"}},
+		"down":    {Code: "down", Type: "mattermost", BaseURL: downURL, Settings: map[string]string{"team": "t"}},
+		"flaky":   {Code: "flaky", Type: "mattermost", BaseURL: flaky.URL},
+		"n8nconn": {Code: "n8nconn", Type: "n8n", BaseURL: flaky.URL},
+	}
+	exec := New(FromConfigs(cfgs)).All()[rule.KindMattermost]
+	run := func(a rule.Action) Result {
+		r := exec.Execute(context.Background(), claimed(t, a, poPayload))
+		return Result{r.Status, r.Err, r.RetryAfter, r.Permanent}
+	}
+	post := func(conn, channel, text string) rule.Action {
+		return rule.Action{Kind: rule.KindMattermost, Connector: conn, Channel: channel, Text: text}
+	}
+	const chID = "abcdefghijklmnopqrstuvwxyz"
+	if r := run(post("badtok", "finance", "hi")); r.Err == nil || !r.Permanent {
+		t.Errorf("bad token: %+v; want permanent", r)
+	}
+	if r := run(post("down", "finance", "hi")); r.Err == nil || r.Permanent {
+		t.Errorf("unreachable: %+v; want retry", r)
+	}
+	if r := run(post("nosuch", "finance", "hi")); !errors.Is(r.Err, ErrNoConnector) || !r.Permanent {
+		t.Errorf("unknown connector: %+v; want permanent ErrNoConnector", r)
+	}
+	if r := run(post("n8nconn", "finance", "hi")); !errors.Is(r.Err, ErrNoConnector) || !r.Permanent {
+		t.Errorf("wrong connector type: %+v", r)
+	}
+	if r := run(post("mm", "finance", "{{.data.missing_field}}")); r.Err == nil || !r.Permanent || !strings.Contains(r.Err.Error(), "missing_field") {
+		t.Errorf("template error: %+v; want permanent naming the field", r)
+	}
+	for _, tc := range []struct {
+		status    int
+		after     string
+		permanent bool
+		wait      time.Duration
+	}{{500, "", false, 0}, {502, "", false, 0}, {400, "", true, 0}, {404, "", true, 0}, {408, "", false, 0},
+		{429, "7", false, 7 * time.Second}, {503, "120", false, 2 * time.Minute}} {
+		mu.Lock()
+		status, retryAfter = tc.status, tc.after
+		mu.Unlock()
+		r := run(post("flaky", chID, "hi"))
+		if r.Err == nil || r.Permanent != tc.permanent || r.RetryAfter != tc.wait || r.Status != tc.status {
+			t.Errorf("status %d: %+v; want permanent=%v retry-after %v", tc.status, r, tc.permanent, tc.wait)
+		}
+	}
+}
+
+// Result mirrors delivery.Result's fields for comparisons.
+type Result struct {
+	Status     int
+	Err        error
+	RetryAfter time.Duration
+	Permanent  bool
+}
+
+func TestSupabaseInsertFocalboardCardOdooCallN8NTrigger(t *testing.T) {
+	sb := fakesb.New()
+	defer sb.Close()
+	fb := fakefb.New()
+	defer fb.Close()
+	board := fb.AddBoard("Approvals")
+	od := fakeodoo.New()
+	defer od.Close()
+	moveID := od.Add("account.move", fakeodoo.Record{"name": "BILL/1", "state": "draft"})
+	var n8nBody map[string]any
+	n8n := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/webhook/po-approval" {
+			w.WriteHeader(404)
+			_, _ = io.WriteString(w, `{"code":404,"message":"The requested webhook \"POST x\" is not registered."}`)
+			return
+		}
+		_ = json.NewDecoder(r.Body).Decode(&n8nBody)
+		_, _ = io.WriteString(w, `{"message":"Workflow was started"}`)
+	}))
+	defer n8n.Close()
+	x := New(FromConfigs(configs{
+		"sb":   {Code: "sb", Type: "supabase", BaseURL: sb.URL, Secrets: map[string]string{"api_key": fakesb.ServiceKey}},
+		"fb":   {Code: "fb", Type: "focalboard", BaseURL: fb.URL, Settings: map[string]string{"board": board}, Secrets: map[string]string{"token": fakefb.Token}},
+		"odoo": {Code: "odoo", Type: "odoo", BaseURL: od.URL, Settings: map[string]string{"database": fakeodoo.DB, "login": fakeodoo.Login}, Secrets: map[string]string{"api_key": fakeodoo.APIKey}},
+		"n8n":  {Code: "n8n", Type: "n8n", BaseURL: n8n.URL},
+	}))
+	ctx := context.Background()
+	payload := `{"_model":"account.move","_id":` + itoa(moveID) + `,"name":"BILL/1","amount_total":1500.5}`
+
+	r := x.All()[rule.KindSupabase].Execute(ctx, claimed(t, rule.Action{Kind: rule.KindSupabase, Connector: "sb", Table: "todos",
+		Row: map[string]any{"title": "{{.data.name}}", "done": false}}, payload))
+	if r.Err != nil {
+		t.Fatalf("supabase: %+v", r)
+	}
+	if rows := sb.Rows("todos"); len(rows) != 1 || rows[0]["title"] != "BILL/1" {
+		t.Fatalf("supabase rows = %v", rows)
+	}
+
+	r = x.All()[rule.KindFocalboard].Execute(ctx, claimed(t, rule.Action{Kind: rule.KindFocalboard, Connector: "fb", Title: "Review {{.data.name}}"}, payload))
+	if r.Err != nil {
+		t.Fatalf("focalboard: %+v", r)
+	}
+	if cards := fb.Cards(board); len(cards) != 1 || cards[0]["title"] != "Review BILL/1" {
+		t.Fatalf("cards = %v", cards)
+	}
+
+	r = x.All()[rule.KindOdoo].Execute(ctx, claimed(t, rule.Action{Kind: rule.KindOdoo, Connector: "odoo", Model: "account.move", Method: "write",
+		Args: `[[{{.data._id}}], {"ref": {{json .data.name}}}]`}, payload))
+	if r.Err != nil {
+		t.Fatalf("odoo: %+v", r)
+	}
+	for _, rec := range od.Records("account.move") {
+		if rec["id"] == moveID && rec["ref"] != "BILL/1" {
+			t.Fatalf("odoo record not written: %v", rec)
+		}
+	}
+	r = x.All()[rule.KindOdoo].Execute(ctx, claimed(t, rule.Action{Kind: rule.KindOdoo, Connector: "odoo", Model: "account.move", Method: "write",
+		Args: []any{[]any{99999}, map[string]any{"ref": "x"}}}, payload))
+	if r.Err == nil || !r.Permanent || !strings.Contains(r.Err.Error(), "MissingError") {
+		t.Fatalf("odoo missing record: %+v; want permanent MissingError", r)
+	}
+
+	r = x.All()[rule.KindN8N].Execute(ctx, claimed(t, rule.Action{Kind: rule.KindN8N, Connector: "n8n", Path: "po-approval"}, payload))
+	if r.Err != nil || n8nBody["event_id"] != "evt_1" || n8nBody["data"].(map[string]any)["name"] != "BILL/1" {
+		t.Fatalf("n8n default body: %+v %v", r, n8nBody)
+	}
+	r = x.All()[rule.KindN8N].Execute(ctx, claimed(t, rule.Action{Kind: rule.KindN8N, Connector: "n8n", Path: "inactive"}, payload))
+	if r.Err == nil || r.Permanent || r.Status != 404 {
+		t.Fatalf("n8n inactive workflow: %+v; want a retry", r)
+	}
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if d := parseRetryAfter("30", now); d != 30*time.Second {
+		t.Errorf("seconds: %v", d)
+	}
+	if d := parseRetryAfter(now.Add(time.Minute).Format(http.TimeFormat), now); d != time.Minute {
+		t.Errorf("date: %v", d)
+	}
+	if d := parseRetryAfter("soon", now); d != 0 {
+		t.Errorf("garbage: %v", d)
+	}
+}

@@ -1,0 +1,110 @@
+package action
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/insightpulseai/ipai/internal/connector"
+	"github.com/insightpulseai/ipai/internal/connector/focalboard"
+	"github.com/insightpulseai/ipai/internal/connector/mattermost"
+	"github.com/insightpulseai/ipai/internal/connector/n8n"
+	"github.com/insightpulseai/ipai/internal/connector/odoo"
+	"github.com/insightpulseai/ipai/internal/connector/supabase"
+	"github.com/insightpulseai/ipai/internal/problem"
+	"github.com/insightpulseai/ipai/internal/store"
+)
+
+// ConfigSource gives a connector's opened configuration by code and the
+// (outbound-guarded) HTTP client to call it with; integration.Service is one.
+type ConfigSource interface {
+	Config(ctx context.Context, code string) (connector.Config, error)
+	HTTPClient() *http.Client
+}
+
+// FromConfigs returns Clients that build typed clients from src's configs,
+// reusing a client while its connector's configuration is unchanged (so an
+// Odoo client keeps its login).
+func FromConfigs(src ConfigSource) Clients { return &configClients{src: src} }
+
+type configClients struct {
+	src   ConfigSource
+	once  sync.Once
+	hc    *http.Client
+	cache sync.Map // code -> cached
+}
+
+type cached struct {
+	sum    [32]byte
+	client connector.Connector
+	cfg    connector.Config
+}
+
+func (c *configClients) client(ctx context.Context, code, typ string) (connector.Connector, connector.Config, error) {
+	cfg, err := c.src.Config(ctx, code)
+	if err != nil {
+		if p, ok := problem.As(err); (ok && p.Status == http.StatusNotFound) || errors.Is(err, store.ErrNotFound) {
+			return nil, cfg, fmt.Errorf("%w: %q (add it, then replay)", ErrNoConnector, code)
+		}
+		return nil, cfg, err
+	}
+	if cfg.Type != typ {
+		return nil, cfg, fmt.Errorf("%w: connector %q is a %s connector, not %s", ErrNoConnector, code, cfg.Type, typ)
+	}
+	b, _ := json.Marshal(cfg)
+	sum := sha256.Sum256(b)
+	if v, ok := c.cache.Load(code); ok && v.(*cached).sum == sum {
+		return v.(*cached).client, cfg, nil
+	}
+	c.once.Do(func() {
+		base := c.src.HTTPClient()
+		hc := *base
+		hc.Transport = Transport(base.Transport)
+		c.hc = &hc
+	})
+	conn, err := connector.New(cfg, c.hc)
+	if err != nil {
+		return nil, cfg, fmt.Errorf("%w: connector %q: %v", errPermanent, code, err)
+	}
+	c.cache.Store(code, &cached{sum: sum, client: conn, cfg: cfg})
+	return conn, cfg, nil
+}
+
+func typed[T any](conn connector.Connector, cfg connector.Config, err error) (T, connector.Config, error) {
+	var zero T
+	if err != nil {
+		return zero, cfg, err
+	}
+	t, ok := conn.(T)
+	if !ok {
+		return zero, cfg, fmt.Errorf("%w: connector %q has an unexpected client type %T", errPermanent, cfg.Code, conn)
+	}
+	return t, cfg, nil
+}
+
+func (c *configClients) Mattermost(ctx context.Context, code string) (*mattermost.Client, connector.Config, error) {
+	return typed[*mattermost.Client](c.client(ctx, code, "mattermost"))
+}
+
+func (c *configClients) N8N(ctx context.Context, code string) (*n8n.Client, error) {
+	cl, _, err := typed[*n8n.Client](c.client(ctx, code, "n8n"))
+	return cl, err
+}
+
+func (c *configClients) Odoo(ctx context.Context, code string) (*odoo.Client, error) {
+	cl, _, err := typed[*odoo.Client](c.client(ctx, code, "odoo"))
+	return cl, err
+}
+
+func (c *configClients) Supabase(ctx context.Context, code string) (*supabase.Client, error) {
+	cl, _, err := typed[*supabase.Client](c.client(ctx, code, "supabase"))
+	return cl, err
+}
+
+func (c *configClients) Focalboard(ctx context.Context, code string) (*focalboard.Client, connector.Config, error) {
+	return typed[*focalboard.Client](c.client(ctx, code, "focalboard"))
+}
