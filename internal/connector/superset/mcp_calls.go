@@ -1,0 +1,28 @@
+package superset
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+)
+
+// Get calls an authenticated GET on path (e.g. "/api/v1/chart/3") and decodes
+// the JSON answer into out; it logs in (again on 401) as needed. Used by the
+// superset MCP server for the chart, dataset and database endpoints.
+func (c *Client) Get(ctx context.Context, path string, q string, out any) error {
+	if q != "" {
+		path += "?q=" + url.QueryEscape(q)
+	}
+	return c.authed(ctx, func() error {
+		_, err := c.send(ctx, http.MethodGet, path, nil, true, out)
+		return err
+	})
+}
+
+// Post calls an authenticated POST (with the CSRF token) on path.
+func (c *Client) Post(ctx context.Context, path string, body, out any) error {
+	return c.authed(ctx, func() error {
+		_, err := c.send(ctx, http.MethodPost, path, body, true, out)
+		return err
+	})
+}
