@@ -18,6 +18,10 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/delivery"
+	"github.com/insightpulseai/ipai/internal/health"
+	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -34,6 +38,17 @@ type Server struct {
 	Version string
 	// OnError, when set, receives unexpected (5xx) errors, e.g. for Sentry.
 	OnError func(error, *http.Request)
+	// BaseURL is the hub's external URL (for the URLs of incoming hooks).
+	BaseURL string
+	// Hooks receives incoming webhooks; Endpoints manages outgoing ones;
+	// Dispatcher is woken after a replay.
+	Hooks      *inbound.Hooks
+	Endpoints  *delivery.Endpoints
+	Dispatcher interface{ Wake() }
+	// Connectors serves /api/v1/connectors; Health (optional) is the
+	// running health checker behind /api/v1/health.
+	Connectors *integration.Service
+	Health     *health.Runner
 
 	metrics *metrics
 }
@@ -49,6 +64,8 @@ type Route struct {
 	Role    auth.Role // least role; RolePublic needs no token
 	Action  string    // audit action for writes, e.g. "token.create"
 	Handler HandlerFunc
+	// BodyLimit overrides MaxBody for routes that enforce their own limit.
+	BodyLimit int64
 }
 
 var routes []Route
@@ -56,6 +73,12 @@ var routes []Route
 // route registers a route; each file of this package declares its own in init.
 func route(method, pattern string, role auth.Role, action string, h HandlerFunc) {
 	routes = append(routes, Route{Method: method, Pattern: pattern, Role: role, Action: action, Handler: h})
+}
+
+// routeBody registers a route that reads bodies up to limit bytes (the
+// handler applies any stricter limit itself).
+func routeBody(method, pattern string, role auth.Role, limit int64, h HandlerFunc) {
+	routes = append(routes, Route{Method: method, Pattern: pattern, Role: role, Handler: h, BodyLimit: limit})
 }
 
 // Routes returns the route table.
@@ -83,6 +106,10 @@ func (s *Server) Handler() http.Handler {
 // request log and the audit entry of a write.
 func (s *Server) wrap(rt Route) http.Handler {
 	isWrite := rt.Method != http.MethodGet && rt.Method != http.MethodHead
+	limit := int64(MaxBody)
+	if rt.BodyLimit > 0 {
+		limit = rt.BodyLimit
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -91,10 +118,10 @@ func (s *Server) wrap(rt Route) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), noteKey{}, note))
 		var p auth.Principal
 		err := func() error {
-			if r.ContentLength > MaxBody {
-				return problem.TooLarge("request body is %d bytes; the limit is %d (1 MiB)", r.ContentLength, MaxBody)
+			if r.ContentLength > limit {
+				return problem.TooLarge("request body is %d bytes; the limit is %d", r.ContentLength, limit)
 			}
-			r.Body = http.MaxBytesReader(rec, r.Body, MaxBody)
+			r.Body = http.MaxBytesReader(rec, r.Body, limit)
 			if rt.Role != auth.RolePublic {
 				var err error
 				if p, err = s.authenticate(r); err != nil {

@@ -22,6 +22,11 @@ import (
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/config"
+	"github.com/insightpulseai/ipai/internal/delivery"
+	"github.com/insightpulseai/ipai/internal/health"
+	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/integration"
+	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -35,6 +40,19 @@ type App struct {
 	DB    *store.DB
 	Audit *audit.Log
 	API   *api.Server
+	// Connectors manages connectors; Health checks the active ones.
+	Connectors *integration.Service
+	Health     *health.Runner
+
+	// The event path: Router plans deliveries, Ingester commits events,
+	// Hooks receives them, Endpoints and Dispatcher deliver.
+	Router     *rule.Router
+	Ingester   *inbound.Ingester
+	Hooks      *inbound.Hooks
+	Endpoints  *delivery.Endpoints
+	Dispatcher *delivery.Dispatcher
+	// Rules keeps the router's routing rules in step with the store.
+	Rules *rule.Service
 
 	// Now is the clock of background jobs.
 	Now func() time.Time
@@ -80,6 +98,22 @@ func New(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
 	}
 	a := &App{Cfg: cfg, Log: log, DB: db, Audit: audit.New(db), Now: time.Now}
 	a.API = &api.Server{DB: db, Audit: a.Audit, Tokens: auth.NewTokens(db), Log: log, Version: Version}
+	if err := a.mountMCP(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.setupWebhooks(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.setupConnectors(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.setupRules(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if cfg.Sentry.DSN != "" {
 		if err := sentry.Init(sentry.ClientOptions{Dsn: cfg.Sentry.DSN, Release: "ipai@" + Version}); err != nil {
 			a.Close()
@@ -92,6 +126,9 @@ func New(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
 
 // Close releases the store and the audit writer.
 func (a *App) Close() {
+	if a.Ingester != nil {
+		a.Ingester.Close()
+	}
 	a.Audit.Close()
 	a.DB.Close()
 	if a.Cfg.Sentry.DSN != "" {
@@ -114,6 +151,11 @@ func (a *App) Serve(ctx context.Context, ready chan<- string) error {
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 	}
 	go a.maintain(ctx)
+	go a.reloadLoop(ctx)
+	go a.Rules.Watch(ctx, 5*time.Second) // rules edited by other replicas
+	dispatched := make(chan struct{})
+	go func() { a.Dispatcher.Run(ctx); close(dispatched) }()
+	defer a.runHealth(ctx)()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	addr := ln.Addr().String()
@@ -132,13 +174,15 @@ func (a *App) Serve(ctx context.Context, ready chan<- string) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	<-dispatched // attempts in flight are finished and recorded
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
 }
 
-// maintain runs the daily audit retention purge. Several replicas may run it:
+// maintain runs the hourly upkeep: the audit retention purge and the purge
+// of expired dedupe keys. Several replicas may run it:
 // the purge holds the chain lock and a second run finds nothing to delete.
 func (a *App) maintain(ctx context.Context) {
 	t := time.NewTimer(time.Minute)
@@ -150,7 +194,12 @@ func (a *App) maintain(ctx context.Context) {
 		case <-t.C:
 		}
 		a.PurgeAudit(ctx)
-		t.Reset(24 * time.Hour)
+		if n, err := a.DB.PurgeEventKeys(ctx, a.Now()); err != nil {
+			a.Log.Warn("purge expired dedupe keys", "err", err)
+		} else if n > 0 {
+			a.Log.Info("purged expired dedupe keys", "n", n)
+		}
+		t.Reset(time.Hour)
 	}
 }
 

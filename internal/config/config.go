@@ -10,17 +10,29 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/insightpulseai/ipai/internal/rule"
 )
 
 // Config is the whole of ipai.yaml.
 type Config struct {
-	Listen   string   `yaml:"listen"`
-	Database Database `yaml:"database"`
-	DataDir  string   `yaml:"data_dir"`
-	Log      Log      `yaml:"log"`
-	Audit    Audit    `yaml:"audit"`
-	Sentry   Sentry   `yaml:"sentry"`
-	Outbound Outbound `yaml:"outbound"`
+	Listen string `yaml:"listen"`
+	// PublicURL is how senders reach this hub (used in hook URLs); default http://<listen>.
+	PublicURL string   `yaml:"public_url"`
+	Database  Database `yaml:"database"`
+	DataDir   string   `yaml:"data_dir"`
+	Log       Log      `yaml:"log"`
+	Audit     Audit    `yaml:"audit"`
+	Sentry    Sentry   `yaml:"sentry"`
+	Outbound  Outbound `yaml:"outbound"`
+	Delivery  Delivery `yaml:"delivery"`
+	// Connectors are applied idempotently at start and shown as managed.
+	Connectors []ConnectorSpec `yaml:"connectors"`
+	// Rules are routing rules, applied idempotently at start and shown as
+	// managed (see package rule).
+	Rules  []rule.Spec `yaml:"rules"`
+	Health Health      `yaml:"health"`
 
 	// Path is the file the config came from ("" when none).
 	Path string `yaml:"-"`
@@ -48,6 +60,13 @@ type Sentry struct {
 	DSN string `yaml:"dsn"`
 }
 
+// Delivery tunes the outbound delivery workers of each hub process.
+type Delivery struct {
+	Workers int           `yaml:"workers"` // concurrent attempts; default 64
+	Poll    time.Duration `yaml:"poll"`    // look for due work this often; default 250ms
+	Lease   time.Duration `yaml:"lease"`   // a claim lasts this long before another process may retry it; default 90s
+}
+
 // Outbound shapes calls ipai makes to other services.
 type Outbound struct {
 	// Allow lists CIDRs, IPs or host names that outbound calls may reach even
@@ -65,6 +84,8 @@ func Defaults() Config {
 		DataDir:  "./data",
 		Log:      Log{Level: "info", Format: "auto"},
 		Audit:    Audit{RetentionDays: 90},
+		Delivery: Delivery{Workers: 64, Poll: 250 * time.Millisecond, Lease: 90 * time.Second},
+		Health:   Health{Interval: 60 * time.Second, Concurrency: 4, Timeout: 10 * time.Second},
 	}
 }
 
@@ -91,6 +112,9 @@ func Load(path string) (Config, error) {
 	if v := os.Getenv("IPAI_LISTEN"); v != "" {
 		cfg.Listen = v
 	}
+	if v := os.Getenv("IPAI_PUBLIC_URL"); v != "" {
+		cfg.PublicURL = v
+	}
 	if v := os.Getenv("IPAI_DATA_DIR"); v != "" {
 		cfg.DataDir = v
 	}
@@ -116,6 +140,14 @@ func Load(path string) (Config, error) {
 	return cfg, nil
 }
 
+// BaseURL is the hub's external base URL without a trailing slash.
+func (c Config) BaseURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimSuffix(c.PublicURL, "/")
+	}
+	return "http://" + c.Listen
+}
+
 // DatabaseURL is the configured database, defaulting to data_dir/ipai.db.
 func (c Config) DatabaseURL() string {
 	if c.Database.URL != "" {
@@ -137,6 +169,18 @@ func (c Config) Validate() error {
 		!strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
 		bad("database.url", "unknown scheme; expected postgres://user:pass@host/db, a file path, or sqlite:PATH")
 	}
+	if u := c.PublicURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		bad("public_url", "%q: expected the hub's external base URL, e.g. https://ipai.example.com", u)
+	}
+	if c.Delivery.Workers < 1 || c.Delivery.Workers > 4096 {
+		bad("delivery.workers", "%d: expected 1 to 4096", c.Delivery.Workers)
+	}
+	if c.Delivery.Poll < time.Millisecond || c.Delivery.Poll > time.Minute {
+		bad("delivery.poll", "%s: expected 1ms to 1m", c.Delivery.Poll)
+	}
+	if c.Delivery.Lease < 2*time.Second {
+		bad("delivery.lease", "%s: expected at least 2s (longer than the slowest endpoint timeout, 60s, is safest)", c.Delivery.Lease)
+	}
 	if c.DataDir == "" {
 		bad("data_dir", "must not be empty; expected a directory such as ./data")
 	}
@@ -156,5 +200,25 @@ func (c Config) Validate() error {
 	if d := c.Sentry.DSN; d != "" && !strings.HasPrefix(d, "https://") && !strings.HasPrefix(d, "http://") {
 		bad("sentry.dsn", "expected a Sentry DSN URL (https://key@host/project)")
 	}
+	c.validateConnectors(bad)
+	c.Health.validate(bad)
+	c.validateRules(bad)
 	return errors.Join(errs...)
+}
+
+// validateRules checks every rule (condition, actions, templates) and that
+// names are unique.
+func (c Config) validateRules(bad func(key, format string, args ...any)) {
+	seen := map[string]int{}
+	for i, r := range c.Rules {
+		key := fmt.Sprintf("rules[%d]", i)
+		if j, dup := seen[r.Name]; dup && r.Name != "" {
+			bad(key+".name", "%q is also the name of rules[%d]; rule names must be unique", r.Name, j)
+		} else {
+			seen[r.Name] = i
+		}
+		if fe := r.Validate(); fe != nil {
+			bad(key+"."+fe.Field, "%s", fe.Message)
+		}
+	}
 }

@@ -73,3 +73,44 @@ func TestLiteralDollarBrace(t *testing.T) {
 		t.Fatalf("expandEnv = %q, %v", got, err)
 	}
 }
+
+func TestConnectorsAndHealthSections(t *testing.T) {
+	t.Setenv("IPAI_DATABASE_URL", "")
+	t.Setenv("MM_TOKEN", "tok-from-env")
+	p := write(t, `connectors:
+  - code: chat
+    type: mattermost
+    base_url: https://chat.example.com
+    settings: {team: ipai}
+    secrets: {token: "${MM_TOKEN}"}
+health:
+  interval: 30s
+  concurrency: 2
+`)
+	cfg, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Connectors) != 1 || cfg.Connectors[0].Secrets["token"] != "tok-from-env" || cfg.Connectors[0].Settings["team"] != "ipai" {
+		t.Fatalf("connectors = %+v", cfg.Connectors)
+	}
+	if cfg.Health.Interval.Seconds() != 30 || cfg.Health.Concurrency != 2 || cfg.Health.Timeout.Seconds() != 10 {
+		t.Fatalf("health = %+v", cfg.Health)
+	}
+	cases := []struct{ body, want string }{
+		{"connectors:\n  - code: Chat!\n    type: mattermost\n    base_url: https://x\n", `connectors[0].code: "Chat!" is not a slug`},
+		{"connectors:\n  - code: a\n    type: irc\n    base_url: https://x\n", `connectors[0].type: "irc" is not a connector type`},
+		{"connectors:\n  - code: a\n    type: n8n\n    base_url: ftp://x\n", `connectors[0].base_url: "ftp://x" is not an absolute http(s) URL`},
+		{"connectors:\n  - code: a\n    type: n8n\n    base_url: https://u:p@x\n", `connectors[0].base_url: must not contain credentials`},
+		{"connectors:\n  - {code: a, type: n8n, base_url: https://x}\n  - {code: a, type: n8n, base_url: https://y}\n", `connectors[1].code: "a" is already used by connectors[0]`},
+		{"connectors:\n  - code: a\n    type: n8n\n    base_url: https://x\n    secret: {}\n", `unknown key "connectors[0].secret"`},
+		{"health:\n  interval: 10ms\n", `health.interval: 10ms is too short`},
+		{"health:\n  concurrency: 0\n", `health.concurrency: 0 is too small`},
+	}
+	for _, c := range cases {
+		_, err := Load(write(t, c.body))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("config %q: err = %v; want it to contain %q", c.body, err, c.want)
+		}
+	}
+}

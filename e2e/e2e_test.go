@@ -1,0 +1,356 @@
+// Package e2e runs the ipai binary as users do and checks the promises that
+// only show across processes: nothing acknowledged is lost when the hub is
+// killed, PostgreSQL restarts mid-load, or several hubs share one database.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/testpg"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ipai-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "ipai")
+	out, err := exec.Command("go", "build", "-o", binary, "../cmd/ipai").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build ipai: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := testpg.Run(m)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is one `ipai serve` process.
+type proc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	addr string
+	env  []string
+	log  *bytes.Buffer
+	done chan struct{}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// hubEnv is the environment of hub processes sharing one database and key.
+func hubEnv(t *testing.T, dbURL string) []string {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "ipai.yaml")
+	os.WriteFile(cfg, []byte("delivery:\n  poll: 20ms\n  lease: 3s\nlog:\n  format: json\n  level: warn\n"), 0o600)
+	return append(os.Environ(), "IPAI_DATABASE_URL="+dbURL, "IPAI_DATA_DIR="+dir, "IPAI_CONFIG="+cfg, "IPAI_OUTBOUND_ALLOW=127.0.0.1/32")
+}
+
+func startProc(t *testing.T, env []string, addr string) *proc {
+	t.Helper()
+	p := &proc{t: t, addr: addr, env: env, log: &bytes.Buffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(binary, "serve", "--addr", addr)
+	p.cmd.Env = env
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hub on %s not ready: %v\n%s", addr, err, p.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Cleanup(func() { p.kill() })
+	return p
+}
+
+func (p *proc) kill() {
+	select {
+	case <-p.done:
+	default:
+		p.cmd.Process.Kill() // SIGKILL: no graceful shutdown
+		<-p.done
+	}
+}
+
+func cli(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ipai %v: %v %s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func apiCall(t *testing.T, base, token, method, path string, body any) map[string]any {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode >= 300 {
+		t.Fatalf("%s %s: %d %v", method, path, resp.StatusCode, out)
+	}
+	return out
+}
+
+// sink is a local receiver that records the events delivered to it.
+type sink struct {
+	mu       sync.Mutex
+	byMsg    map[string]int // webhook-id → times received with 2xx
+	events   map[int]bool   // payload n values received with 2xx
+	failRate int            // answer 500 to 1 in failRate requests (0: never)
+	calls    int
+	srv      *httptest.Server
+}
+
+func newSink(t *testing.T, failEvery int) *sink {
+	s := &sink{byMsg: map[string]int{}, events: map[int]bool{}, failRate: failEvery}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var env struct {
+			Data struct{ N int }
+		}
+		body, _ := io.ReadAll(r.Body)
+		json.Unmarshal(body, &env)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.calls++
+		if s.failRate > 0 && s.calls%s.failRate == 0 {
+			w.WriteHeader(500)
+			return
+		}
+		s.byMsg[r.Header.Get("webhook-id")]++
+		s.events[env.Data.N] = true
+		w.WriteHeader(200)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *sink) received() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.events) }
+
+// setup creates an incoming hook and an endpoint to the sink.
+func setup(t *testing.T, base, token, sinkURL string) (hookID, secret string) {
+	in := apiCall(t, base, token, "POST", "/api/v1/webhooks", map[string]any{"direction": "incoming", "name": "load", "scheme": "standard", "event_type": "load.event"})
+	retry := make([]string, 25)
+	for i := range retry {
+		retry[i] = "30ms"
+	}
+	apiCall(t, base, token, "POST", "/api/v1/webhooks", map[string]any{"direction": "outgoing", "name": "sink", "target_url": sinkURL, "event_types": []string{"*"}, "retry_schedule": retry})
+	return in["item"].(map[string]any)["id"].(string), in["secret"].(string)
+}
+
+// load sends n signed events from senders goroutines to the addresses
+// (round robin) and returns the n values that were acknowledged with 2xx.
+// Like real senders, it retries a message (same webhook-id) until acknowledged
+// or until stop.
+func load(addrs func() []string, hookID, secret string, n, senders int, progress *atomic.Int64) map[int]bool {
+	var mu sync.Mutex
+	acked := map[int]bool{}
+	next := make(chan int)
+	go func() {
+		for i := 0; i < n; i++ {
+			next <- i
+		}
+		close(next)
+	}()
+	client := &http.Client{Timeout: 5 * time.Second}
+	var wg sync.WaitGroup
+	for s := 0; s < senders; s++ {
+		wg.Add(1)
+		go func(s int) {
+			defer wg.Done()
+			for i := range next {
+				body := []byte(fmt.Sprintf(`{"n":%d}`, i))
+				id := fmt.Sprintf("load_%d", i)
+				deadline := time.Now().Add(60 * time.Second)
+				for try := 0; time.Now().Before(deadline); try++ {
+					as := addrs()
+					ts := time.Now().Unix()
+					req, _ := http.NewRequest("POST", "http://"+as[(i+try)%len(as)]+"/hooks/"+hookID, bytes.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("webhook-id", id)
+					req.Header.Set("webhook-timestamp", fmt.Sprint(ts))
+					req.Header.Set("webhook-signature", inbound.SignStandard(secret, id, ts, body))
+					resp, err := client.Do(req)
+					if err == nil {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode == 200 {
+							mu.Lock()
+							acked[i] = true
+							mu.Unlock()
+							progress.Add(1)
+							break
+						}
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}(s)
+	}
+	wg.Wait()
+	return acked
+}
+
+type scenario struct {
+	name      string
+	pg        bool
+	failEvery int
+	pgRestart bool
+}
+
+func TestNothingAcknowledgedIsLost(t *testing.T) {
+	for _, sc := range []scenario{
+		{name: "sqlite kill -9", pg: false},
+		{name: "postgres kill -9", pg: true},
+		{name: "postgres kill -9, receiver failing 50%", pg: true, failEvery: 2},
+		{name: "postgres restarted mid-load", pg: true, pgRestart: true},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			dbURL := filepath.Join(t.TempDir(), "ipai.db")
+			if sc.pg {
+				dbURL = testpg.URL(t)
+			}
+			env := hubEnv(t, dbURL)
+			token := cli(t, env, "token", "create", "--name", "e2e", "--role", "admin")
+			rc := newSink(t, sc.failEvery)
+			addr := freeAddr(t)
+			var mu sync.Mutex
+			p := startProc(t, env, addr)
+			hookID, secret := setup(t, "http://"+addr, token, rc.srv.URL)
+
+			const n = 1000
+			loaded := make(chan map[int]bool)
+			var progress atomic.Int64
+			go func() { loaded <- load(func() []string { return []string{addr} }, hookID, secret, n, 16, &progress) }()
+			for progress.Load() < n/4 {
+				time.Sleep(time.Millisecond)
+			}
+			if sc.pgRestart {
+				if err := testpg.Get(t).Restart(); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				mu.Lock()
+				p.kill()
+				p = startProc(t, env, addr)
+				mu.Unlock()
+			}
+			if at := progress.Load(); at >= n*9/10 {
+				t.Fatalf("the fault came after %d of %d acknowledgements: not mid-load", at, n)
+			}
+			acked := <-loaded
+			if len(acked) != n {
+				t.Fatalf("only %d of %d events were acknowledged within a minute", len(acked), n)
+			}
+			// Every acknowledged event is stored…
+			stored := map[int]bool{}
+			cursor := ""
+			for {
+				page := apiCall(t, "http://"+addr, token, "GET", "/api/v1/events?limit=500&hook="+hookID+"&cursor="+cursor, nil)
+				for _, it := range page["items"].([]any) {
+					var pl struct{ N int }
+					b, _ := json.Marshal(it.(map[string]any)["payload"])
+					json.Unmarshal(b, &pl)
+					if stored[pl.N] {
+						t.Fatalf("event %d stored twice", pl.N)
+					}
+					stored[pl.N] = true
+				}
+				cursor, _ = page["next_cursor"].(string)
+				if cursor == "" {
+					break
+				}
+			}
+			for i := range acked {
+				if !stored[i] {
+					t.Fatalf("event %d was acknowledged but is not stored", i)
+				}
+			}
+			// …and reaches the receiver at least once.
+			deadline := time.Now().Add(45 * time.Second)
+			for rc.received() < n && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if got := rc.received(); got != n {
+				t.Fatalf("receiver got %d of %d events", got, n)
+			}
+		})
+	}
+}
+
+// Two hubs on one PostgreSQL: each delivery is made once (no double claims).
+func TestTwoHubsDeliverEachJobOnce(t *testing.T) {
+	env := hubEnv(t, testpg.URL(t))
+	token := cli(t, env, "token", "create", "--name", "e2e", "--role", "admin")
+	rc := newSink(t, 0)
+	a1, a2 := freeAddr(t), freeAddr(t)
+	startProc(t, env, a1)
+	startProc(t, env, a2)
+	hookID, secret := setup(t, "http://"+a1, token, rc.srv.URL)
+	time.Sleep(3 * time.Second) // hubs reload endpoints made by another hub within 2 s
+	const n = 500
+	var progress atomic.Int64
+	acked := load(func() []string { return []string{a1, a2} }, hookID, secret, n, 16, &progress)
+	if len(acked) != n {
+		t.Fatalf("%d of %d acknowledged", len(acked), n)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for rc.received() < n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // let any double delivery show up
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.events) != n {
+		t.Fatalf("receiver got %d of %d events", len(rc.events), n)
+	}
+	for id, k := range rc.byMsg {
+		if k != 1 {
+			t.Fatalf("delivery %s received %d times; want exactly once", id, k)
+		}
+	}
+}

@@ -1,0 +1,241 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/problem"
+	"github.com/insightpulseai/ipai/internal/store"
+)
+
+func init() {
+	route("GET", "/api/v1/events", auth.RoleUser, "", (*Server).listEvents)
+	route("GET", "/api/v1/events/{id}", auth.RoleUser, "", (*Server).getEvent)
+	route("GET", "/api/v1/deliveries", auth.RoleUser, "", (*Server).listDeliveries)
+	route("GET", "/api/v1/deliveries/{id}", auth.RoleUser, "", (*Server).getDelivery)
+	route("POST", "/api/v1/deliveries/{id}/replay", auth.RoleManager, "delivery.replay", (*Server).replayDelivery)
+	route("POST", "/api/v1/deliveries/replay", auth.RoleManager, "delivery.replay_bulk", (*Server).replayDeliveries)
+}
+
+var deliveryStates = map[string]bool{store.DeliveryPending: true, store.DeliveryRunning: true, store.DeliveryFailed: true,
+	store.DeliverySucceeded: true, store.DeliveryDead: true}
+
+// ParseDeliveryFilter reads delivery filters from a query; shared with the UI.
+func ParseDeliveryFilter(q map[string][]string) (store.DeliveryFilter, error) {
+	get := func(k string) string {
+		if v := q[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	f := store.DeliveryFilter{State: get("state"), EndpointID: get("endpoint"), EventID: get("event"), Kind: get("kind"), Before: get("cursor"), Limit: 50}
+	if f.State != "" && !deliveryStates[f.State] {
+		return f, problem.Invalid("state", "%q: expected pending, running, failed, succeeded or dead", f.State)
+	}
+	for _, k := range []string{"since", "until"} {
+		if v := get(k); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return f, problem.Invalid(k, "%q is not an RFC 3339 time", v)
+			}
+			if k == "since" {
+				f.Since = t
+			} else {
+				f.Until = t
+			}
+		}
+	}
+	if v := get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return f, problem.Invalid("limit", "%q: expected 1 to 500", v)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+// DeliveryView is a delivery as the API shows it.
+type DeliveryView struct {
+	ID            string          `json:"id"`
+	EventID       string          `json:"event_id"`
+	Kind          string          `json:"kind"`
+	EndpointID    string          `json:"endpoint_id,omitempty"`
+	RuleID        string          `json:"rule_id,omitempty"`
+	State         string          `json:"state"`
+	Attempts      int             `json:"attempts"`
+	NextAttemptAt *time.Time      `json:"next_attempt_at,omitempty"`
+	LastStatus    int             `json:"last_status,omitempty"`
+	LastError     string          `json:"last_error,omitempty"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+	AttemptLog    []store.Attempt `json:"attempt_log,omitempty"`
+}
+
+func viewDelivery(d store.Delivery) DeliveryView {
+	v := DeliveryView{ID: d.ID, EventID: d.EventID, Kind: d.Kind, EndpointID: d.EndpointID, RuleID: d.RuleID, State: d.State,
+		Attempts: d.Attempts, LastStatus: d.LastStatus, LastError: d.LastError, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	if d.State == store.DeliveryPending || d.State == store.DeliveryFailed {
+		v.NextAttemptAt = optTime(d.NextAttemptAt)
+	}
+	return v
+}
+
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
+	f, err := ParseDeliveryFilter(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	limit := f.Limit
+	f.Limit++
+	ds, err := s.DB.ListDeliveries(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	next := ""
+	if len(ds) > limit {
+		ds = ds[:limit]
+		next = ds[limit-1].ID
+	}
+	items := make([]DeliveryView, 0, len(ds))
+	for _, d := range ds {
+		items = append(items, viewDelivery(d))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+	return nil
+}
+
+func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.DB.Delivery(r.Context(), r.PathValue("id"))
+	if err == store.ErrNotFound {
+		return problem.NotFound("no delivery %q", r.PathValue("id"))
+	}
+	if err != nil {
+		return err
+	}
+	v := viewDelivery(d)
+	if v.AttemptLog, err = s.DB.Attempts(r.Context(), d.ID); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) replayDelivery(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	d, err := s.DB.Delivery(r.Context(), id)
+	if err == store.ErrNotFound {
+		return problem.NotFound("no delivery %q", id)
+	}
+	if err != nil {
+		return err
+	}
+	n, err := s.DB.ReplayDeliveries(r.Context(), store.DeliveryFilter{}, []string{id}, time.Now())
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return problem.Conflict("delivery %s is %s; only dead, failed or succeeded deliveries can be replayed", id, d.State)
+	}
+	s.wake()
+	Note(r, id, "delivery replayed (was "+d.State+")", nil)
+	writeJSON(w, http.StatusAccepted, map[string]any{"replayed": n})
+	return nil
+}
+
+func (s *Server) replayDeliveries(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Endpoint string    `json:"endpoint"`
+		State    string    `json:"state"`
+		Since    time.Time `json:"since"`
+		Until    time.Time `json:"until"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if in.Endpoint == "" {
+		return problem.Invalid("endpoint", "name the endpoint whose deliveries to replay")
+	}
+	if in.State == "" {
+		in.State = store.DeliveryDead
+	}
+	if in.State != store.DeliveryDead && in.State != store.DeliveryFailed {
+		return problem.Invalid("state", "%q: bulk replay takes dead (default) or failed deliveries", in.State)
+	}
+	n, err := s.DB.ReplayDeliveries(r.Context(), store.DeliveryFilter{EndpointID: in.Endpoint, State: in.State, Since: in.Since, Until: in.Until}, nil, time.Now())
+	if err != nil {
+		return err
+	}
+	s.wake()
+	Note(r, in.Endpoint, strconv.FormatInt(n, 10)+" "+in.State+" deliveries replayed", map[string]any{"since": in.Since, "until": in.Until})
+	writeJSON(w, http.StatusAccepted, map[string]any{"replayed": n})
+	return nil
+}
+
+func (s *Server) wake() {
+	if s.Dispatcher != nil {
+		s.Dispatcher.Wake()
+	}
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := store.EventFilter{HookID: q.Get("hook"), Source: q.Get("source"), Type: q.Get("type"), Before: q.Get("cursor"), Limit: 50}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return problem.Invalid("limit", "%q: expected 1 to 500", v)
+		}
+		f.Limit = n
+	}
+	limit := f.Limit
+	f.Limit++
+	evs, err := s.DB.ListEvents(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	next := ""
+	if len(evs) > limit {
+		evs = evs[:limit]
+		next = evs[limit-1].ID
+	}
+	items := make([]map[string]any, 0, len(evs))
+	for _, e := range evs {
+		items = append(items, eventView(e))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+	return nil
+}
+
+func eventView(e store.Event) map[string]any {
+	return map[string]any{"id": e.ID, "source": e.Source, "type": e.Type, "hook_id": e.HookID, "received_at": e.ReceivedAt,
+		"idempotency_key": e.IdempotencyKey, "payload": rawJSON(e.Payload)}
+}
+
+type rawJSON string
+
+func (r rawJSON) MarshalJSON() ([]byte, error) { return []byte(r), nil }
+
+func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
+	e, err := s.DB.Event(r.Context(), r.PathValue("id"))
+	if err == store.ErrNotFound {
+		return problem.NotFound("no event %q", r.PathValue("id"))
+	}
+	if err != nil {
+		return err
+	}
+	ds, err := s.DB.ListDeliveries(r.Context(), store.DeliveryFilter{EventID: e.ID, Limit: 500})
+	if err != nil {
+		return err
+	}
+	v := eventView(e)
+	dv := make([]DeliveryView, 0, len(ds))
+	for _, d := range ds {
+		dv = append(dv, viewDelivery(d))
+	}
+	v["deliveries"] = dv
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}

@@ -1,0 +1,24 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/inbound"
+)
+
+func init() {
+	// Signed by the sender: each hook checks its own scheme.
+	routeBody("POST", "/hooks/{hook_id}", auth.RolePublic, inbound.MaxMaxBody, (*Server).receiveHook)
+	routeBody("POST", "/integrations/{connector_code}/webhook/{hook_id}", auth.RolePublic, inbound.MaxMaxBody, (*Server).receiveHook)
+}
+
+// receiveHook answers 200 only after the event is committed.
+func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.Hooks.Receive(r.Context(), r, r.PathValue("hook_id"), r.PathValue("connector_code"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
