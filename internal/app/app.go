@@ -26,7 +26,9 @@ import (
 	"github.com/insightpulseai/ipai/internal/health"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
+	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/rule"
+	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -43,6 +45,10 @@ type App struct {
 	// Connectors manages connectors; Health checks the active ones.
 	Connectors *integration.Service
 	Health     *health.Runner
+
+	// Box seals secrets; Guard checks every outbound call.
+	Box   *secret.Box
+	Guard *outbound.Guard
 
 	// The event path: Router plans deliveries, Ingester commits events,
 	// Hooks receives them, Endpoints and Dispatcher deliver.
@@ -99,6 +105,10 @@ func New(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
 	a := &App{Cfg: cfg, Log: log, DB: db, Audit: audit.New(db), Now: time.Now}
 	a.API = &api.Server{DB: db, Audit: a.Audit, Tokens: auth.NewTokens(db), Log: log, Version: Version}
 	if err := a.mountMCP(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.setupSecrets(); err != nil {
 		a.Close()
 		return nil, err
 	}

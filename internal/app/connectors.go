@@ -6,23 +6,13 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/health"
 	"github.com/insightpulseai/ipai/internal/integration"
-	"github.com/insightpulseai/ipai/internal/outbound"
-	"github.com/insightpulseai/ipai/internal/secret"
 )
 
 // setupConnectors loads the master key, builds the connector service behind
 // a guarded HTTP client, applies the connectors declared in ipai.yaml and
 // prepares the health runner (its gauges on the API's registry).
 func (a *App) setupConnectors(ctx context.Context) error {
-	box, err := secret.Load(a.Cfg.DataDir)
-	if err != nil {
-		return fmt.Errorf("master key: %w", err)
-	}
-	guard, err := outbound.New(a.Cfg.Outbound.Allow)
-	if err != nil {
-		return fmt.Errorf("outbound.allow: %w", err)
-	}
-	svc := integration.New(a.DB, box, guard, a.Cfg.Health.Timeout)
+	svc := integration.New(a.DB, a.Box, a.Guard, a.Cfg.Health.Timeout)
 	svc.Audit, svc.Log = a.Audit, a.Log
 	res, err := svc.Apply(ctx, a.Cfg.Connectors)
 	if err != nil {
@@ -31,6 +21,14 @@ func (a *App) setupConnectors(ctx context.Context) error {
 	if len(res.Created)+len(res.Updated)+len(res.Released) > 0 {
 		a.Log.Info("connectors from config applied", "created", res.Created, "updated", res.Updated,
 			"unchanged", res.Unchanged, "no_longer_managed", res.Released)
+	}
+	// Connector hosts may be private: the guard allows each configured one.
+	conns, err := svc.List(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, c := range conns {
+		a.Guard.AllowURL(c.BaseURL)
 	}
 	runner, err := svc.NewRunner(ctx, a.Cfg.Health)
 	if err != nil {

@@ -12,10 +12,9 @@ import (
 	"github.com/insightpulseai/ipai/internal/secret"
 )
 
-// setupWebhooks builds the event path: router, ingester (group commit of
-// events and their deliveries), incoming hooks, outgoing endpoints and the
-// delivery dispatcher.
-func (a *App) setupWebhooks(ctx context.Context) error {
+// setupSecrets loads the master key and builds the one outbound guard every
+// outbound call (deliveries and connector calls) goes through.
+func (a *App) setupSecrets() error {
 	box, err := secret.Load(a.Cfg.DataDir)
 	if err != nil {
 		return fmt.Errorf("master key: %w", err)
@@ -24,8 +23,16 @@ func (a *App) setupWebhooks(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("outbound.allow: %w", err)
 	}
+	a.Box, a.Guard = box, guard
+	return nil
+}
+
+// setupWebhooks builds the event path: router, ingester (group commit of
+// events and their deliveries), incoming hooks, outgoing endpoints and the
+// delivery dispatcher.
+func (a *App) setupWebhooks(ctx context.Context) error {
 	a.Router = rule.NewRouter()
-	a.Endpoints = delivery.NewEndpoints(a.DB, box, guard, a.Router)
+	a.Endpoints = delivery.NewEndpoints(a.DB, a.Box, a.Guard, a.Router)
 	a.Endpoints.UserAgent = "ipai/" + Version
 	if err := a.Endpoints.Reload(ctx); err != nil {
 		return err
@@ -34,7 +41,7 @@ func (a *App) setupWebhooks(ctx context.Context) error {
 		Workers: a.Cfg.Delivery.Workers, Poll: a.Cfg.Delivery.Poll, Lease: a.Cfg.Delivery.Lease})
 	a.Ingester = inbound.NewIngester(a.DB, a.Router, inbound.IngesterOptions{OnCommit: func(int) { a.Dispatcher.Wake() }})
 	reg := a.API.Registry()
-	a.Hooks = inbound.NewHooks(a.DB, box, a.Audit, a.Ingester, reg)
+	a.Hooks = inbound.NewHooks(a.DB, a.Box, a.Audit, a.Ingester, reg)
 	for _, c := range a.Dispatcher.Collectors() {
 		if err := reg.Register(c); err != nil {
 			return err
