@@ -134,8 +134,12 @@ func (c *Cluster) Stop() {
 }
 
 func (c *Cluster) pgctl(args ...string) error {
-	full := append([]string{"-D", filepath.Join(c.dir, "data"), "-w", "-t", "60", "-l", filepath.Join(c.dir, "log"),
-		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", c.port, c.dir)}, args...)
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=200", c.port, c.dir)
+	if os.Getenv("IPAI_TESTPG_DURABLE") == "" {
+		// Tests need no durability; benchmarks of durability set IPAI_TESTPG_DURABLE=1.
+		opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	}
+	full := append([]string{"-D", filepath.Join(c.dir, "data"), "-w", "-t", "60", "-l", filepath.Join(c.dir, "log"), "-o", opts}, args...)
 	return c.run(filepath.Join(c.BinDir, "pg_ctl"), full...)
 }
 
