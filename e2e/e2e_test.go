@@ -269,6 +269,7 @@ func TestNothingAcknowledgedIsLost(t *testing.T) {
 			for progress.Load() < n/4 {
 				time.Sleep(time.Millisecond)
 			}
+			at := progress.Load()
 			if sc.pgRestart {
 				if err := testpg.Get(t).Restart(); err != nil {
 					t.Fatal(err)
@@ -279,7 +280,7 @@ func TestNothingAcknowledgedIsLost(t *testing.T) {
 				p = startProc(t, env, addr)
 				mu.Unlock()
 			}
-			if at := progress.Load(); at >= n*9/10 {
+			if at >= n*9/10 {
 				t.Fatalf("the fault came after %d of %d acknowledgements: not mid-load", at, n)
 			}
 			acked := <-loaded

@@ -63,7 +63,7 @@ type pending struct {
 // IngesterOptions tune an Ingester.
 type IngesterOptions struct {
 	// Committers is the number of concurrent committing transactions
-	// (default 1 on SQLite, 4 on PostgreSQL).
+	// (default 1 on SQLite, 8 on PostgreSQL).
 	Committers int
 	// MaxBatch bounds the events of one transaction (default 256).
 	MaxBatch int
@@ -77,7 +77,7 @@ func NewIngester(db *store.DB, router *rule.Router, o IngesterOptions) *Ingester
 	if o.Committers <= 0 {
 		o.Committers = 1
 		if db.Kind() == store.Postgres {
-			o.Committers = 4
+			o.Committers = 8
 		}
 	}
 	if o.MaxBatch <= 0 {
@@ -198,22 +198,43 @@ func (in *Ingester) commitOnce(batch []*pending) (int, error) {
 	defer cancel()
 	err := in.db.InTx(ctx, func(tx *store.Tx) error {
 		evs, dels = evs[:0], dels[:0]
-		for _, p := range batch {
+		// One claim per distinct key; later requests with the same key in
+		// this batch are duplicates of the first.
+		type sk struct{ s, k string }
+		first := map[sk]int{}
+		var claims []store.KeyClaim
+		owner := make([]int, len(batch)) // batch index -> claim index
+		for i, p := range batch {
 			r := p.req
-			id := NewEventID()
+			key := sk{r.Source, r.IdemKey}
+			if c, ok := first[key]; ok {
+				owner[i] = -1 - c
+				continue
+			}
 			window := r.Window
 			if window <= 0 {
 				window = DefaultWindow
 			}
-			got, dup, err := tx.ClaimEventKey(ctx, r.Source, r.IdemKey, id, now, now.Add(window))
-			if err != nil {
-				return err
-			}
-			p.res = Result{EventID: got, Duplicate: dup}
-			if dup {
+			first[key] = len(claims)
+			owner[i] = len(claims)
+			claims = append(claims, store.KeyClaim{Source: r.Source, Key: r.IdemKey, EventID: NewEventID(), Expires: now.Add(window)})
+		}
+		ids, dups, err := tx.ClaimEventKeys(ctx, claims, now)
+		if err != nil {
+			return err
+		}
+		for i, p := range batch {
+			c := owner[i]
+			if c < 0 { // same key earlier in this batch
+				p.res = Result{EventID: ids[-1-c], Duplicate: true}
 				continue
 			}
-			ev := store.Event{ID: id, Source: r.Source, Type: r.Type, HookID: r.HookID, ReceivedAt: now, IdempotencyKey: r.IdemKey, Payload: string(r.Payload)}
+			p.res = Result{EventID: ids[c], Duplicate: dups[c]}
+			if dups[c] {
+				continue
+			}
+			r := p.req
+			ev := store.Event{ID: ids[c], Source: r.Source, Type: r.Type, HookID: r.HookID, ReceivedAt: now, IdempotencyKey: r.IdemKey, Payload: string(r.Payload)}
 			evs = append(evs, ev)
 			if in.router != nil {
 				dels = append(dels, in.router.Route(&ev, now)...)

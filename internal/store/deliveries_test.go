@@ -210,3 +210,36 @@ func TestWebhooksCRUD(t *testing.T) {
 		}
 	})
 }
+
+func TestClaimEventKeysInBulk(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		now := time.Now()
+		claim := func(at time.Time, cs ...KeyClaim) ([]string, []bool) {
+			var ids []string
+			var dups []bool
+			err := db.InTx(ctx, func(tx *Tx) error {
+				var err error
+				ids, dups, err = tx.ClaimEventKeys(ctx, cs, at)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ids, dups
+		}
+		exp := now.Add(time.Hour)
+		ids, dups := claim(now, KeyClaim{"s", "a", "e1", exp}, KeyClaim{"s", "b", "e2", exp}, KeyClaim{"t", "a", "e3", exp})
+		if fmt.Sprint(ids, dups) != "[e1 e2 e3] [false false false]" {
+			t.Fatalf("first claims: %v %v", ids, dups)
+		}
+		ids, dups = claim(now.Add(time.Minute), KeyClaim{"s", "b", "e4", exp}, KeyClaim{"s", "c", "e5", exp})
+		if fmt.Sprint(ids, dups) != "[e2 e5] [true false]" {
+			t.Fatalf("second claims: %v %v; want b held by e2", ids, dups)
+		}
+		ids, dups = claim(now.Add(2*time.Hour), KeyClaim{"s", "a", "e6", now.Add(3 * time.Hour)})
+		if fmt.Sprint(ids, dups) != "[e6] [false]" {
+			t.Fatalf("after the window: %v %v", ids, dups)
+		}
+	})
+}

@@ -43,6 +43,84 @@ func (tx *Tx) ClaimEventKey(ctx context.Context, source, key, eventID string, no
 	return got, false, err
 }
 
+// KeyClaim asks for (Source, Key) to be reserved for EventID until Expires.
+type KeyClaim struct {
+	Source, Key, EventID string
+	Expires              time.Time
+}
+
+// ClaimEventKeys is ClaimEventKey for many keys in two statements. It
+// returns, per claim, the id of the event holding the key and whether that
+// is an earlier event (a duplicate). Keys must be distinct within one call.
+func (tx *Tx) ClaimEventKeys(ctx context.Context, claims []KeyClaim, now time.Time) ([]string, []bool, error) {
+	ids := make([]string, len(claims))
+	dups := make([]bool, len(claims))
+	if len(claims) == 0 {
+		return ids, dups, nil
+	}
+	type sk struct{ s, k string }
+	idx := make(map[sk]int, len(claims))
+	const per = 200
+	for start := 0; start < len(claims); start += per {
+		end := min(start+per, len(claims))
+		args := make([]any, 0, (end-start)*4+1)
+		for i := start; i < end; i++ {
+			c := claims[i]
+			idx[sk{c.Source, c.Key}] = i
+			args = append(args, c.Source, c.Key, c.EventID, Micros(c.Expires))
+		}
+		args = append(args, Micros(now))
+		rows, err := tx.Query(ctx, `INSERT INTO event_keys (source, idempotency_key, event_id, expires_at) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?,?,?,?),", end-start), ",")+`
+			ON CONFLICT (source, idempotency_key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at
+			WHERE event_keys.expires_at <= ? RETURNING source, idempotency_key, event_id`, args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		for rows.Next() {
+			var s, k, id string
+			if err := rows.Scan(&s, &k, &id); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			ids[idx[sk{s, k}]] = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+	}
+	// Keys not claimed are held by an earlier event: look those up.
+	var args []any
+	for i, c := range claims {
+		if ids[i] == "" {
+			dups[i] = true
+			args = append(args, c.Source, c.Key)
+		}
+	}
+	for start := 0; start < len(args); start += 2 * per {
+		end := min(start+2*per, len(args))
+		rows, err := tx.Query(ctx, "SELECT source, idempotency_key, event_id FROM event_keys WHERE (source, idempotency_key) IN (VALUES "+
+			strings.TrimSuffix(strings.Repeat("(?,?),", (end-start)/2), ",")+")", args[start:end]...)
+		if err != nil {
+			return nil, nil, err
+		}
+		for rows.Next() {
+			var s, k, id string
+			if err := rows.Scan(&s, &k, &id); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			ids[idx[sk{s, k}]] = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return ids, dups, nil
+}
+
 // InsertEvents stores events in one statement per 200.
 func (tx *Tx) InsertEvents(ctx context.Context, evs []Event) error {
 	return insertMany(ctx, tx, "events", eventCols, 7, len(evs), func(i int) []any {
