@@ -34,42 +34,63 @@ type AuditView struct {
 	Hash       string    `json:"hash"`
 }
 
+// query reads typed values from a query string, each failing with a 422
+// that names the parameter; shared by the list endpoints and the admin UI.
+type query map[string][]string
+
+func (q query) get(k string) string {
+	if v := q[k]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// times reads the since and until parameters (RFC 3339).
+func (q query) times(since, until *time.Time) error {
+	for _, p := range []struct {
+		k string
+		t *time.Time
+	}{{"since", since}, {"until", until}} {
+		if v := q.get(p.k); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return problem.Invalid(p.k, "%q is not an RFC 3339 time; expected e.g. 2026-11-22T10:00:00Z", v)
+			}
+			*p.t = t
+		}
+	}
+	return nil
+}
+
+// limit reads the limit parameter, from 1 to max (def when absent).
+func (q query) limit(def, max int) (int, error) {
+	v := q.get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, problem.Invalid("limit", "%q: expected a number from 1 to %d", v, max)
+	}
+	return n, nil
+}
+
 // ParseAuditFilter reads the audit filters of a query string; shared by the
 // API and the admin UI.
-func ParseAuditFilter(q map[string][]string) (store.AuditFilter, error) {
-	get := func(k string) string {
-		if v := q[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
-	f := store.AuditFilter{Level: get("level"), Action: get("action"), Target: get("target"), Actor: get("actor"), Limit: 50}
+func ParseAuditFilter(qs map[string][]string) (store.AuditFilter, error) {
+	q := query(qs)
+	f := store.AuditFilter{Level: q.get("level"), Action: q.get("action"), Target: q.get("target"), Actor: q.get("actor")}
 	if f.Level != "" && !audit.ValidLevel(f.Level) {
 		return f, problem.Invalid("level", "%q is not a level; expected debug, info, warning or error", f.Level)
 	}
-	for _, k := range []string{"since", "until"} {
-		v := get(k)
-		if v == "" {
-			continue
-		}
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return f, problem.Invalid(k, "%q is not an RFC 3339 time; expected e.g. 2026-11-22T10:00:00Z", v)
-		}
-		if k == "since" {
-			f.Since = t
-		} else {
-			f.Until = t
-		}
+	if err := q.times(&f.Since, &f.Until); err != nil {
+		return f, err
 	}
-	if v := get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return f, problem.Invalid("limit", "%q: expected a number from 1 to 1000", v)
-		}
-		f.Limit = n
+	var err error
+	if f.Limit, err = q.limit(50, 1000); err != nil {
+		return f, err
 	}
-	if v := get("cursor"); v != "" {
+	if v := q.get("cursor"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
 			return f, problem.Invalid("cursor", "%q is not a cursor from a previous page's next_cursor", v)

@@ -23,38 +23,18 @@ var deliveryStates = map[string]bool{store.DeliveryPending: true, store.Delivery
 	store.DeliverySucceeded: true, store.DeliveryDead: true}
 
 // ParseDeliveryFilter reads delivery filters from a query; shared with the UI.
-func ParseDeliveryFilter(q map[string][]string) (store.DeliveryFilter, error) {
-	get := func(k string) string {
-		if v := q[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
-	f := store.DeliveryFilter{State: get("state"), EndpointID: get("endpoint"), EventID: get("event"), Kind: get("kind"), Before: get("cursor"), Limit: 50}
+func ParseDeliveryFilter(qs map[string][]string) (store.DeliveryFilter, error) {
+	q := query(qs)
+	f := store.DeliveryFilter{State: q.get("state"), EndpointID: q.get("endpoint"), EventID: q.get("event"), Kind: q.get("kind"), Before: q.get("cursor")}
 	if f.State != "" && !deliveryStates[f.State] {
 		return f, problem.Invalid("state", "%q: expected pending, running, failed, succeeded or dead", f.State)
 	}
-	for _, k := range []string{"since", "until"} {
-		if v := get(k); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return f, problem.Invalid(k, "%q is not an RFC 3339 time", v)
-			}
-			if k == "since" {
-				f.Since = t
-			} else {
-				f.Until = t
-			}
-		}
+	if err := q.times(&f.Since, &f.Until); err != nil {
+		return f, err
 	}
-	if v := get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return f, problem.Invalid("limit", "%q: expected 1 to 500", v)
-		}
-		f.Limit = n
-	}
-	return f, nil
+	var err error
+	f.Limit, err = q.limit(50, 500)
+	return f, err
 }
 
 // DeliveryView is a delivery as the API shows it.
@@ -181,14 +161,11 @@ func (s *Server) wake() {
 }
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	f := store.EventFilter{HookID: q.Get("hook"), Source: q.Get("source"), Type: q.Get("type"), Before: q.Get("cursor"), Limit: 50}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return problem.Invalid("limit", "%q: expected 1 to 500", v)
-		}
-		f.Limit = n
+	q := query(r.URL.Query())
+	f := store.EventFilter{HookID: q.get("hook"), Source: q.get("source"), Type: q.get("type"), Before: q.get("cursor")}
+	var err error
+	if f.Limit, err = q.limit(50, 500); err != nil {
+		return err
 	}
 	limit := f.Limit
 	f.Limit++

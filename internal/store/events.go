@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -70,23 +71,13 @@ func (tx *Tx) ClaimEventKeys(ctx context.Context, claims []KeyClaim, now time.Ti
 			args = append(args, c.Source, c.Key, c.EventID, Micros(c.Expires))
 		}
 		args = append(args, Micros(now))
-		rows, err := tx.Query(ctx, `INSERT INTO event_keys (source, idempotency_key, event_id, expires_at) VALUES `+
+		err := keyRows(tx.Query(ctx, `INSERT INTO event_keys (source, idempotency_key, event_id, expires_at) VALUES `+
 			strings.TrimSuffix(strings.Repeat("(?,?,?,?),", end-start), ",")+`
 			ON CONFLICT (source, idempotency_key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at
-			WHERE event_keys.expires_at <= ? RETURNING source, idempotency_key, event_id`, args...)
-		if err != nil {
-			return nil, nil, err
-		}
-		for rows.Next() {
-			var s, k, id string
-			if err := rows.Scan(&s, &k, &id); err != nil {
-				rows.Close()
-				return nil, nil, err
-			}
+			WHERE event_keys.expires_at <= ? RETURNING source, idempotency_key, event_id`, args...))(func(s, k, id string) {
 			ids[idx[sk{s, k}]] = id
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		})
+		if err != nil {
 			return nil, nil, err
 		}
 	}
@@ -100,25 +91,33 @@ func (tx *Tx) ClaimEventKeys(ctx context.Context, claims []KeyClaim, now time.Ti
 	}
 	for start := 0; start < len(args); start += 2 * per {
 		end := min(start+2*per, len(args))
-		rows, err := tx.Query(ctx, "SELECT source, idempotency_key, event_id FROM event_keys WHERE (source, idempotency_key) IN (VALUES "+
-			strings.TrimSuffix(strings.Repeat("(?,?),", (end-start)/2), ",")+")", args[start:end]...)
-		if err != nil {
-			return nil, nil, err
-		}
-		for rows.Next() {
-			var s, k, id string
-			if err := rows.Scan(&s, &k, &id); err != nil {
-				rows.Close()
-				return nil, nil, err
-			}
+		err := keyRows(tx.Query(ctx, "SELECT source, idempotency_key, event_id FROM event_keys WHERE (source, idempotency_key) IN (VALUES "+
+			strings.TrimSuffix(strings.Repeat("(?,?),", (end-start)/2), ",")+")", args[start:end]...))(func(s, k, id string) {
 			ids[idx[sk{s, k}]] = id
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		})
+		if err != nil {
 			return nil, nil, err
 		}
 	}
 	return ids, dups, nil
+}
+
+// keyRows reads (source, key, event_id) rows, calling fn for each.
+func keyRows(rows *sql.Rows, err error) func(fn func(s, k, id string)) error {
+	return func(fn func(s, k, id string)) error {
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s, k, id string
+			if err := rows.Scan(&s, &k, &id); err != nil {
+				return err
+			}
+			fn(s, k, id)
+		}
+		return rows.Err()
+	}
 }
 
 // InsertEvents stores events in one statement per 200.
