@@ -2,11 +2,8 @@ package inbound
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -63,7 +60,7 @@ type pending struct {
 // IngesterOptions tune an Ingester.
 type IngesterOptions struct {
 	// Committers is the number of concurrent committing transactions
-	// (default 1 on SQLite, 8 on PostgreSQL).
+	// (default 1 on SQLite, 2 on PostgreSQL: fewer, larger transactions beat many small ones).
 	Committers int
 	// MaxBatch bounds the events of one transaction (default 256).
 	MaxBatch int
@@ -77,7 +74,7 @@ func NewIngester(db *store.DB, router *rule.Router, o IngesterOptions) *Ingester
 	if o.Committers <= 0 {
 		o.Committers = 1
 		if db.Kind() == store.Postgres {
-			o.Committers = 8
+			o.Committers = 2
 		}
 	}
 	if o.MaxBatch <= 0 {
@@ -106,8 +103,7 @@ func (in *Ingester) Ingest(ctx context.Context, r Request) (Result, error) {
 		return Result{}, errors.New("ingest: payload is not JSON")
 	}
 	if r.IdemKey == "" {
-		sum := sha256.Sum256(r.Payload)
-		r.IdemKey = "sha256:" + hex.EncodeToString(sum[:])
+		r.IdemKey = bodyKey(r.Payload)
 	}
 	p := &pending{req: r, err: make(chan error, 1)}
 	select {
@@ -167,12 +163,6 @@ func NewEventID() string {
 }
 
 func (in *Ingester) commit(batch []*pending) {
-	// A stable key order keeps concurrent committers from deadlocking on
-	// the dedupe index.
-	sort.Slice(batch, func(i, j int) bool {
-		a, b := batch[i].req, batch[j].req
-		return a.Source < b.Source || (a.Source == b.Source && a.IdemKey < b.IdemKey)
-	})
 	var ndel int
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
@@ -191,61 +181,25 @@ func (in *Ingester) commit(batch []*pending) {
 }
 
 func (in *Ingester) commitOnce(batch []*pending) (int, error) {
-	now := in.now().UTC()
-	var evs []store.Event
-	var dels []store.Delivery
+	reqs := make([]Request, len(batch))
+	for i, p := range batch {
+		reqs[i] = p.req
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	var ndel int
 	err := in.db.InTx(ctx, func(tx *store.Tx) error {
-		evs, dels = evs[:0], dels[:0]
-		// One claim per distinct key; later requests with the same key in
-		// this batch are duplicates of the first.
-		type sk struct{ s, k string }
-		first := map[sk]int{}
-		var claims []store.KeyClaim
-		owner := make([]int, len(batch)) // batch index -> claim index
-		for i, p := range batch {
-			r := p.req
-			key := sk{r.Source, r.IdemKey}
-			if c, ok := first[key]; ok {
-				owner[i] = -1 - c
-				continue
-			}
-			window := r.Window
-			if window <= 0 {
-				window = DefaultWindow
-			}
-			first[key] = len(claims)
-			owner[i] = len(claims)
-			claims = append(claims, store.KeyClaim{Source: r.Source, Key: r.IdemKey, EventID: NewEventID(), Expires: now.Add(window)})
-		}
-		ids, dups, err := tx.ClaimEventKeys(ctx, claims, now)
+		res, n, err := IngestTx(ctx, tx, in.router, in.now(), reqs)
 		if err != nil {
 			return err
 		}
 		for i, p := range batch {
-			c := owner[i]
-			if c < 0 { // same key earlier in this batch
-				p.res = Result{EventID: ids[-1-c], Duplicate: true}
-				continue
-			}
-			p.res = Result{EventID: ids[c], Duplicate: dups[c]}
-			if dups[c] {
-				continue
-			}
-			r := p.req
-			ev := store.Event{ID: ids[c], Source: r.Source, Type: r.Type, HookID: r.HookID, ReceivedAt: now, IdempotencyKey: r.IdemKey, Payload: string(r.Payload)}
-			evs = append(evs, ev)
-			if in.router != nil {
-				dels = append(dels, in.router.Route(&ev, now)...)
-			}
+			p.res = res[i]
 		}
-		if err := tx.InsertEvents(ctx, evs); err != nil {
-			return err
-		}
-		return tx.InsertDeliveries(ctx, dels)
+		ndel = n
+		return nil
 	})
-	return len(dels), err
+	return ndel, err
 }
 
 // retryable reports errors worth retrying the whole batch for: deadlocks,
