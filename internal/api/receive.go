@@ -10,7 +10,8 @@ import (
 func init() {
 	// Signed by the sender: each hook checks its own scheme.
 	routeBody("POST", "/hooks/{hook_id}", auth.RolePublic, inbound.MaxMaxBody, (*Server).receiveHook)
-	routeBody("POST", "/integrations/{connector_code}/webhook/{hook_id}", auth.RolePublic, inbound.MaxMaxBody, (*Server).receiveHook)
+	// POST /integrations/{connector_code}/webhook/{hook_id} is served by
+	// integrations3 (chatops.go), which shares the path shape with slash commands.
 }
 
 // receiveHook answers 200 only after the event is committed.

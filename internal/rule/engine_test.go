@@ -111,7 +111,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{func(s *Spec) { s.Match.Type = "a b" }, "match.type", "pattern"},
 		{func(s *Spec) { s.Actions = nil }, "actions", "at least one"},
 		{func(s *Spec) { s.Actions[0].Kind = "sms.send" }, "actions[0].kind", "unknown action kind"},
-		{func(s *Spec) { s.Actions[0].Kind = "mattermost.approval" }, "actions[0].kind", "chatops"},
+		{func(s *Spec) { s.Actions[0].Kind = "mattermost.approval" }, "actions[0].model", "required for mattermost.approval"},
 		{func(s *Spec) { s.Actions[0].Channel = "" }, "actions[0].channel", "required"},
 		{func(s *Spec) { s.Actions[0].Text = "{{.data.x" }, "actions[0].text", "template"},
 		{func(s *Spec) { s.Actions[0].Table = "t" }, "actions[0].table", "does not apply"},

@@ -18,7 +18,7 @@ const (
 
 // Kinds lists the action kinds rules accept, sorted.
 func Kinds() []string {
-	return []string{KindFocalboard, KindMattermost, KindN8N, KindOdoo, KindSupabase, KindWebhook}
+	return []string{KindFocalboard, KindApproval, KindMattermost, KindN8N, KindOdoo, KindSupabase, KindWebhook}
 }
 
 // Spec is a routing rule as written in ipai.yaml or sent to the API.

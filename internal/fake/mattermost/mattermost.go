@@ -33,6 +33,7 @@ type Server struct {
 	posts    []Post
 	inHooks  map[string]string // hook id → channel id
 	outHooks []map[string]any
+	chat     chatState // slash commands, response URLs, ephemeral messages (chatops.go)
 }
 
 // User is a fake user; Password is only used by login.
@@ -174,6 +175,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v4/hooks/incoming", s.auth(s.createIncoming))
 	mux.HandleFunc("POST /api/v4/hooks/outgoing", s.auth(s.createOutgoing))
 	mux.HandleFunc("POST /hooks/{id}", s.incoming)
+	s.chatRoutes(mux)
 	mux.HandleFunc("/api/v4/", func(w http.ResponseWriter, r *http.Request) {
 		s.appError(w, r, 404, "api.context.404.app_error", "Sorry, we could not find the page.")
 	})

@@ -45,6 +45,7 @@ type Server struct {
 	nextID   map[string]int
 	sessions map[string]int
 	now      func() time.Time
+	methods  map[string]Method // "model method" → custom ORM method (methods.go)
 }
 
 // New starts a fake Odoo 18.0 with database "odoo", user admin (password

@@ -107,6 +107,9 @@ func (s *Server) execute(model, method string, args []any, kw map[string]any) (a
 		}
 		return out, nil
 	}
+	if m := s.methods[model+" "+method]; m != nil {
+		return m(recs, args, kw)
+	}
 	return nil, &Error{Name: "builtins.AttributeError", Message: fmt.Sprintf("The method '%s' does not exist on the model '%s'", method, model)}
 }
 
