@@ -75,7 +75,8 @@ func (s *Server) receiveOdoo(w http.ResponseWriter, r *http.Request) error {
 	if s.Hooks == nil || s.Hooks.Ingester == nil {
 		return errors.New("odoo source: no ingester configured")
 	}
-	res, err := s.Hooks.Ingester.Ingest(r.Context(), inbound.Request{Source: code, Type: "odoo." + n.Model + "." + n.Action, Payload: n.Body})
+	res, err := s.Hooks.Ingester.Ingest(r.Context(), inbound.Request{Source: code, Type: "odoo." + n.Model + "." + n.Action,
+		IdemKey: odoo.NotificationKey(n), Payload: n.Body}) // the key change capture uses too
 	if err != nil {
 		return err
 	}
