@@ -1,0 +1,308 @@
+package keycloak
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// OIDC is a fake of Keycloak's OpenID Connect provider side for a browser
+// sign-in (shared/reference/apis.md §6): realm discovery, the authorization
+// endpoint with Keycloak's login form, the token endpoint for the
+// authorization_code grant (PKCE S256 required, as on a client with "Proof
+// Key for Code Exchange" set), and the JWKS with the RS256 signing key.
+// ID tokens carry iss, sub, aud, azp, exp, iat, auth_time, nonce,
+// preferred_username, email, name and realm_access.roles.
+type OIDC struct {
+	*httptest.Server
+
+	key *rsa.PrivateKey
+	kid string
+
+	mu      sync.Mutex
+	clients map[string]OIDCClient
+	users   map[string]OIDCUser
+	codes   map[string]codeGrant
+	// NonceOverride, when set, is put in ID tokens instead of the nonce the
+	// client sent (to test that clients check it).
+	NonceOverride string
+	// Issued counts the ID tokens issued.
+	Issued int
+}
+
+// OIDCClient is a registered confidential client.
+type OIDCClient struct {
+	Secret       string
+	RedirectURIs []string
+}
+
+// OIDCUser is a realm user.
+type OIDCUser struct {
+	Username, Password, Email, Name string
+	Subject                         string // default: a UUID-like id from the username
+	RealmRoles                      []string
+}
+
+type codeGrant struct {
+	client, redirect, nonce, challenge string
+	user                               OIDCUser
+	exp                                time.Time
+}
+
+// NewOIDC starts the provider with realm "ipai" and no clients or users.
+func NewOIDC() *OIDC {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	o := &OIDC{key: key, kid: hex.EncodeToString(b), clients: map[string]OIDCClient{}, users: map[string]OIDCUser{}, codes: map[string]codeGrant{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /realms/{realm}/.well-known/openid-configuration", o.discovery)
+	mux.HandleFunc("GET /realms/{realm}/protocol/openid-connect/auth", o.authorize)
+	mux.HandleFunc("POST /realms/{realm}/protocol/openid-connect/auth", o.authorize)
+	mux.HandleFunc("POST /realms/{realm}/protocol/openid-connect/token", o.token)
+	mux.HandleFunc("GET /realms/{realm}/protocol/openid-connect/certs", o.certs)
+	o.Server = httptest.NewServer(mux)
+	return o
+}
+
+// Issuer is the realm's issuer URL.
+func (o *OIDC) Issuer() string { return o.URL + "/realms/" + Realm }
+
+// AddClient registers a confidential client.
+func (o *OIDC) AddClient(id string, c OIDCClient) { o.mu.Lock(); o.clients[id] = c; o.mu.Unlock() }
+
+// AddUser adds a realm user.
+func (o *OIDC) AddUser(u OIDCUser) {
+	if u.Subject == "" {
+		sum := sha256.Sum256([]byte(u.Username))
+		h := hex.EncodeToString(sum[:16])
+		u.Subject = h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	}
+	o.mu.Lock()
+	o.users[u.Username] = u
+	o.mu.Unlock()
+}
+
+func (o *OIDC) realmOK(w http.ResponseWriter, r *http.Request) bool {
+	if r.PathValue("realm") != Realm {
+		writeJSON(w, 404, map[string]string{"error": "Realm does not exist"})
+		return false
+	}
+	return true
+}
+
+func (o *OIDC) discovery(w http.ResponseWriter, r *http.Request) {
+	if !o.realmOK(w, r) {
+		return
+	}
+	iss := o.Issuer()
+	p := iss + "/protocol/openid-connect"
+	writeJSON(w, 200, map[string]any{"issuer": iss, "authorization_endpoint": p + "/auth", "token_endpoint": p + "/token",
+		"introspection_endpoint": p + "/token/introspect", "userinfo_endpoint": p + "/userinfo", "end_session_endpoint": p + "/logout",
+		"jwks_uri": p + "/certs", "revocation_endpoint": p + "/revoke",
+		"grant_types_supported":                 []string{"authorization_code", "client_credentials", "refresh_token", "password"},
+		"response_types_supported":              []string{"code", "id_token", "code id_token"},
+		"subject_types_supported":               []string{"public", "pairwise"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"token_endpoint_auth_methods_supported": []string{"private_key_jwt", "client_secret_basic", "client_secret_post"},
+		"scopes_supported":                      []string{"openid", "profile", "email", "roles"},
+		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "name", "email", "preferred_username"},
+		"code_challenge_methods_supported":      []string{"plain", "S256"}})
+}
+
+var loginForm = template.Must(template.New("login").Parse(`<!doctype html><html><head><title>Sign in to ipai</title></head>
+<body><div id="kc-form"><h1 id="kc-page-title">Sign in to your account</h1>
+{{with .Error}}<span id="input-error" class="kc-feedback-text">{{.}}</span>{{end}}
+<form id="kc-form-login" method="post" action="">
+{{range $k, $v := .Hidden}}<input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}
+<label for="username">Username or email</label><input id="username" name="username" type="text" autofocus>
+<label for="password">Password</label><input id="password" name="password" type="password">
+<input id="kc-login" name="login" type="submit" value="Sign In"></form></div></body></html>`))
+
+// authorize shows the login form (GET) and, on valid credentials (POST),
+// redirects back with a one-time code.
+func (o *OIDC) authorize(w http.ResponseWriter, r *http.Request) {
+	if !o.realmOK(w, r) {
+		return
+	}
+	_ = r.ParseForm()
+	q := r.Form
+	o.mu.Lock()
+	c, ok := o.clients[q.Get("client_id")]
+	o.mu.Unlock()
+	if !ok {
+		http.Error(w, "Client not found.", http.StatusBadRequest)
+		return
+	}
+	redirect := q.Get("redirect_uri")
+	okRedirect := false
+	for _, u := range c.RedirectURIs {
+		okRedirect = okRedirect || u == redirect
+	}
+	if !okRedirect {
+		http.Error(w, "Invalid parameter: redirect_uri", http.StatusBadRequest)
+		return
+	}
+	back := func(params url.Values) {
+		params.Set("iss", o.Issuer())
+		if s := q.Get("state"); s != "" {
+			params.Set("state", s)
+		}
+		http.Redirect(w, r, redirect+"?"+params.Encode(), http.StatusFound)
+	}
+	if q.Get("response_type") != "code" {
+		back(url.Values{"error": {"unsupported_response_type"}})
+		return
+	}
+	if !strings.Contains(" "+q.Get("scope")+" ", " openid ") {
+		back(url.Values{"error": {"invalid_scope"}, "error_description": {"openid scope is required"}})
+		return
+	}
+	if q.Get("code_challenge") == "" || q.Get("code_challenge_method") != "S256" {
+		back(url.Values{"error": {"invalid_request"}, "error_description": {"Missing parameter: code_challenge_method"}})
+		return
+	}
+	hidden := map[string]string{}
+	for _, k := range []string{"client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge", "code_challenge_method"} {
+		hidden[k] = q.Get(k)
+	}
+	if r.Method == http.MethodGet {
+		w.Header().Set("Content-Type", "text/html;charset=utf-8")
+		_ = loginForm.Execute(w, map[string]any{"Hidden": hidden})
+		return
+	}
+	o.mu.Lock()
+	u, known := o.users[r.PostForm.Get("username")]
+	o.mu.Unlock()
+	if !known || u.Password != r.PostForm.Get("password") {
+		w.Header().Set("Content-Type", "text/html;charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_ = loginForm.Execute(w, map[string]any{"Hidden": hidden, "Error": "Invalid username or password."})
+		return
+	}
+	code := random(24)
+	o.mu.Lock()
+	o.codes[code] = codeGrant{client: q.Get("client_id"), redirect: redirect, nonce: q.Get("nonce"),
+		challenge: q.Get("code_challenge"), user: u, exp: time.Now().Add(time.Minute)}
+	o.mu.Unlock()
+	back(url.Values{"code": {code}, "session_state": {random(16)}})
+}
+
+func random(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (o *OIDC) token(w http.ResponseWriter, r *http.Request) {
+	if !o.realmOK(w, r) {
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, 400, map[string]string{"error": "invalid_request"})
+		return
+	}
+	id, secret, basic := r.BasicAuth()
+	if basic {
+		id, _ = url.QueryUnescape(id)
+		secret, _ = url.QueryUnescape(secret)
+	} else {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	o.mu.Lock()
+	c, known := o.clients[id]
+	o.mu.Unlock()
+	if !known || c.Secret != secret {
+		writeJSON(w, 401, map[string]string{"error": "unauthorized_client", "error_description": "Invalid client or Invalid client credentials"})
+		return
+	}
+	if r.PostForm.Get("grant_type") != "authorization_code" {
+		writeJSON(w, 400, map[string]string{"error": "unsupported_grant_type", "error_description": "Unsupported grant_type"})
+		return
+	}
+	code := r.PostForm.Get("code")
+	o.mu.Lock()
+	g, ok := o.codes[code]
+	delete(o.codes, code) // one use only
+	o.mu.Unlock()
+	if !ok || g.client != id || time.Now().After(g.exp) {
+		writeJSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Code not valid"})
+		return
+	}
+	if r.PostForm.Get("redirect_uri") != g.redirect {
+		writeJSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "Incorrect redirect_uri"})
+		return
+	}
+	sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
+	if base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
+		writeJSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "PKCE verification failed: Invalid code verifier"})
+		return
+	}
+	now := time.Now()
+	nonce := g.nonce
+	o.mu.Lock()
+	if o.NonceOverride != "" {
+		nonce = o.NonceOverride
+	}
+	o.Issued++
+	o.mu.Unlock()
+	claims := map[string]any{"iss": o.Issuer(), "sub": g.user.Subject, "aud": id, "azp": id, "exp": now.Add(5 * time.Minute).Unix(),
+		"iat": now.Unix(), "auth_time": now.Unix(), "jti": random(12), "typ": "ID", "nonce": nonce,
+		"preferred_username": g.user.Username, "email": g.user.Email, "name": g.user.Name, "email_verified": true,
+		"realm_access": map[string]any{"roles": g.user.RealmRoles}}
+	idToken, err := o.sign(claims)
+	if err != nil {
+		writeJSON(w, 500, map[string]string{"error": "server_error"})
+		return
+	}
+	access := map[string]any{}
+	for k, v := range claims {
+		access[k] = v
+	}
+	access["typ"], access["aud"], access["scope"] = "Bearer", "account", "openid profile email"
+	delete(access, "nonce")
+	accessToken, _ := o.sign(access)
+	writeJSON(w, 200, map[string]any{"access_token": accessToken, "expires_in": 300, "refresh_expires_in": 1800,
+		"refresh_token": random(32), "token_type": "Bearer", "id_token": idToken, "not-before-policy": 0,
+		"session_state": random(16), "scope": "openid profile email"})
+}
+
+func (o *OIDC) sign(claims map[string]any) (string, error) {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: o.key, KeyID: o.kid}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return "", err
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
+}
+
+func (o *OIDC) certs(w http.ResponseWriter, r *http.Request) {
+	if !o.realmOK(w, r) {
+		return
+	}
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &o.key.PublicKey, KeyID: o.kid, Algorithm: "RS256", Use: "sig"}}}
+	writeJSON(w, 200, set)
+}

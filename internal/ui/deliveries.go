@@ -1,0 +1,151 @@
+package ui
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/insightpulseai/ipai/internal/api"
+	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/problem"
+	"github.com/insightpulseai/ipai/internal/store"
+)
+
+// localTimes turns the browser's datetime-local values (taken as UTC) into
+// the RFC 3339 times the API's filter parser reads.
+func localTimes(q url.Values, keys ...string) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		out[k] = v
+	}
+	for _, k := range keys {
+		v := q.Get(k)
+		for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02"} {
+			if t, err := time.Parse(layout, v); err == nil {
+				out.Set(k, t.UTC().Format(time.RFC3339))
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (s *Server) endpointNames(r *http.Request) (map[string]string, []store.Webhook, error) {
+	eps, err := s.DB.ListWebhooks(r.Context(), store.Outgoing)
+	if err != nil {
+		return nil, nil, err
+	}
+	names := map[string]string{}
+	for _, e := range eps {
+		names[e.ID] = e.Name
+	}
+	return names, eps, nil
+}
+
+func (s *Server) deliveryList(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	q := r.URL.Query()
+	names, eps, err := s.endpointNames(r)
+	if err != nil {
+		return err
+	}
+	data := map[string]any{"Title": "Deliveries", "Q": q, "Endpoints": eps, "Names": names,
+		"States": []string{store.DeliveryPending, store.DeliveryRunning, store.DeliveryFailed, store.DeliverySucceeded, store.DeliveryDead}}
+	f, err := api.ParseDeliveryFilter(localTimes(q, "since", "until"))
+	if err != nil {
+		fe, err := fieldErrors(err)
+		if err != nil {
+			return err
+		}
+		data["Errors"] = fe
+		s.render(w, c, http.StatusUnprocessableEntity, "deliveries", data)
+		return nil
+	}
+	limit := f.Limit
+	f.Limit++
+	ds, err := s.DB.ListDeliveries(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	if len(ds) > limit {
+		ds = ds[:limit]
+		next := url.Values{}
+		for k, v := range q {
+			next[k] = v
+		}
+		next.Set("cursor", ds[limit-1].ID)
+		data["Next"] = "?" + next.Encode()
+	}
+	if q.Get("cursor") != "" {
+		first := url.Values{}
+		for k, v := range q {
+			first[k] = v
+		}
+		first.Del("cursor")
+		data["First"] = "?" + first.Encode()
+	}
+	data["Items"] = ds
+	s.render(w, c, http.StatusOK, "deliveries", data)
+	return nil
+}
+
+func (s *Server) deliveryShow(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	d, err := s.DB.Delivery(r.Context(), r.PathValue("id"))
+	if err == store.ErrNotFound {
+		return problem.NotFound("no delivery %q", r.PathValue("id"))
+	}
+	if err != nil {
+		return err
+	}
+	atts, err := s.DB.Attempts(r.Context(), d.ID)
+	if err != nil {
+		return err
+	}
+	names, _, err := s.endpointNames(r)
+	if err != nil {
+		return err
+	}
+	s.render(w, c, http.StatusOK, "delivery", map[string]any{"Title": "Delivery " + d.ID, "D": d, "Attempts": atts, "Names": names})
+	return nil
+}
+
+func (s *Server) wake() {
+	if s.Dispatcher != nil {
+		s.Dispatcher.Wake()
+	}
+}
+
+func (s *Server) deliveryReplay(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	id := r.PathValue("id")
+	d, err := s.DB.Delivery(r.Context(), id)
+	if err == store.ErrNotFound {
+		return problem.NotFound("no delivery %q", id)
+	}
+	if err != nil {
+		return err
+	}
+	n, err := s.DB.ReplayDeliveries(r.Context(), store.DeliveryFilter{}, []string{id}, time.Now())
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return s.redirect(w, r, "/ui/deliveries/"+id, "Delivery is "+d.State+"; only dead, failed or succeeded deliveries can be replayed.")
+	}
+	s.wake()
+	s.audit(r, "delivery.replay", id, "delivery replayed (was "+d.State+")", nil, audit.Info)
+	return s.redirect(w, r, "/ui/deliveries/"+id, "Delivery replayed (was "+d.State+"); it is pending again.")
+}
+
+func (s *Server) deliveryReplayBulk(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	ep := r.PostFormValue("endpoint")
+	if ep == "" {
+		return s.redirect(w, r, "/ui/deliveries?state=dead", "Choose the endpoint whose dead deliveries to replay.")
+	}
+	n, err := s.DB.ReplayDeliveries(r.Context(), store.DeliveryFilter{EndpointID: ep, State: store.DeliveryDead}, nil, time.Now())
+	if err != nil {
+		return err
+	}
+	s.wake()
+	s.audit(r, "delivery.replay_bulk", ep, strconv.FormatInt(n, 10)+" dead deliveries replayed", nil, audit.Info)
+	return s.redirect(w, r, "/ui/deliveries?endpoint="+url.QueryEscape(ep), strconv.FormatInt(n, 10)+" dead deliveries replayed.")
+}
