@@ -18,12 +18,16 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/chatops"
+	"github.com/insightpulseai/ipai/internal/chatops/n8nflow"
 	"github.com/insightpulseai/ipai/internal/delivery"
+	"github.com/insightpulseai/ipai/internal/embed"
 	"github.com/insightpulseai/ipai/internal/health"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
+	ipaisync "github.com/insightpulseai/ipai/internal/sync"
 )
 
 // MaxBody is the largest request body the API reads.
@@ -49,6 +53,18 @@ type Server struct {
 	// running health checker behind /api/v1/health.
 	Connectors *integration.Service
 	Health     *health.Runner
+	// Sync serves /api/v1/sync (nil: no board links); Embed serves the
+	// Superset embedding routes (nil: no dashboards); EmbedSDKPath is the
+	// embedded SDK bundle served at /embed/sdk.js.
+	Sync         *ipaisync.Service
+	Embed        *embed.Service
+	EmbedSDKPath string
+	// ChatOps serves bots, slash commands and button clicks; Flows the n8n
+	// registry and n8n's signed calls; Ingest commits events (outgoing
+	// webhooks, the event hub). All optional.
+	ChatOps *chatops.Service
+	Flows   *n8nflow.Service
+	Ingest  func(ctx context.Context, r inbound.Request) (inbound.Result, error)
 
 	metrics *metrics
 }

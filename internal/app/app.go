@@ -30,6 +30,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/ui"
 )
 
 // Version is the binary's version, set by cmd/ipai.
@@ -59,6 +60,8 @@ type App struct {
 	Dispatcher *delivery.Dispatcher
 	// Rules keeps the router's routing rules in step with the store.
 	Rules *rule.Service
+	// UI is the admin web UI (nil when disabled).
+	UI *ui.Server
 
 	// Now is the clock of background jobs.
 	Now func() time.Time
@@ -124,6 +127,18 @@ func New(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	if err := a.setupSync(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.setupChatOps(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.setupUI(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if cfg.Sentry.DSN != "" {
 		if err := sentry.Init(sentry.ClientOptions{Dsn: cfg.Sentry.DSN, Release: "ipai@" + Version}); err != nil {
 			a.Close()
@@ -154,7 +169,7 @@ func (a *App) Serve(ctx context.Context, ready chan<- string) error {
 		return fmt.Errorf("listen on %s: %w (is another ipai running? choose another address with --addr)", a.Cfg.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           a.API.Handler(),
+		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -163,6 +178,7 @@ func (a *App) Serve(ctx context.Context, ready chan<- string) error {
 	go a.maintain(ctx)
 	go a.reloadLoop(ctx)
 	go a.Rules.Watch(ctx, 5*time.Second) // rules edited by other replicas
+	a.runSync(ctx)
 	dispatched := make(chan struct{})
 	go func() { a.Dispatcher.Run(ctx); close(dispatched) }()
 	defer a.runHealth(ctx)()

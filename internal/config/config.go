@@ -33,6 +33,12 @@ type Config struct {
 	// managed (see package rule).
 	Rules  []rule.Spec `yaml:"rules"`
 	Health Health      `yaml:"health"`
+	// ChatOps configures bots, slash commands, approvals and n8n flows.
+	ChatOps ChatOps `yaml:"chatops"`
+	UI      UI      `yaml:"ui"`
+	// Sync: change capture and task ↔ card sync; Superset: embedding.
+	Sync     Sync     `yaml:"sync"`
+	Superset Superset `yaml:"superset"`
 
 	// Path is the file the config came from ("" when none).
 	Path string `yaml:"-"`
@@ -203,6 +209,9 @@ func (c Config) Validate() error {
 	c.validateConnectors(bad)
 	c.Health.validate(bad)
 	c.validateRules(bad)
+	c.UI.validate(bad)
+	c.validateChatOps(bad)
+	c.validateSync(bad)
 	return errors.Join(errs...)
 }
 
