@@ -107,37 +107,16 @@ func New(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
 	}
 	a := &App{Cfg: cfg, Log: log, DB: db, Audit: audit.New(db), Now: time.Now}
 	a.API = &api.Server{DB: db, Audit: a.Audit, Tokens: auth.NewTokens(db), Log: log, Version: Version}
-	if err := a.mountMCP(ctx); err != nil {
-		a.Close()
-		return nil, err
+	// Each step needs the ones before it.
+	steps := []func(context.Context) error{
+		func(context.Context) error { return a.setupSecrets() },
+		a.setupWebhooks, a.setupConnectors, a.setupRules, a.setupSync, a.setupChatOps, a.mountMCP, a.setupUI,
 	}
-	if err := a.setupSecrets(); err != nil {
-		a.Close()
-		return nil, err
-	}
-	if err := a.setupWebhooks(ctx); err != nil {
-		a.Close()
-		return nil, err
-	}
-	if err := a.setupConnectors(ctx); err != nil {
-		a.Close()
-		return nil, err
-	}
-	if err := a.setupRules(ctx); err != nil {
-		a.Close()
-		return nil, err
-	}
-	if err := a.setupSync(ctx); err != nil {
-		a.Close()
-		return nil, err
-	}
-	if err := a.setupChatOps(ctx); err != nil {
-		a.Close()
-		return nil, err
-	}
-	if err := a.setupUI(ctx); err != nil {
-		a.Close()
-		return nil, err
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			a.Close()
+			return nil, err
+		}
 	}
 	if cfg.Sentry.DSN != "" {
 		if err := sentry.Init(sentry.ClientOptions{Dsn: cfg.Sentry.DSN, Release: "ipai@" + Version}); err != nil {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"time"
@@ -9,11 +10,14 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/insightpulseai/ipai/internal/api"
+	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/mcpserver"
 	stackhealth "github.com/insightpulseai/ipai/internal/stack/health"
+	"github.com/insightpulseai/ipai/internal/store"
 )
 
-// mountMCP builds the MCP servers that are configured (clients from the
+// mountMCP builds the MCP servers (after the connectors and the delivery
+// path exist: the ops server uses them) that are configured (clients from the
 // environment, policy from IPAI_MCP_POLICY) and mounts them at /mcp/{server}.
 // Servers whose service is not configured are left out (and logged).
 func (a *App) mountMCP(ctx context.Context) error {
@@ -36,6 +40,8 @@ func (a *App) mountMCP(ctx context.Context) error {
 			return stackhealth.Run(ctx, nil, checks, 10*time.Second), nil
 		}
 	}
+	d.Ops.Deliveries = opsDeliveries{a}
+	d.Ops.Connectors = opsConnectors{a.Connectors}
 	servers := map[string]*mcp.Server{}
 	for _, name := range mcpserver.Names {
 		s, err := d.Build(name)
@@ -48,4 +54,69 @@ func (a *App) mountMCP(ctx context.Context) error {
 	_ = d.Pulser.Resume(ctx)
 	a.API.MountMCP(&api.MCP{Servers: servers, PublicURL: os.Getenv("IPAI_PUBLIC_URL"), TrustedOrigins: policy.TrustedOrigins})
 	return nil
+}
+
+// opsDeliveries gives the ops MCP server the hub's deliveries.
+type opsDeliveries struct{ a *App }
+
+func viewOpsDelivery(d store.Delivery) mcpserver.Delivery {
+	target := d.EndpointID
+	if target == "" {
+		target = d.Kind
+	}
+	return mcpserver.Delivery{ID: d.ID, State: d.State, Target: target, Event: d.EventID, Attempts: d.Attempts,
+		LastError: d.LastError, UpdatedAt: d.UpdatedAt}
+}
+
+func (o opsDeliveries) List(ctx context.Context, state string, limit int) ([]mcpserver.Delivery, error) {
+	ds, err := o.a.DB.ListDeliveries(ctx, store.DeliveryFilter{State: state, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]mcpserver.Delivery, len(ds))
+	for i, d := range ds {
+		out[i] = viewOpsDelivery(d)
+	}
+	return out, nil
+}
+
+func (o opsDeliveries) Get(ctx context.Context, id string) (mcpserver.Delivery, error) {
+	d, err := o.a.DB.Delivery(ctx, id)
+	return viewOpsDelivery(d), err
+}
+
+// Replay makes a finished delivery due again now, as the API's replay does.
+func (o opsDeliveries) Replay(ctx context.Context, id string) (mcpserver.Delivery, error) {
+	d, err := o.a.DB.Delivery(ctx, id)
+	if err != nil {
+		return mcpserver.Delivery{}, err
+	}
+	n, err := o.a.DB.ReplayDeliveries(ctx, store.DeliveryFilter{}, []string{id}, o.a.Now())
+	if err != nil {
+		return mcpserver.Delivery{}, err
+	}
+	if n == 0 {
+		return mcpserver.Delivery{}, fmt.Errorf("delivery %s is %s; only dead, failed or succeeded deliveries can be replayed", id, d.State)
+	}
+	o.a.Dispatcher.Wake()
+	return o.Get(ctx, id)
+}
+
+// opsConnectors gives the ops MCP server the hub's connectors.
+type opsConnectors struct{ s *integration.Service }
+
+func (o opsConnectors) List(ctx context.Context) ([]mcpserver.ConnectorInfo, error) {
+	cs, err := o.s.List(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]mcpserver.ConnectorInfo, len(cs))
+	for i, c := range cs {
+		out[i] = mcpserver.ConnectorInfo{Code: c.Code, Type: c.Type, BaseURL: c.BaseURL}
+	}
+	return out, nil
+}
+
+func (o opsConnectors) Test(ctx context.Context, code string) (any, error) {
+	return o.s.Test(ctx, code)
 }

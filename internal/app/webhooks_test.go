@@ -448,3 +448,25 @@ func TestOrderedEndpointDeliversInOrder(t *testing.T) {
 		})
 	}
 }
+
+// The ops MCP server sees and replays the hub's deliveries.
+func TestOpsMCPDeliveries(t *testing.T) {
+	h := startHub(t, filepath.Join(t.TempDir(), "ipai.db"), nil)
+	rc := newReceiver(t, func(int, http.ResponseWriter) int { return 500 })
+	inID, inSec := h.incoming("t.x")
+	h.endpoint(map[string]any{"target_url": rc.srv.URL, "event_types": []string{"*"}, "retry_schedule": []string{"0s"}})
+	evID := h.send(inID, inSec, "m1", `{}`)
+	waitFor(t, "dead letter", func() bool { return h.delivery(evID)["state"] == "dead" })
+	ops := opsDeliveries{h.a}
+	ds, err := ops.List(context.Background(), "dead", 10)
+	if err != nil || len(ds) != 1 || ds[0].Event != evID {
+		t.Fatalf("ops list: %+v %v", ds, err)
+	}
+	if d, err := ops.Replay(context.Background(), ds[0].ID); err != nil || d.State == "dead" {
+		t.Fatalf("ops replay: %+v %v", d, err)
+	}
+	waitFor(t, "second attempt", func() bool { return rc.count() == 2 })
+	if _, err := ops.Replay(context.Background(), "nope"); err == nil {
+		t.Fatal("replay of an unknown delivery succeeded")
+	}
+}
