@@ -17,8 +17,9 @@ func newChatOpsCmd() *cobra.Command {
 	var hubURL string
 	var asJSON bool
 	reg := &cobra.Command{
-		Use:   "register BOT",
-		Short: "Create BOT's slash commands in Mattermost (through its API) and store their tokens",
+		Use:     "register BOT",
+		Example: "  ipai chatops register ipai --config ipai.yaml",
+		Short:   "Create BOT's slash commands in Mattermost (through its API) and store their tokens",
 		Long: `register creates each slash command of BOT in the Mattermost team of the bot's connector
 (setting "team"), with the request URL <hub URL>/integrations/slash/BOT/<trigger>, and stores the
 command tokens Mattermost returns (sealed). Commands that already exist with the same URL are reused.

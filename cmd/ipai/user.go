@@ -71,7 +71,7 @@ func newUserCmd() *cobra.Command {
 	_ = create.MarkFlagRequired("name")
 
 	list := &cobra.Command{
-		Use: "list", Short: "List users", Args: cobra.NoArgs,
+		Use: "list", Short: "List users", Args: cobra.NoArgs, Example: "  ipai user list",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, _, err := openStore(cmd.Context())
 			if err != nil {
@@ -100,6 +100,7 @@ func newUserCmd() *cobra.Command {
 
 	setRole := &cobra.Command{
 		Use: "set-role NAME ROLE", Short: "Change a user's role (applies to their next request)", Args: cobra.ExactArgs(2),
+		Example: "  ipai user set-role ana manager",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := auth.ParseRole(args[1])
 			if err != nil {
