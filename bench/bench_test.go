@@ -79,9 +79,14 @@ func BenchmarkAuditAppend(b *testing.B) {
 }
 
 func startHub(b *testing.B, url string, serve bool) (*app.App, string, func()) {
+	return startHubIn(b, b.TempDir(), url, serve)
+}
+
+// startHubIn starts a hub whose data dir (and so master key) is dir.
+func startHubIn(b *testing.B, dir, url string, serve bool) (*app.App, string, func()) {
 	cfg := config.Defaults()
 	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = b.TempDir()
+	cfg.DataDir = dir
 	cfg.Database.URL = url
 	cfg.Log.Level = "error"
 	cfg.Log.Format = "json"
@@ -198,10 +203,10 @@ func BenchmarkDeliver(b *testing.B) {
 				w.WriteHeader(200)
 			}))
 			defer rc.Close()
-			url := dbURL(b, kind)
+			url, dir := dbURL(b, kind), b.TempDir()
 			for i := 0; i < b.N; i++ {
 				got.Store(0)
-				a, _, stop := startHub(b, url, false)
+				a, _, stop := startHubIn(b, dir, url, false)
 				if _, _, err := a.Endpoints.Create(context.Background(), "sink", delivery.EndpointSpec{TargetURL: rc.URL, EventTypes: []string{"*"}}, false); err != nil {
 					b.Fatal(err)
 				}
@@ -222,7 +227,7 @@ func BenchmarkDeliver(b *testing.B) {
 				wg.Wait()
 				stop()
 				// Now serve: the dispatcher drains the backlog.
-				a, _, stop = startHub(b, url, true)
+				a, _, stop = startHubIn(b, dir, url, true)
 				start := time.Now()
 				for got.Load() < n {
 					if time.Since(start) > 2*time.Minute {

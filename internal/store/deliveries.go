@@ -183,20 +183,23 @@ func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outs []Outc
 		return nil
 	}
 	return db.InTx(ctx, func(tx *Tx) error {
-		for _, o := range outs {
-			a := o.Attempt
-			if _, err := tx.Exec(ctx, `INSERT INTO delivery_attempts (delivery_id, n, at, status, duration_ms, response, error)
-				VALUES (?,?,?,?,?,?,?) ON CONFLICT (delivery_id, n) DO NOTHING`,
-				a.DeliveryID, a.N, Micros(a.At), a.Status, a.DurationMS, a.Response, a.Error); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `UPDATE deliveries SET state = ?, next_attempt_at = ?, lease_until = 0, last_status = ?,
-				last_error = ?, updated_at = ? WHERE id = ? AND attempts = ? AND state = 'running'`,
-				o.State, Micros(o.Next), a.Status, o.LastError, Micros(now), a.DeliveryID, a.N); err != nil {
-				return err
-			}
+		err := execMany(ctx, tx, "record attempts", `INSERT INTO delivery_attempts (delivery_id, n, at, status, duration_ms, response, error)
+			VALUES %s ON CONFLICT (delivery_id, n) DO NOTHING`, "(?,?,?,?,?,?,?)", nil, len(outs), func(i int) []any {
+			a := outs[i].Attempt
+			return []any{a.DeliveryID, a.N, Micros(a.At), a.Status, a.DurationMS, a.Response, a.Error}
+		})
+		if err != nil {
+			return err
 		}
-		return nil
+		// One statement per 200 outcomes; the casts type the VALUES columns on PostgreSQL.
+		return execMany(ctx, tx, "record outcomes", `WITH v (id, n, state, next_at, status, err) AS (VALUES %s)
+			UPDATE deliveries SET state = v.state, next_attempt_at = v.next_at, lease_until = 0, last_status = v.status,
+			last_error = v.err, updated_at = ? FROM v WHERE deliveries.id = v.id AND deliveries.attempts = v.n AND deliveries.state = 'running'`,
+			"(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT))",
+			[]any{Micros(now)}, len(outs), func(i int) []any {
+				o := outs[i]
+				return []any{o.Attempt.DeliveryID, o.Attempt.N, o.State, Micros(o.Next), o.Attempt.Status, o.LastError}
+			})
 	})
 }
 

@@ -130,17 +130,22 @@ func (tx *Tx) InsertEvents(ctx context.Context, evs []Event) error {
 
 // insertMany runs multi-row INSERTs of n rows, per rows at a time.
 func insertMany(ctx context.Context, q Querier, table, cols string, ncols, n int, row func(i int) []any) error {
+	return execMany(ctx, q, "insert "+table, "INSERT INTO "+table+" ("+cols+") VALUES %s", "(?"+strings.Repeat(",?", ncols-1)+")", nil, n, row)
+}
+
+// execMany runs stmt (with %s standing for the rows) for n rows, 200 at a
+// time; each row is tuple with the values row(i) returns, followed by tail.
+func execMany(ctx context.Context, q Querier, what, stmt, tuple string, tail []any, n int, row func(i int) []any) error {
 	const per = 200
-	one := "(" + strings.TrimSuffix(strings.Repeat("?,", ncols), ",") + ")"
 	for start := 0; start < n; start += per {
 		end := min(start+per, n)
-		args := make([]any, 0, (end-start)*ncols)
+		var args []any
 		for i := start; i < end; i++ {
 			args = append(args, row(i)...)
 		}
-		stmt := "INSERT INTO " + table + " (" + cols + ") VALUES " + strings.TrimSuffix(strings.Repeat(one+",", end-start), ",")
-		if _, err := q.Exec(ctx, stmt, args...); err != nil {
-			return fmt.Errorf("insert %s: %w", table, err)
+		args = append(args, tail...)
+		if _, err := q.Exec(ctx, fmt.Sprintf(stmt, strings.TrimSuffix(strings.Repeat(tuple+",", end-start), ",")), args...); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
 		}
 	}
 	return nil
