@@ -76,10 +76,13 @@ func TestRulesAPI(t *testing.T) {
 
 	// Validation errors name the field.
 	for body, field := range map[string]string{
-		`{"name":"x","condition":"data.(","actions":[{"kind":"webhook","endpoint":"e"}]}`:              "condition",
-		`{"name":"x","actions":[{"kind":"fax.send"}]}`:                                                 "actions[0].kind",
-		`{"name":"x","actions":[{"kind":"mattermost.post","connector":"mm","text":"hi"}]}`:             "actions[0].channel",
-		`{"name":"x","actions":[{"kind":"n8n.trigger","connector":"n","path":"p","body":{"a":"{{"}}]}`: "actions[0].body.a",
+		`{"name":"x","condition":"data.(","actions":[{"kind":"webhook","endpoint":"e"}]}`:                 "condition",
+		`{"name":"x","actions":[{"kind":"fax.send"}]}`:                                                    "actions[0].kind",
+		`{"name":"x","actions":[{"kind":"mattermost.post","connector":"mm","text":"hi"}]}`:                "actions[0].channel",
+		`{"name":"x","actions":[{"kind":"n8n.trigger","connector":"n","path":"p","body":{"a":"{{"}}]}`:    "actions[0].body.a",
+		`{"name":"x","actions":[{"kind":"workitem","endpoint":"e","title":"t"}]}`:                         "actions[0].lane",
+		`{"name":"x","actions":[{"kind":"workitem","endpoint":"e","title":"t","lane":"F","amount":"x"}]}`: "actions[0].priority_thresholds",
+		`{"name":"x","actions":[{"kind":"webhook","endpoint":"e","lane":"FIN"}]}`:                         "actions[0].lane",
 	} {
 		st, out := h.do(t, "POST", "/api/v1/rules", mgr, body)
 		if st != 422 || ruleErrField(out) != field {

@@ -10,7 +10,7 @@ import (
 
 // setupRules applies the rules declared in ipai.yaml (managed), installs
 // the stored rules in the router and registers the rule action executors
-// with the dispatcher. Needs setupWebhooks and setupConnectors first.
+// (work items through the outgoing endpoints) with the dispatcher. Needs setupWebhooks and setupConnectors first.
 func (a *App) setupRules(ctx context.Context) error {
 	a.Rules = rule.NewService(a.DB, a.Router, a.Log)
 	res, err := a.Rules.ApplyConfig(ctx, a.Cfg.Rules, a.Now())
@@ -22,5 +22,6 @@ func (a *App) setupRules(ctx context.Context) error {
 			"deleted", res.Deleted, "unchanged", res.Unchanged)
 	}
 	action.New(action.FromConfigs(a.Connectors)).Register(a.Dispatcher)
+	a.Dispatcher.Register(rule.KindWorkItem, action.WorkItems(a.Endpoints))
 	return nil
 }

@@ -19,7 +19,8 @@ type Options struct {
 	ClaimBatch int           // deliveries claimed per query; default 100
 	Poll       time.Duration // how often to look for due work without a wake-up; default 250ms
 	Lease      time.Duration // how long a claim lasts before another process may take it; default 90s
-	// Schedule is the retry schedule of non-webhook kinds (webhooks use their endpoint's).
+	// Schedule is the retry schedule of deliveries without an endpoint
+	// (webhooks and work items use their endpoint's).
 	Schedule []time.Duration
 }
 
@@ -111,7 +112,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			}
 		}()
 	}
-	inflight := make(chan struct{}, d.o.Workers) // a token per claimed delivery not yet completed
+	inflight := make(chan struct{}, d.o.Workers) // a token per claimed delivery whose attempt is not done
 	d.slots = inflight
 	completerDone := make(chan struct{})
 	go func() { d.complete(); close(completerDone) }()
@@ -189,7 +190,7 @@ func (d *Dispatcher) attempt(c store.Claimed) {
 		a.Error = cut(r.Err.Error())
 		o.Attempt, o.LastError = a, a.Error
 		schedule := d.o.Schedule
-		if c.Kind == "webhook" && d.endpoints != nil {
+		if c.EndpointID != "" && d.endpoints != nil { // webhooks and work items: the endpoint's schedule
 			schedule, _ = d.endpoints.scheduleFor(context.Background(), c.EndpointID)
 		}
 		delay, ok := nextDelay(schedule, c.Attempts-c.RoundBase, d.rnd)
@@ -202,6 +203,10 @@ func (d *Dispatcher) attempt(c store.Claimed) {
 		}
 	}
 	d.attempts.WithLabelValues(c.Kind, o.State).Inc()
+	// The slot is free as soon as the attempt is done: claiming goes on
+	// while outcomes are recorded in batches (the lease keeps the delivery
+	// ours until then; a full outcomes channel holds the workers back).
+	<-d.slots
 	d.outcomes <- outcome{o: o, endpointID: c.EndpointID, failed: r.Err != nil}
 }
 
@@ -229,9 +234,6 @@ func (d *Dispatcher) complete() {
 			}
 		}
 		d.record(batch)
-		for range batch {
-			<-d.slots
-		}
 	}
 }
 

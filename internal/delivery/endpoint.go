@@ -69,9 +69,8 @@ func (s *EndpointSpec) Validate() error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return problem.Invalid("target_url", "%q is not an http(s) URL", s.TargetURL)
 	}
-	if len(s.EventTypes) == 0 {
-		return problem.Invalid("event_types", "list the event types to send, e.g. [\"odoo.account.move.*\"] or [\"*\"]")
-	}
+	// No event types: the endpoint only receives what rules send it
+	// (webhook and workitem actions).
 	for _, p := range s.EventTypes {
 		if !rule.ValidPattern(p) {
 			return problem.Invalid("event_types", "%q is not a type pattern; expected dotted words with * wildcards", p)
@@ -292,20 +291,37 @@ const maxSnippet = 4 << 10
 
 // Execute sends one attempt of a webhook delivery.
 func (e *Endpoints) Execute(ctx context.Context, cl *store.Claimed) Result {
-	c, err := e.get(ctx, cl.EndpointID)
-	if errors.Is(err, store.ErrNotFound) {
-		return Result{Err: errors.New("the endpoint was deleted"), Permanent: true}
-	}
-	if err != nil {
-		return Result{Err: err}
-	}
-	if c.hook.State != store.WebhookActive {
-		return Result{Err: fmt.Errorf("the endpoint is disabled (%s); enable it and replay", c.hook.DisabledReason), Permanent: true}
+	c, res, ok := e.active(ctx, cl.EndpointID)
+	if !ok {
+		return res
 	}
 	body, err := c.body(&cl.Event)
 	if err != nil {
 		return Result{Err: err, Permanent: true}
 	}
+	return e.send(ctx, c, cl.ID, body, c.spec.ContentType)
+}
+
+// active returns the compiled endpoint if it can be sent to; otherwise the
+// Result to report (ok false).
+func (e *Endpoints) active(ctx context.Context, id string) (*compiled, Result, bool) {
+	c, err := e.get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, Result{Err: errors.New("the endpoint was deleted"), Permanent: true}, false
+	}
+	if err != nil {
+		return nil, Result{Err: err}, false
+	}
+	if c.hook.State != store.WebhookActive {
+		return nil, Result{Err: fmt.Errorf("the endpoint is disabled (%s); enable it and replay", c.hook.DisabledReason), Permanent: true}, false
+	}
+	return c, Result{}, true
+}
+
+// send POSTs one attempt of body to an endpoint: its rate limit, timeout,
+// headers, Standard Webhooks signature (webhook-id = deliveryID), the SSRF
+// guard of its client, and the mapping of the answer to a Result.
+func (e *Endpoints) send(ctx context.Context, c *compiled, deliveryID string, body []byte, contentType string) Result {
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
 			return Result{Err: fmt.Errorf("rate limit: %w", err)}
@@ -321,11 +337,11 @@ func (e *Endpoints) Execute(ctx context.Context, cl *store.Claimed) Result {
 	for k, v := range c.spec.Headers {
 		req.Header.Set(k, v)
 	}
-	req.Header.Set("Content-Type", c.spec.ContentType)
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", e.UserAgent)
-	req.Header.Set("webhook-id", cl.ID)
+	req.Header.Set("webhook-id", deliveryID)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("webhook-signature", inbound.SignStandard(c.secret, cl.ID, ts, body))
+	req.Header.Set("webhook-signature", inbound.SignStandard(c.secret, deliveryID, ts, body))
 	if c.spec.SignHex {
 		req.Header.Set("X-Signature", inbound.SignHex(c.secret, body))
 	}

@@ -120,7 +120,7 @@ func (c *Compiled) Deliveries(ev *store.Event, now time.Time) []store.Delivery {
 		d := NewDelivery(ev, a.Kind, now)
 		d.RuleID = c.ID
 		d.Action = ActionJSON(a)
-		if a.Kind == KindWebhook {
+		if a.Kind == KindWebhook || a.Kind == KindWorkItem {
 			d.EndpointID = a.Endpoint
 		}
 		out = append(out, d)

@@ -18,7 +18,7 @@ const (
 
 // Kinds lists the action kinds rules accept, sorted.
 func Kinds() []string {
-	return []string{KindFocalboard, KindApproval, KindMattermost, KindN8N, KindOdoo, KindSupabase, KindWebhook}
+	return []string{KindFocalboard, KindApproval, KindMattermost, KindN8N, KindOdoo, KindSupabase, KindWebhook, KindWorkItem}
 }
 
 // Spec is a routing rule as written in ipai.yaml or sent to the API.
@@ -50,7 +50,7 @@ type Match struct {
 type Action struct {
 	Kind string `yaml:"kind" json:"kind"`
 
-	// webhook: the outgoing endpoint's id.
+	// webhook, workitem: the outgoing endpoint's id.
 	Endpoint string `yaml:"endpoint" json:"endpoint,omitempty"`
 
 	// Connector is the code of the connector the action uses (all but webhook).
@@ -80,6 +80,9 @@ type Action struct {
 	// focalboard.card: board id (default: the connector's board) and title.
 	Board string `yaml:"board" json:"board,omitempty"`
 	Title string `yaml:"title" json:"title,omitempty"`
+
+	// workitem: endpoint, title and these (see workitem.go).
+	WorkItemFields `yaml:",inline"`
 }
 
 // Mention picks who to mention by amount, as the original approval flow
@@ -125,6 +128,7 @@ func (a Action) set() map[string]bool {
 		"model": a.Model != "", "method": a.Method != "", "args": a.Args != nil, "kwargs": a.Kwargs != nil,
 		"table": a.Table != "", "row": a.Row != nil, "board": a.Board != "", "title": a.Title != "",
 	}
+	a.WorkItemFields.set(m)
 	for k, v := range m {
 		if !v {
 			delete(m, k)
@@ -169,6 +173,9 @@ func (a Action) checkShape(field string) *FieldError {
 	}
 	if a.Kind == KindMattermost && !set["text"] && !set["attachments"] {
 		return &FieldError{field + ".text", "is required for mattermost.post actions (or give attachments)"}
+	}
+	if a.Kind == KindWorkItem {
+		return a.checkWorkItem(field)
 	}
 	if m := a.Mention; m != nil {
 		if strings.TrimSpace(m.Amount) == "" {

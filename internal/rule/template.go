@@ -248,6 +248,7 @@ type Rendered struct {
 	Row         any            `json:"row,omitempty"`
 	Board       string         `json:"board,omitempty"`
 	Title       string         `json:"title,omitempty"`
+	WorkItem    *WorkItem      `json:"work_item,omitempty"`
 }
 
 // ChooseMention evaluates a Mention against an event's environment.
@@ -325,6 +326,11 @@ func Render(a Action, ev *store.Event) (Rendered, error) {
 			return Rendered{}, &FieldError{"args", "must be a list (the positional arguments)"}
 		}
 		r.Args = list
+	}
+	if a.Kind == KindWorkItem {
+		if r.WorkItem, err = renderWorkItem(a, ev, env, r.Title); err != nil {
+			return Rendered{}, err
+		}
 	}
 	if a.Kwargs != nil {
 		v, err := renderValue(a.Kwargs, "kwargs", env)
