@@ -102,6 +102,7 @@ func (db *DB) SyncLink(ctx context.Context, id string) (SyncLink, error) {
 type SyncLinkFilter struct {
 	Pair, State string
 	Limit       int
+	Offset      int // skipped rows (with Limit)
 }
 
 // ListSyncLinks returns links oldest first.
@@ -123,6 +124,9 @@ func (db *DB) ListSyncLinks(ctx context.Context, f SyncLinkFilter) ([]SyncLink, 
 	q += " ORDER BY created_at, id"
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+		if f.Offset > 0 {
+			q += fmt.Sprintf(" OFFSET %d", f.Offset)
+		}
 	}
 	rows, err := db.Query(ctx, q, args...)
 	if err != nil {

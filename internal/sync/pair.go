@@ -32,6 +32,10 @@ type Board interface {
 	CreateCard(ctx context.Context, boardID string, card focalboard.Card) (focalboard.Card, error)
 	PatchCard(ctx context.Context, cardID string, p focalboard.CardPatch) (focalboard.Card, error)
 	DeleteCard(ctx context.Context, boardID, cardID string) error
+	Blocks(ctx context.Context, boardID, parentID, typ string) ([]focalboard.Block, error)
+	InsertBlocks(ctx context.Context, boardID string, blocks []focalboard.Block) ([]focalboard.Block, error)
+	PatchBlock(ctx context.Context, boardID, blockID string, p focalboard.BlockPatch) error
+	DeleteBlock(ctx context.Context, boardID, blockID string) error
 }
 
 var _ Board = (*focalboard.Client)(nil)
@@ -39,10 +43,11 @@ var _ Board = (*focalboard.Client)(nil)
 // Pair keeps the tasks of one Odoo project and the cards of one Focalboard
 // board in step. Mapped: title ↔ name, a select property ↔ stage_id (by
 // name; options are created when missing), a select property ↔ priority
-// ("0" Normal, "1" High), a date property ↔ date_deadline, and deletion or
-// archiving. A side whose mapped fields differ from the snapshot of the
-// last sync has changed; when both have (differently) the link becomes a
-// conflict and neither side is written until it is resolved.
+// ("0" Normal, "1" High), a date property ↔ date_deadline, the card's text
+// content ↔ description (see content.go), and deletion or archiving. A
+// side whose mapped fields differ from the snapshot of the last sync has
+// changed; when both have (differently) the link becomes a conflict and
+// neither side is written until it is resolved.
 type Pair struct {
 	Name      string
 	DB        *store.DB
@@ -65,6 +70,9 @@ type Fields struct {
 	Stage    string `json:"stage,omitempty"`
 	Priority string `json:"priority,omitempty"` // "0" or "1"
 	Deadline string `json:"deadline,omitempty"` // YYYY-MM-DD
+	// Description is plain text: the card's text blocks, the task's HTML
+	// description without markup.
+	Description string `json:"description,omitempty"`
 }
 
 // Report says what one round did.
@@ -109,6 +117,7 @@ type task struct {
 type props struct {
 	board                     focalboard.Board
 	stage, priority, deadline *focalboard.CardProperty
+	texts                     map[string][]focalboard.Block // text blocks by card id
 }
 
 func (p *Pair) loadBoard(ctx context.Context) (*props, error) {
@@ -139,6 +148,9 @@ func (p *Pair) loadBoard(ctx context.Context) (*props, error) {
 			return nil, fmt.Errorf("add properties to board %s: %w", p.BoardID, err)
 		}
 		return p.loadBoard(ctx)
+	}
+	if pr.texts, err = p.loadTexts(ctx); err != nil {
+		return nil, err
 	}
 	return pr, nil
 }
@@ -171,7 +183,7 @@ func optionName(cp *focalboard.CardProperty, id any) string {
 var priorityNames = map[string]string{"0": "Normal", "1": "High"}
 
 func cardFields(pr *props, c focalboard.Card) Fields {
-	f := Fields{Title: c.Title, Stage: optionName(pr.stage, c.Properties[pr.stage.ID])}
+	f := Fields{Title: c.Title, Stage: optionName(pr.stage, c.Properties[pr.stage.ID]), Description: cardText(c, pr.texts[c.ID])}
 	switch strings.ToLower(optionName(pr.priority, c.Properties[pr.priority.ID])) {
 	case "high":
 		f.Priority = "1"
@@ -218,7 +230,7 @@ func (p *Pair) cardProps(ctx context.Context, pr *props, f Fields) (map[string]a
 	return set, del, nil
 }
 
-var taskFieldNames = []string{"name", "stage_id", "priority", "date_deadline", "active", "write_date"}
+var taskFieldNames = []string{"name", "stage_id", "priority", "date_deadline", "description", "active", "write_date"}
 
 func (p *Pair) loadTasks(ctx context.Context) (map[int]task, error) {
 	var recs []map[string]any
@@ -239,6 +251,7 @@ func (p *Pair) loadTasks(ctx context.Context) (map[int]task, error) {
 		if t.Fields.Priority != "1" {
 			t.Fields.Priority = "0"
 		}
+		t.Fields.Description = htmlText(r["description"])
 		if d, ok := r["date_deadline"].(string); ok && len(d) >= 10 {
 			t.Fields.Deadline = d[:10]
 		}
@@ -305,7 +318,8 @@ func (p *Pair) taskVals(ctx context.Context, f Fields) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	vals := map[string]any{"name": f.Title, "stage_id": stage, "priority": orDefault(f.Priority, "0"), "date_deadline": false}
+	vals := map[string]any{"name": f.Title, "stage_id": stage, "priority": orDefault(f.Priority, "0"), "date_deadline": false,
+		"description": textHTML(f.Description)}
 	if f.Deadline != "" {
 		vals["date_deadline"] = f.Deadline + " 00:00:00"
 	}
@@ -374,6 +388,9 @@ func (p *Pair) SyncOnce(ctx context.Context) (Report, error) {
 			c, err := p.Board.CreateCard(ctx, p.BoardID, focalboard.Card{Title: t.Fields.Title, Properties: set})
 			if err != nil {
 				return rep, fmt.Errorf("create card for task %d: %w", id, err)
+			}
+			if err := p.setCardText(ctx, pr, c, t.Fields.Description); err != nil {
+				return rep, err
 			}
 			if err := p.link(ctx, t, c, t.Fields); err != nil {
 				return rep, err
@@ -473,7 +490,7 @@ func (p *Pair) syncLink(ctx context.Context, pr *props, l store.SyncLink, t task
 		p.conflict(ctx, l)
 		return nil
 	case lch:
-		if err := p.pushCard(ctx, pr, c.ID, lf); err != nil {
+		if err := p.pushCard(ctx, pr, c, lf); err != nil {
 			return err
 		}
 		rep.CardsUpdated++
@@ -489,14 +506,17 @@ func (p *Pair) syncLink(ctx context.Context, pr *props, l store.SyncLink, t task
 	return p.DB.UpdateSyncLink(ctx, l)
 }
 
-func (p *Pair) pushCard(ctx context.Context, pr *props, cardID string, f Fields) error {
+func (p *Pair) pushCard(ctx context.Context, pr *props, c focalboard.Card, f Fields) error {
 	set, del, err := p.cardProps(ctx, pr, f)
 	if err != nil {
 		return err
 	}
 	title := f.Title
-	if _, err := p.Board.PatchCard(ctx, cardID, focalboard.CardPatch{Title: &title, UpdatedProperties: set, DeletedProperties: del}); err != nil {
-		return fmt.Errorf("update card %s: %w", cardID, err)
+	if _, err := p.Board.PatchCard(ctx, c.ID, focalboard.CardPatch{Title: &title, UpdatedProperties: set, DeletedProperties: del}); err != nil {
+		return fmt.Errorf("update card %s: %w", c.ID, err)
+	}
+	if cardText(c, pr.texts[c.ID]) != f.Description {
+		return p.setCardText(ctx, pr, c, f.Description)
 	}
 	return nil
 }
@@ -515,9 +535,10 @@ func (p *Pair) pushTask(ctx context.Context, id int, f Fields) error {
 func diff(snap, a, b Fields) string {
 	var out []string
 	for _, f := range []struct{ name, s, a, b string }{{"title", snap.Title, a.Title, b.Title}, {"stage", snap.Stage, a.Stage, b.Stage},
-		{"priority", snap.Priority, a.Priority, b.Priority}, {"deadline", snap.Deadline, a.Deadline, b.Deadline}} {
+		{"priority", snap.Priority, a.Priority, b.Priority}, {"deadline", snap.Deadline, a.Deadline, b.Deadline},
+		{"description", snap.Description, a.Description, b.Description}} {
 		if f.a != f.s || f.b != f.s {
-			out = append(out, fmt.Sprintf("%s (Odoo %q, board %q)", f.name, f.a, f.b))
+			out = append(out, fmt.Sprintf("%s (Odoo %q, board %q)", f.name, short(f.a), short(f.b)))
 		}
 	}
 	return strings.Join(out, ", ")
@@ -579,7 +600,7 @@ func (p *Pair) Resolve(ctx context.Context, l store.SyncLink, keep string) (stor
 	switch keep {
 	case KeepOdoo:
 		f = t.Fields
-		err = p.pushCard(ctx, pr, card.ID, f)
+		err = p.pushCard(ctx, pr, *card, f)
 	case KeepBoard:
 		f = cardFields(pr, *card)
 		err = p.pushTask(ctx, tid, f)
@@ -599,4 +620,12 @@ func (p *Pair) Resolve(ctx context.Context, l store.SyncLink, keep string) (stor
 			Message: "sync conflict resolved keeping " + keep, Fields: map[string]any{"pair": p.Name}})
 	}
 	return l, nil
+}
+
+// short cuts a value for messages.
+func short(s string) string {
+	if r := []rune(s); len(r) > 60 {
+		return string(r[:59]) + "…"
+	}
+	return s
 }

@@ -211,6 +211,7 @@ type Card struct {
 type CardPatch struct {
 	Title             *string        `json:"title,omitempty"`
 	Icon              *string        `json:"icon,omitempty"`
+	ContentOrder      *[]string      `json:"contentOrder,omitempty"`
 	UpdatedProperties map[string]any `json:"updatedProperties,omitempty"`
 	DeletedProperties []string       `json:"deletedProperties,omitempty"`
 }

@@ -10,8 +10,9 @@ import (
 )
 
 // WithBoardEdits starts a front server that adds what board sync needs —
-// PATCH /api/v2/boards/{board} (card property templates) and DELETE
-// /api/v2/boards/{board}/blocks/{block} (delete a card) — with the same
+// PATCH /api/v2/boards/{board} (card property templates), and GET, POST,
+// PATCH and DELETE of /api/v2/boards/{board}/blocks (card content blocks;
+// deleting a card deletes its content) — with the same
 // CSRF and auth rules, and passes every other request to s. Close it
 // before s.
 func (s *Server) WithBoardEdits() *httptest.Server {
@@ -20,10 +21,14 @@ func (s *Server) WithBoardEdits() *httptest.Server {
 	api := http.NewServeMux()
 	api.HandleFunc("PATCH /api/v2/boards/{board}", s.auth(s.patchBoard))
 	api.HandleFunc("DELETE /api/v2/boards/{board}/blocks/{block}", s.auth(s.deleteBlock))
+	api.HandleFunc("GET /api/v2/boards/{board}/blocks", s.auth(s.listBlocks))
+	api.HandleFunc("POST /api/v2/boards/{board}/blocks", s.auth(s.insertBlocks))
+	api.HandleFunc("PATCH /api/v2/boards/{board}/blocks/{block}", s.auth(s.patchBlock))
 	api.Handle("/", proxy)
 	mux := http.NewServeMux()
 	mux.Handle("PATCH /api/v2/boards/{board}", requireCSRF(api))
-	mux.Handle("DELETE /api/v2/boards/{board}/blocks/{block}", requireCSRF(api))
+	mux.Handle("/api/v2/boards/{board}/blocks", requireCSRF(api))
+	mux.Handle("/api/v2/boards/{board}/blocks/{block}", requireCSRF(api))
 	mux.Handle("/", proxy)
 	return httptest.NewServer(mux)
 }
@@ -77,12 +82,22 @@ func (s *Server) deleteBlock(w http.ResponseWriter, r *http.Request, _ string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := r.PathValue("block")
+	if b := s.blocks[id]; b != nil && b["boardId"] == r.PathValue("board") {
+		delete(s.blocks, id)
+		writeJSON(w, 200, map[string]any{})
+		return
+	}
 	c := s.cards[id]
 	if c == nil || c["boardId"] != r.PathValue("board") {
 		apiError(w, 404, "block not found")
 		return
 	}
 	delete(s.cards, id)
+	for bid, b := range s.blocks {
+		if b["parentId"] == id {
+			delete(s.blocks, bid)
+		}
+	}
 	for i, o := range s.order {
 		if o == id {
 			s.order = append(s.order[:i], s.order[i+1:]...)

@@ -36,7 +36,8 @@ type Server struct {
 	tokens  map[string]string // token → username
 	boards  map[string]map[string]any
 	cards   map[string]map[string]any
-	order   []string // card ids in creation order
+	blocks  map[string]map[string]any // content blocks (text …) by id
+	order   []string                  // card ids in creation order
 	// BoardID is the seeded board.
 	BoardID string
 }
@@ -45,7 +46,8 @@ type Server struct {
 // board on team "0".
 func New() *Server {
 	s := &Server{version: "7.10.4", tokens: map[string]string{Token: Username},
-		boards: map[string]map[string]any{}, cards: map[string]map[string]any{}}
+		boards: map[string]map[string]any{}, cards: map[string]map[string]any{},
+		blocks: map[string]map[string]any{}}
 	s.BoardID = s.AddBoard("Operations")
 	s.Server = httptest.NewServer(s.Wrap(s.routes()))
 	return s
@@ -260,6 +262,7 @@ func (s *Server) patchCard(w http.ResponseWriter, r *http.Request, user string) 
 	var in struct {
 		Title             *string        `json:"title"`
 		Icon              *string        `json:"icon"`
+		ContentOrder      []any          `json:"contentOrder"`
 		UpdatedProperties map[string]any `json:"updatedProperties"`
 		DeletedProperties []string       `json:"deletedProperties"`
 	}
@@ -279,6 +282,9 @@ func (s *Server) patchCard(w http.ResponseWriter, r *http.Request, user string) 
 	}
 	if in.Icon != nil {
 		c["icon"] = *in.Icon
+	}
+	if in.ContentOrder != nil {
+		c["contentOrder"] = in.ContentOrder
 	}
 	props := c["properties"].(map[string]any)
 	for k, v := range in.UpdatedProperties {
