@@ -18,7 +18,8 @@ func (a *App) setupUI(ctx context.Context) error {
 	}
 	s := &ui.Server{DB: a.DB, Audit: a.Audit, Tokens: a.API.Tokens, Users: auth.NewUsers(a.DB),
 		Sessions: auth.NewSessions(a.DB, cfg.SessionTTL), Connectors: a.Connectors, Health: a.Health, Hooks: a.Hooks,
-		Endpoints: a.Endpoints, Dispatcher: a.Dispatcher, Rules: a.Rules, BaseURL: a.Cfg.BaseURL(),
+		Endpoints: a.Endpoints, Dispatcher: a.Dispatcher, Rules: a.Rules,
+		Sync: a.API.Sync, ChatOps: a.API.ChatOps, Flows: a.API.Flows, Embed: a.API.Embed, BaseURL: a.Cfg.BaseURL(),
 		SecureCookies: cfg.SecureCookies, Limiter: ui.NewLimiter(cfg.LoginAttempts, cfg.LoginWindow), Log: a.Log, Version: Version}
 	if o := cfg.OIDC; o.Enabled() {
 		roles := map[string]auth.Role{}

@@ -16,10 +16,35 @@ import (
 )
 
 // BenchmarkPages renders every page server-side (handler time, no network)
-// with 10,000 audit entries and 10,000 deliveries in the store.
+// with 10,000 audit entries and 10,000 deliveries in the store (and
+// 10,000 sync links, 500 n8n executions, the fixtures of integrationHub).
 func BenchmarkPages(b *testing.B) {
-	h := newHub(b, nil)
+	h, _, _ := integrationHub(b)
 	ctx := context.Background()
+	states := []string{store.SyncSynced, store.SyncSynced, store.SyncPending, store.SyncError, store.SyncConflict}
+	err := h.DB.InTx(ctx, func(tx *store.Tx) error {
+		for i := range 10_000 {
+			at := time.Now().Add(-time.Duration(i) * time.Second)
+			if _, err := tx.Exec(ctx, `INSERT INTO sync_links (id, pair, local_system, local_model, local_id, remote_system, remote_type,
+				remote_id, state, direction, last_synced_at, local_version, remote_version, last_error, snapshot, created_at, updated_at)
+				VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, fmt.Sprintf("bench-%05d", i), "finance", "odoo", "project.task",
+				fmt.Sprint(1000+i), "focalboard", "card", fmt.Sprintf("card-%d", i), states[i%len(states)], "both", store.Micros(at),
+				"", "", "", "{}", store.Micros(at), store.Micros(at)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 500 {
+		at := time.Now().Add(-time.Duration(i) * time.Minute)
+		if err := h.DB.InsertN8NExecution(ctx, store.N8NExecution{ID: fmt.Sprintf("bx%d", i), WorkflowID: "wf1", Source: "rule",
+			Status: store.ExecSuccess, StartedAt: at, FinishedAt: at.Add(time.Second)}); err != nil {
+			b.Fatal(err)
+		}
+	}
 	ep, dead := h.seed(b, 10_000)
 	rows := make([]*store.AuditRow, 10_000)
 	levels := []string{audit.Info, audit.Info, audit.Info, audit.Warning, audit.Error}
@@ -42,7 +67,8 @@ func BenchmarkPages(b *testing.B) {
 	handler := h.Handler()
 	pages := []string{"/ui/", "/ui/connectors", "/ui/webhooks", "/ui/webhooks/" + ep.ID, "/ui/deliveries",
 		"/ui/deliveries?state=dead", "/ui/deliveries/" + dead, "/ui/rules", "/ui/audit", "/ui/audit?level=warning",
-		"/ui/audit?verify=1", "/ui/mcp", "/ui/users"}
+		"/ui/audit?verify=1", "/ui/mcp", "/ui/users",
+		"/ui/sync", "/ui/sync?page=150", "/ui/bots", "/ui/n8n", "/ui/n8n?workflow=wf1", "/ui/superset"}
 	if evID != "" {
 		pages = append(pages, "/ui/events/"+evID)
 	}

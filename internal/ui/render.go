@@ -84,7 +84,8 @@ func shortDur(d time.Duration) string {
 
 // pageNames are the templates besides layout.html.
 var pageNames = []string{"login", "error", "dashboard", "connectors", "connector", "connector_form", "webhooks", "webhook",
-	"event", "deliveries", "delivery", "rules", "rule", "audit", "users", "mcp"}
+	"event", "deliveries", "delivery", "rules", "rule", "audit", "users", "mcp",
+	"sync", "bots", "n8n", "superset"}
 
 func parsePages() map[string]*pageTemplate {
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/_*.html"))
@@ -131,6 +132,10 @@ func (s *Server) nav(c *reqCtx) []navItem {
 		{"Webhooks", "/ui/webhooks", "GET", "/api/v1/webhooks", s.Hooks != nil || s.Endpoints != nil},
 		{"Deliveries", "/ui/deliveries", "GET", "/api/v1/deliveries", true},
 		{"Rules", "/ui/rules", "GET", "/api/v1/rules", true},
+		{"Sync links", "/ui/sync", "GET", "/api/v1/sync/links", s.Sync != nil},
+		{"Bots", "/ui/bots", "GET", "/api/v1/bots", s.ChatOps != nil},
+		{"n8n", "/ui/n8n", "GET", "/api/v1/n8n/workflows", s.Flows != nil},
+		{"Superset", "/ui/superset", "GET", "/api/v1/superset/dashboards", s.Embed != nil},
 		{"MCP", "/ui/mcp", "", "", true},
 		{"Audit log", "/ui/audit", "GET", "/api/v1/audit", true},
 		{"Users & tokens", "/ui/users", "GET", "/api/v1/tokens", true},

@@ -23,13 +23,17 @@ import (
 	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/chatops"
+	"github.com/insightpulseai/ipai/internal/chatops/n8nflow"
 	"github.com/insightpulseai/ipai/internal/delivery"
+	ipaiembed "github.com/insightpulseai/ipai/internal/embed"
 	"github.com/insightpulseai/ipai/internal/health"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
+	ipaisync "github.com/insightpulseai/ipai/internal/sync"
 )
 
 //go:embed templates/*.html assets/*
@@ -61,6 +65,12 @@ type Server struct {
 	Endpoints  *delivery.Endpoints
 	Dispatcher interface{ Wake() }
 	Rules      *rule.Service
+	// Sync resolves and re-syncs board links; ChatOps, Flows and Embed back
+	// the bots, n8n and Superset pages (the API's services).
+	Sync    *ipaisync.Service
+	ChatOps *chatops.Service
+	Flows   *n8nflow.Service
+	Embed   *ipaiembed.Service
 
 	// BaseURL is the hub's external URL; SecureCookies is auto, always or never.
 	BaseURL       string
@@ -141,6 +151,13 @@ func (s *Server) routes() []uiRoute {
 		{"POST", "/ui/deliveries/replay", APIRole("POST", "/api/v1/deliveries/replay"), s.deliveryReplayBulk},
 		{"GET", "/ui/rules", APIRole("GET", "/api/v1/rules"), s.ruleList},
 		{"GET", "/ui/rules/{id}", APIRole("GET", "/api/v1/rules/{id}"), s.ruleShow},
+		{"GET", "/ui/sync", APIRole("GET", "/api/v1/sync/links"), s.syncList},
+		{"POST", "/ui/sync/{id}/resolve", APIRole("POST", "/api/v1/sync/links/{id}/resolve"), s.syncResolve},
+		{"POST", "/ui/sync/{id}/resync", APIRole("POST", "/api/v1/sync/links/{id}/resync"), s.syncResync},
+		{"GET", "/ui/bots", APIRole("GET", "/api/v1/bots"), s.botList},
+		{"GET", "/ui/n8n", APIRole("GET", "/api/v1/n8n/workflows"), s.n8nPage},
+		{"POST", "/ui/n8n/sync", APIRole("POST", "/api/v1/n8n/sync"), s.n8nSync},
+		{"GET", "/ui/superset", APIRole("GET", "/api/v1/superset/dashboards"), s.supersetPage},
 		{"GET", "/ui/audit", APIRole("GET", "/api/v1/audit"), s.auditList},
 		{"GET", "/ui/mcp", auth.RoleUser, s.mcpPage},
 		{"GET", "/ui/users", APIRole("GET", "/api/v1/tokens"), s.userList},
