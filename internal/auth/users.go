@@ -5,6 +5,7 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,13 +31,21 @@ type Users struct {
 	db  *store.DB
 	Now func() time.Time
 
-	dummy string // hashed when the user is unknown, so timing does not tell
+	// dummy is checked when the user is unknown, so timing does not tell;
+	// made on first use (argon2id costs 64 MiB and tens of ms, which start-up
+	// should not pay).
+	dummyOnce sync.Once
+	dummy     string
 }
 
 // NewUsers returns a user service on db.
 func NewUsers(db *store.DB) *Users {
-	d, _ := HashPassword("not a password of anyone")
-	return &Users{db: db, Now: time.Now, dummy: d}
+	return &Users{db: db, Now: time.Now}
+}
+
+func (u *Users) dummyHash() string {
+	u.dummyOnce.Do(func() { u.dummy, _ = HashPassword("not a password of anyone") })
+	return u.dummy
 }
 
 // NewUser describes a local user to create.
@@ -90,7 +99,7 @@ func (u *Users) Create(ctx context.Context, in NewUser) (store.User, error) {
 func (u *Users) Authenticate(ctx context.Context, name, password string) (store.User, error) {
 	rec, err := u.db.UserByName(ctx, strings.ToLower(strings.TrimSpace(name)))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.PasswordHash == "") {
-		_, _ = CheckPassword(u.dummy, password)
+		_, _ = CheckPassword(u.dummyHash(), password)
 		return store.User{}, ErrBadLogin
 	}
 	if err != nil {
