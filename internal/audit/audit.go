@@ -2,8 +2,9 @@
 // stores a SHA-256 over its canonical content and the previous entry's hash,
 // so an edited or deleted row is found by Verify. Writers are group-committed:
 // concurrent Write calls share one transaction, so the chain never forks and
-// many entries cost one commit. Across processes the store's chain lock
-// serialises appends.
+// many entries cost one commit. Across processes the seq primary key keeps
+// one chain: an append built on a stale head is refused whole and retried
+// on the new head.
 package audit
 
 import (
@@ -61,6 +62,7 @@ type Log struct {
 	done  chan struct{}
 	close sync.Once
 	wg    sync.WaitGroup
+	head  *store.AuditRow // the newest entry this writer knows of (nil: read it)
 }
 
 type request struct {
@@ -187,11 +189,27 @@ func (l *Log) commit(batch []*request) {
 		rows[i] = r.row
 	}
 	var err error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 20; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err = l.db.AppendAudit(ctx, rows, Seal)
+		if l.head == nil {
+			var h store.AuditRow
+			if h, err = l.db.AuditHead(ctx); err == nil || err == store.ErrNotFound {
+				l.head, err = &h, nil
+			}
+		}
+		if err == nil {
+			// Lock-free: the seq key refuses a stale head (another process
+			// or a purge appended), and then the head is read again.
+			err = l.db.AppendAuditAfter(ctx, *l.head, rows, Seal)
+		}
 		cancel()
-		if err == nil || !store.IsConflict(err) {
+		if err == nil {
+			last := *rows[len(rows)-1]
+			l.head = &last
+			break
+		}
+		l.head = nil
+		if !store.IsConflict(err) {
 			break
 		}
 	}

@@ -115,6 +115,20 @@ func Purge(ctx context.Context, db *store.DB, retention time.Duration, now time.
 	}
 	cutoff := now.Add(-retention)
 	var res PurgeResult
+	var err error
+	// A writer may take the checkpoint's seq first: then the whole purge
+	// rolls back and runs again.
+	for attempt := 0; attempt < 5; attempt++ {
+		res, err = purgeOnce(ctx, db, cutoff, now)
+		if !store.IsConflict(err) {
+			break
+		}
+	}
+	return res, err
+}
+
+func purgeOnce(ctx context.Context, db *store.DB, cutoff, now time.Time) (PurgeResult, error) {
+	var res PurgeResult
 	err := db.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.LockAudit(ctx); err != nil {
 			return err

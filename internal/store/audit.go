@@ -51,31 +51,38 @@ func (tx *Tx) AppendAudit(ctx context.Context, rows []*AuditRow, seal func(*Audi
 	if err != nil && err != ErrNotFound {
 		return err
 	}
-	seq, prev := head.Seq, head.Hash
-	const perStmt = 200
-	for start := 0; start < len(rows); start += perStmt {
-		end := min(start+perStmt, len(rows))
-		var b strings.Builder
-		b.WriteString("INSERT INTO audit_log (" + auditCols + ") VALUES ")
-		args := make([]any, 0, (end-start)*15)
-		for i, r := range rows[start:end] {
-			seq++
-			r.Seq, r.PrevHash = seq, prev
-			r.At = r.At.UTC().Truncate(time.Microsecond)
-			seal(r)
-			prev = r.Hash
-			if i > 0 {
-				b.WriteString(",")
-			}
-			b.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-			args = append(args, r.Seq, Micros(r.At), r.Actor, r.ActorIP, r.Action, r.Level, r.Target, r.Message,
-				r.Method, r.URL, r.Status, r.DurationMS, r.Fields, r.PrevHash, r.Hash)
-		}
-		if _, err := tx.Exec(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("append audit: %w", err)
-		}
+	return appendAfter(ctx, tx, head, rows, seal)
+}
+
+// AppendAuditAfter appends rows after head, which the caller believes is
+// the newest entry, without taking the chain lock: the seq primary key is
+// the guard. If another writer appended meanwhile, the first new seq is
+// taken and it returns ErrConflict with nothing written; re-read the head
+// and try again. One statement (so one commit) for up to 200 rows.
+func (db *DB) AppendAuditAfter(ctx context.Context, head AuditRow, rows []*AuditRow, seal func(*AuditRow)) error {
+	if len(rows) <= auditPerStmt {
+		return appendAfter(ctx, db, head, rows, seal)
 	}
-	return nil
+	return db.InTx(ctx, func(tx *Tx) error { return appendAfter(ctx, tx, head, rows, seal) })
+}
+
+const auditPerStmt = 200
+
+func appendAfter(ctx context.Context, q Querier, head AuditRow, rows []*AuditRow, seal func(*AuditRow)) error {
+	seq, prev := head.Seq, head.Hash
+	for _, r := range rows {
+		seq++
+		r.Seq, r.PrevHash = seq, prev
+		r.At = r.At.UTC().Truncate(time.Microsecond)
+		seal(r)
+		prev = r.Hash
+	}
+	return execMany(ctx, q, "append audit", "INSERT INTO audit_log ("+auditCols+") VALUES %s", "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		nil, len(rows), func(i int) []any {
+			r := rows[i]
+			return []any{r.Seq, Micros(r.At), r.Actor, r.ActorIP, r.Action, r.Level, r.Target, r.Message,
+				r.Method, r.URL, r.Status, r.DurationMS, r.Fields, r.PrevHash, r.Hash}
+		})
 }
 
 // AuditHead returns the newest entry of the chain (ErrNotFound when empty).
