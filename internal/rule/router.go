@@ -108,7 +108,17 @@ func (r *Router) Route(ev *store.Event, now time.Time) []store.Delivery {
 		out = append(out, d)
 	}
 	if rules != nil {
-		out = append(out, rules.Plan(ev, now)...)
+		planned := rules.Plan(ev, now)
+		// A rule's delivery to an ordered endpoint queues behind the
+		// endpoint's other deliveries like a subscription's does.
+		for i := range planned {
+			for _, e := range eps {
+				if e.Ordered && planned[i].EndpointID == e.ID {
+					planned[i].OrderedKey = e.ID
+				}
+			}
+		}
+		out = append(out, planned...)
 	}
 	return out
 }
