@@ -235,6 +235,11 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) rotateWebhook(w http.ResponseWriter, r *http.Request) error {
+	if h, err := s.webhook(r); err != nil {
+		return err
+	} else if h.Managed {
+		return problem.Conflict("webhook %s is declared in ipai.yaml: change its secret there", h.ID)
+	}
 	c, err := s.Hooks.Rotate(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err

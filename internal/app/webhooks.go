@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/secret"
+	"github.com/insightpulseai/ipai/internal/store"
 )
 
 // setupSecrets loads the master key and builds the one outbound guard every
@@ -48,7 +50,7 @@ func (a *App) setupWebhooks(ctx context.Context) error {
 		}
 	}
 	a.API.Hooks, a.API.Endpoints, a.API.Dispatcher, a.API.BaseURL = a.Hooks, a.Endpoints, a.Dispatcher, a.Cfg.BaseURL()
-	return nil
+	return a.applyWebhooks(ctx)
 }
 
 // reloadLoop picks up endpoints changed by other hub processes sharing the
@@ -70,3 +72,68 @@ func (a *App) reloadLoop(ctx context.Context) {
 
 // ReloadEvery is how often a hub re-reads routing configuration.
 const ReloadEvery = 2 * time.Second
+
+// applyWebhooks makes the stored webhooks match the ones declared in
+// ipai.yaml: each is found by direction and name among the managed ones,
+// created or updated (spec and secret), and managed webhooks no longer
+// declared become ordinary ones (kept, editable through the API).
+func (a *App) applyWebhooks(ctx context.Context) error {
+	existing, err := a.DB.ListWebhooks(ctx, "")
+	if err != nil {
+		return err
+	}
+	managed := map[string]store.Webhook{}
+	for _, w := range existing {
+		if w.Managed {
+			managed[w.Direction+"/"+w.Name] = w
+		}
+	}
+	now := a.Now().UTC()
+	for i, d := range a.Cfg.Webhooks {
+		key := d.Direction + "/" + d.Name
+		w, ok := managed[key]
+		delete(managed, key)
+		// Stored specs carry their defaults; fill them in to compare.
+		var spec any
+		if d.Direction == store.Incoming {
+			h := d.HookSpec
+			_ = h.Validate() // validated with the config already
+			spec = h
+		} else {
+			e := d.EndpointSpec
+			_ = e.Validate()
+			spec = e
+		}
+		if !ok {
+			if d.Direction == store.Incoming {
+				_, err = a.Hooks.Create(ctx, d.Name, d.Connector, d.HookSpec, d.Secret, true)
+			} else {
+				_, _, err = a.Endpoints.CreateWithSecret(ctx, d.Name, d.EndpointSpec, d.Secret, true)
+			}
+			if err != nil {
+				return fmt.Errorf("webhooks[%d] (%s): %w", i, d.Name, err)
+			}
+			continue
+		}
+		b, _ := json.Marshal(spec)
+		old, _ := a.Box.Open(w.SecretSealed, "webhook:"+w.ID)
+		if w.Spec == string(b) && w.Connector == d.Connector && old == d.Secret {
+			continue
+		}
+		w.Spec, w.Connector, w.UpdatedAt = string(b), d.Connector, now
+		if old != d.Secret {
+			w.SecretSealed, w.OldSecretSealed, w.OldSecretUntil = a.Box.Seal(d.Secret, "webhook:"+w.ID), "", time.Time{}
+		}
+		if err := a.DB.UpdateWebhook(ctx, w); err != nil {
+			return fmt.Errorf("webhooks[%d] (%s): %w", i, d.Name, err)
+		}
+		a.Hooks.Forget(w.ID)
+	}
+	for _, w := range managed {
+		w.Managed, w.UpdatedAt = false, now
+		if err := a.DB.UpdateWebhook(ctx, w); err != nil {
+			return err
+		}
+	}
+	return a.Endpoints.Reload(ctx)
+}

@@ -29,6 +29,9 @@ type Config struct {
 	Delivery  Delivery `yaml:"delivery"`
 	// Connectors are applied idempotently at start and shown as managed.
 	Connectors []ConnectorSpec `yaml:"connectors"`
+	// Webhooks are incoming hooks and outgoing endpoints, applied by name at
+	// start and shown as managed.
+	Webhooks []WebhookSpec `yaml:"webhooks"`
 	// Rules are routing rules, applied idempotently at start and shown as
 	// managed (see package rule).
 	Rules  []rule.Spec `yaml:"rules"`
@@ -207,6 +210,7 @@ func (c Config) Validate() error {
 		bad("sentry.dsn", "expected a Sentry DSN URL (https://key@host/project)")
 	}
 	c.validateConnectors(bad)
+	c.validateWebhooks(bad)
 	c.Health.validate(bad)
 	c.validateRules(bad)
 	c.UI.validate(bad)

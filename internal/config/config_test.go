@@ -57,6 +57,9 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"database:\n  url: mysql://x\n", `database.url: unknown scheme`},
 		{"database:\n  url: ${IPAI_TEST_SURELY_UNSET}\n", `refers to ${IPAI_TEST_SURELY_UNSET}, which is not set`},
 		{"log: [a, b]\n", `log: expected a section of keys`},
+		{"webhooks:\n  - name: a\n    direction: incoming\n    scheme: rot13\n    secret: 0123456789abcdef\n", `webhooks[0].scheme: "rot13" is not a scheme`},
+		{"webhooks:\n  - name: a\n    direction: outgoing\n    target_url: ftp://x\n    secret: 0123456789abcdef\n", `webhooks[0].target_url: "ftp://x" is not an http(s) URL`},
+		{"webhooks:\n  - name: a\n    direction: incoming\n    scheme: bearer\n", `webhooks[0].secret: set the secret`},
 		{"listen: [\n", `not valid YAML`},
 	}
 	for _, c := range cases {

@@ -28,22 +28,22 @@ import (
 
 // EndpointSpec is an outgoing endpoint's settings (stored as JSON).
 type EndpointSpec struct {
-	TargetURL  string   `json:"target_url"`
-	EventTypes []string `json:"event_types"`
-	Source     string   `json:"source,omitempty"`
+	TargetURL  string   `json:"target_url" yaml:"target_url"`
+	EventTypes []string `json:"event_types" yaml:"event_types"`
+	Source     string   `json:"source,omitempty" yaml:"source"`
 	// Template renders the body (text/template over .Event and .Data);
 	// default: {"type","timestamp","data"} with the event's payload as data.
-	Template    string            `json:"template,omitempty"`
-	ContentType string            `json:"content_type,omitempty"` // application/json (default) or application/x-www-form-urlencoded
-	Headers     map[string]string `json:"headers,omitempty"`
-	SignHex     bool              `json:"sign_hex,omitempty"` // also send X-Signature (hex HMAC of the body)
-	Timeout     string            `json:"timeout,omitempty"`  // default 15s, at most 60s
-	RateLimit   float64           `json:"rate_limit,omitempty"`
-	Retry       []string          `json:"retry_schedule,omitempty"`
-	Ordered     bool              `json:"ordered,omitempty"`
+	Template    string            `json:"template,omitempty" yaml:"template"`
+	ContentType string            `json:"content_type,omitempty" yaml:"content_type"` // application/json (default) or application/x-www-form-urlencoded
+	Headers     map[string]string `json:"headers,omitempty" yaml:"headers"`
+	SignHex     bool              `json:"sign_hex,omitempty" yaml:"sign_hex"` // also send X-Signature (hex HMAC of the body)
+	Timeout     string            `json:"timeout,omitempty" yaml:"timeout"`   // default 15s, at most 60s
+	RateLimit   float64           `json:"rate_limit,omitempty" yaml:"rate_limit"`
+	Retry       []string          `json:"retry_schedule,omitempty" yaml:"retry_schedule"`
+	Ordered     bool              `json:"ordered,omitempty" yaml:"ordered"`
 	// DisableAfter: an endpoint failing continuously this long is disabled; default 120h.
-	DisableAfter    string `json:"disable_after,omitempty"`
-	FollowRedirects bool   `json:"follow_redirects,omitempty"`
+	DisableAfter    string `json:"disable_after,omitempty" yaml:"disable_after"`
+	FollowRedirects bool   `json:"follow_redirects,omitempty" yaml:"follow_redirects"`
 }
 
 // compiled is an endpoint ready for sending.
@@ -143,12 +143,19 @@ func NewEndpoints(db *store.DB, box *secret.Box, guard *outbound.Guard, router *
 
 // Create makes an outgoing endpoint and returns it with its signing secret (shown once).
 func (e *Endpoints) Create(ctx context.Context, name string, spec EndpointSpec, managed bool) (store.Webhook, string, error) {
+	return e.CreateWithSecret(ctx, name, spec, "", managed)
+}
+
+// CreateWithSecret is Create with a given signing secret ("" generates one).
+func (e *Endpoints) CreateWithSecret(ctx context.Context, name string, spec EndpointSpec, sec string, managed bool) (store.Webhook, string, error) {
 	if err := spec.Validate(); err != nil {
 		return store.Webhook{}, "", err
 	}
 	now := e.Now().UTC()
 	id := "ep_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")[:24]
-	sec := inbound.NewSecret()
+	if sec == "" {
+		sec = inbound.NewSecret()
+	}
 	b, _ := json.Marshal(spec)
 	w := store.Webhook{ID: id, Direction: store.Outgoing, Name: name, State: store.WebhookActive, Managed: managed,
 		Spec: string(b), SecretSealed: e.Box.Seal(sec, "webhook:"+id), CreatedAt: now, UpdatedAt: now}

@@ -23,23 +23,23 @@ import (
 
 // HookSpec is an incoming hook's settings (stored as JSON).
 type HookSpec struct {
-	Scheme string `json:"scheme"`
+	Scheme string `json:"scheme" yaml:"scheme"`
 	// EventType is the type of the events the hook makes, unless TypeField
 	// names a payload field that holds it. Default "webhook.received".
-	EventType string `json:"event_type,omitempty"`
-	TypeField string `json:"type_field,omitempty"`
+	EventType string `json:"event_type,omitempty" yaml:"event_type"`
+	TypeField string `json:"type_field,omitempty" yaml:"type_field"`
 	// IdempotencyField names a payload field whose value dedupes; without it
 	// the Standard Webhooks webhook-id, or else a hash of the body, is used.
-	IdempotencyField string `json:"idempotency_field,omitempty"`
+	IdempotencyField string `json:"idempotency_field,omitempty" yaml:"idempotency_field"`
 	// DedupeWindow, a Go duration; default 24h.
-	DedupeWindow string `json:"dedupe_window,omitempty"`
+	DedupeWindow string `json:"dedupe_window,omitempty" yaml:"dedupe_window"`
 	// MaxBody in bytes; default 1 MiB.
-	MaxBody int64 `json:"max_body,omitempty"`
+	MaxBody int64 `json:"max_body,omitempty" yaml:"max_body"`
 	// AcceptForm turns application/x-www-form-urlencoded bodies (as
 	// Mattermost sends) into a JSON object instead of refusing them.
-	AcceptForm bool `json:"accept_form,omitempty"`
+	AcceptForm bool `json:"accept_form,omitempty" yaml:"accept_form"`
 	// RotationGrace keeps the old secret valid after a rotation; default 24h.
-	RotationGrace string `json:"rotation_grace,omitempty"`
+	RotationGrace string `json:"rotation_grace,omitempty" yaml:"rotation_grace"`
 }
 
 // Body limits of hooks: the default, and the most a hook may set.
