@@ -65,6 +65,9 @@ type Server struct {
 	ChatOps *chatops.Service
 	Flows   *n8nflow.Service
 	Ingest  func(ctx context.Context, r inbound.Request) (inbound.Result, error)
+	// Sessions, when set, are the admin UI's sessions, accepted by routes
+	// registered with routeSession.
+	Sessions *auth.Sessions
 
 	metrics *metrics
 }
@@ -82,6 +85,8 @@ type Route struct {
 	Handler HandlerFunc
 	// BodyLimit overrides MaxBody for routes that enforce their own limit.
 	BodyLimit int64
+	// Session: the route also accepts the admin UI's session cookie (see session.go).
+	Session bool
 }
 
 var routes []Route
@@ -140,7 +145,12 @@ func (s *Server) wrap(rt Route) http.Handler {
 			r.Body = http.MaxBytesReader(rec, r.Body, limit)
 			if rt.Role != auth.RolePublic {
 				var err error
-				if p, err = s.authenticate(r); err != nil {
+				if rt.Session && s.Sessions != nil && r.Header.Get("Authorization") == "" {
+					p, r, err = s.authenticateSession(r, isWrite)
+				} else {
+					p, err = s.authenticate(r)
+				}
+				if err != nil {
 					return err
 				}
 				p.IP = ip

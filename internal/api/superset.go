@@ -13,8 +13,9 @@ import (
 
 func init() {
 	route("GET", "/api/v1/superset/dashboards", auth.RoleUser, "", (*Server).listDashboards)
-	route("POST", "/api/v1/superset/guest-token/{dashboard}", auth.RoleUser, "", (*Server).guestToken)
-	route("GET", "/embed/dashboards/{id}", auth.RoleUser, "", (*Server).embedPage)
+	// The page and its guest-token fetch also work with the UI's session.
+	routeSession("POST", "/api/v1/superset/guest-token/{dashboard}", auth.RoleUser, "", (*Server).guestToken)
+	routeSession("GET", "/embed/dashboards/{id}", auth.RoleUser, "", (*Server).embedPage)
 	route("GET", "/embed/sdk.js", auth.RolePublic, "", (*Server).embedSDK)
 }
 
@@ -116,12 +117,13 @@ var embedPage = template.Must(template.New("embed").Parse(`<!DOCTYPE html>
 (function () {
   if (!window.supersetEmbeddedSdk) return;
   var id = {{.D.ID}};
+  var opts = {method: "POST", credentials: "same-origin", headers: {"X-CSRF-Token": {{.CSRF}}}};
   function fetchGuestToken() {
-    return fetch("/api/v1/superset/guest-token/" + encodeURIComponent(id), {method: "POST", credentials: "same-origin"})
+    return fetch("/api/v1/superset/guest-token/" + encodeURIComponent(id), opts)
       .then(function (r) { if (!r.ok) throw new Error("guest token: HTTP " + r.status); return r.json(); })
       .then(function (j) { return j.token; });
   }
-  fetch("/api/v1/superset/guest-token/" + encodeURIComponent(id), {method: "POST", credentials: "same-origin"})
+  fetch("/api/v1/superset/guest-token/" + encodeURIComponent(id), opts)
     .then(function (r) { return r.json(); })
     .then(function (j) {
       if (!j.token) { document.getElementById("msg").textContent = (j.error && j.error.message) || "no token"; return; }
@@ -152,5 +154,5 @@ func (s *Server) embedPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	return embedPage.Execute(w, map[string]any{"D": d, "SDK": SDKFile})
+	return embedPage.Execute(w, map[string]any{"D": d, "SDK": SDKFile, "CSRF": sessionCSRF(r.Context())})
 }

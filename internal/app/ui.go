@@ -35,6 +35,7 @@ func (a *App) setupUI(ctx context.Context) error {
 		s.OIDCName = o.DisplayName
 	}
 	a.UI = s
+	a.API.Sessions = s.Sessions // the embed page and its guest-token fetch accept UI sessions
 	return nil
 }
 

@@ -34,10 +34,14 @@ type SyncBoard struct {
 	Project    int    `yaml:"project"`    // project.project id
 	Board      string `yaml:"board"`      // board id
 	Direction  string `yaml:"direction"`  // both (default), odoo_to_board, board_to_odoo
-	// Board property names (defaults Status, Priority, Deadline).
-	StageProperty    string `yaml:"stage_property"`
-	PriorityProperty string `yaml:"priority_property"`
-	DeadlineProperty string `yaml:"deadline_property"`
+	// Board property names (defaults Status, Priority, Deadline, Assignees).
+	StageProperty     string `yaml:"stage_property"`
+	PriorityProperty  string `yaml:"priority_property"`
+	DeadlineProperty  string `yaml:"deadline_property"`
+	AssigneesProperty string `yaml:"assignees_property"`
+	// FullSweepEvery: rounds between comparisons of every card (default 10);
+	// the others compare only cards updated since the board's cursor.
+	FullSweepEvery int `yaml:"full_sweep_every"`
 	// Conflicts are posted to this Mattermost connector and channel.
 	NotifyConnector string `yaml:"notify_connector"`
 	NotifyChannel   string `yaml:"notify_channel"`

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -56,12 +57,21 @@ type Pair struct {
 	ProjectID int
 	BoardID   string
 	Direction string // default Both
-	// Property names on the board (defaults "Status", "Priority", "Deadline").
-	StageProperty, PriorityProperty, DeadlineProperty string
-	Audit                                             *audit.Log
+	// Property names on the board (defaults "Status", "Priority", "Deadline",
+	// "Assignees"; the last a multi-person property matched to the tasks'
+	// user_ids by email — see assignees.go).
+	StageProperty, PriorityProperty, DeadlineProperty, AssigneesProperty string
+	// FullSweepEvery is how many rounds apart every link is compared; in
+	// the rounds between, only cards updated since the board's cursor and
+	// tasks whose write_date moved are (see poll.go). Default 10.
+	FullSweepEvery int
+	Audit          *audit.Log
 	// Notify, when set, is told about conflicts (e.g. a Mattermost post).
 	Notify func(ctx context.Context, text string) error
 	Now    func() time.Time
+
+	rounds   atomic.Int64 // rounds run, for the full sweep
+	examined atomic.Int64 // links compared in the last round (tests)
 }
 
 // Fields are the mapped values of a task or a card.
@@ -73,6 +83,9 @@ type Fields struct {
 	// Description is plain text: the card's text blocks, the task's HTML
 	// description without markup.
 	Description string `json:"description,omitempty"`
+	// Assignees are the emails (sorted, comma-separated) of the assignees
+	// that have a user on both sides.
+	Assignees string `json:"assignees,omitempty"`
 }
 
 // Report says what one round did.
@@ -111,16 +124,26 @@ type task struct {
 	Version  string
 	Fields   Fields
 	StageIDs map[string]int
+	UserIDs  []int
+	// unmatched are the user_ids with no Focalboard user of the same email.
+	unmatched []int
 }
 
 // props holds the board's property ids and select options.
 type props struct {
 	board                     focalboard.Board
 	stage, priority, deadline *focalboard.CardProperty
+	assignees                 *focalboard.CardProperty
 	texts                     map[string][]focalboard.Block // text blocks by card id
+	users                     *users                        // nil: assignees are not synced
 }
 
-func (p *Pair) loadBoard(ctx context.Context) (*props, error) {
+func (p *Pair) loadBoard(ctx context.Context) (*props, error) { return p.loadBoardOnce(ctx, true) }
+
+// loadBoardOnce reads the board; when mapped properties are missing it adds
+// them and reads the board again (once: a board that does not keep them is
+// an error, not a loop).
+func (p *Pair) loadBoardOnce(ctx context.Context, patch bool) (*props, error) {
 	b, err := p.Board.Board(ctx, p.BoardID)
 	if err != nil {
 		return nil, fmt.Errorf("board %s: %w", p.BoardID, err)
@@ -131,6 +154,12 @@ func (p *Pair) loadBoard(ctx context.Context) (*props, error) {
 		dst       **focalboard.CardProperty
 	}{{orDefault(p.StageProperty, "Status"), "select", &pr.stage}, {orDefault(p.PriorityProperty, "Priority"), "select", &pr.priority},
 		{orDefault(p.DeadlineProperty, "Deadline"), "date", &pr.deadline}}
+	if _, ok := p.Board.(BoardUsers); ok { // assignees need the board's users
+		want = append(want, struct {
+			name, typ string
+			dst       **focalboard.CardProperty
+		}{orDefault(p.AssigneesProperty, "Assignees"), "multiPerson", &pr.assignees})
+	}
 	var add []focalboard.CardProperty
 	for _, w := range want {
 		for i := range b.CardProperties {
@@ -144,12 +173,18 @@ func (p *Pair) loadBoard(ctx context.Context) (*props, error) {
 		}
 	}
 	if len(add) > 0 {
+		if !patch {
+			return nil, fmt.Errorf("board %s did not keep the card properties ipai added (%s)", p.BoardID, add[0].Name)
+		}
 		if _, err := p.Board.PatchBoard(ctx, p.BoardID, focalboard.BoardPatch{UpdatedCardProperties: add}); err != nil {
 			return nil, fmt.Errorf("add properties to board %s: %w", p.BoardID, err)
 		}
-		return p.loadBoard(ctx)
+		return p.loadBoardOnce(ctx, false)
 	}
 	if pr.texts, err = p.loadTexts(ctx); err != nil {
+		return nil, err
+	}
+	if pr.users, err = p.loadUsers(ctx, pr); err != nil {
 		return nil, err
 	}
 	return pr, nil
@@ -198,10 +233,25 @@ func cardFields(pr *props, c focalboard.Card) Fields {
 			f.Deadline = time.UnixMilli(d.From).UTC().Format(time.DateOnly)
 		}
 	}
+	if pr.users != nil {
+		emails, _ := pr.users.cardAssignees(personIDs(c.Properties[pr.assignees.ID]))
+		f.Assignees = joinEmails(emails)
+	}
 	return f
 }
 
-func (p *Pair) cardProps(ctx context.Context, pr *props, f Fields) (map[string]any, []string, error) {
+// cardUnmatched returns a card's assignees with no Odoo user of the same email.
+func cardUnmatched(pr *props, c focalboard.Card) []string {
+	if pr.users == nil {
+		return nil
+	}
+	_, un := pr.users.cardAssignees(personIDs(c.Properties[pr.assignees.ID]))
+	return un
+}
+
+// cardProps returns the card properties to set and delete for f; keep are
+// the card's assignees that are not synced (see cardUnmatched).
+func (p *Pair) cardProps(ctx context.Context, pr *props, f Fields, keep []string) (map[string]any, []string, error) {
 	set := map[string]any{}
 	var del []string
 	if f.Stage != "" {
@@ -227,10 +277,17 @@ func (p *Pair) cardProps(ctx context.Context, pr *props, f Fields) (map[string]a
 	} else {
 		del = append(del, pr.deadline.ID)
 	}
+	if pr.users != nil {
+		if v := pr.assigneeValue(splitEmails(f.Assignees), keep); v != nil {
+			set[pr.assignees.ID] = v
+		} else {
+			del = append(del, pr.assignees.ID)
+		}
+	}
 	return set, del, nil
 }
 
-var taskFieldNames = []string{"name", "stage_id", "priority", "date_deadline", "description", "active", "write_date"}
+var taskFieldNames = []string{"name", "stage_id", "priority", "date_deadline", "description", "active", "write_date", "user_ids"}
 
 func (p *Pair) loadTasks(ctx context.Context) (map[int]task, error) {
 	var recs []map[string]any
@@ -243,6 +300,7 @@ func (p *Pair) loadTasks(ctx context.Context) (map[int]task, error) {
 		id, _ := intOf(r["id"])
 		t := task{ID: int(id), Active: r["active"] != false}
 		t.Version, _ = r["write_date"].(string)
+		t.UserIDs = taskUserIDs(r["user_ids"])
 		t.Fields.Title, _ = r["name"].(string)
 		if m2o, ok := r["stage_id"].([]any); ok && len(m2o) == 2 {
 			t.Fields.Stage, _ = m2o[1].(string)
@@ -313,7 +371,9 @@ func (p *Pair) stageID(ctx context.Context, name string) (any, error) {
 	return id, nil
 }
 
-func (p *Pair) taskVals(ctx context.Context, f Fields) (map[string]any, error) {
+// taskVals returns the task values for f; keep are the task's users that
+// are not synced (task.unmatched).
+func (p *Pair) taskVals(ctx context.Context, pr *props, f Fields, keep []int) (map[string]any, error) {
 	stage, err := p.stageID(ctx, f.Stage)
 	if err != nil {
 		return nil, err
@@ -322,6 +382,9 @@ func (p *Pair) taskVals(ctx context.Context, f Fields) (map[string]any, error) {
 		"description": textHTML(f.Description)}
 	if f.Deadline != "" {
 		vals["date_deadline"] = f.Deadline + " 00:00:00"
+	}
+	if pr.users != nil {
+		vals["user_ids"] = []any{[]any{6, 0, pr.users.odooUserIDs(splitEmails(f.Assignees), keep)}}
 	}
 	return vals, nil
 }
@@ -336,6 +399,10 @@ func parseSnapshot(s string) (Fields, bool) {
 // SyncOnce runs one round: links, creations, deletions, conflicts.
 func (p *Pair) SyncOnce(ctx context.Context) (Report, error) {
 	var rep Report
+	cursor, full, err := p.roundCursor(ctx)
+	if err != nil {
+		return rep, err
+	}
 	pr, err := p.loadBoard(ctx)
 	if err != nil {
 		return rep, err
@@ -344,6 +411,7 @@ func (p *Pair) SyncOnce(ctx context.Context) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
+	pr.users.fillTaskAssignees(tasks)
 	cardList, err := p.Board.AllCards(ctx, p.BoardID)
 	if err != nil {
 		return rep, fmt.Errorf("list cards of board %s: %w", p.BoardID, err)
@@ -359,11 +427,16 @@ func (p *Pair) SyncOnce(ctx context.Context) (Report, error) {
 		return rep, err
 	}
 	linkedTask, linkedCard := map[int]bool{}, map[string]bool{}
+	p.examined.Store(0)
 	for _, l := range links {
 		tid, _ := strconv.Atoi(l.LocalID)
 		linkedTask[tid], linkedCard[l.RemoteID] = true, true
 		t, tok := tasks[tid]
 		c, cok := cards[l.RemoteID]
+		if !full && unchanged(pr, l, cursor, t, tok && t.Active, c, cok) {
+			continue
+		}
+		p.examined.Add(1)
 		if err := p.syncLink(ctx, pr, l, t, tok && t.Active, c, cok, &rep); err != nil {
 			rep.Errors++
 			l.State, l.LastError, l.UpdatedAt = store.SyncError, err.Error(), p.now()
@@ -381,7 +454,7 @@ func (p *Pair) SyncOnce(ctx context.Context) (Report, error) {
 		sort.Ints(ids)
 		for _, id := range ids {
 			t := tasks[id]
-			set, _, err := p.cardProps(ctx, pr, t.Fields)
+			set, _, err := p.cardProps(ctx, pr, t.Fields, nil)
 			if err != nil {
 				return rep, err
 			}
@@ -392,7 +465,7 @@ func (p *Pair) SyncOnce(ctx context.Context) (Report, error) {
 			if err := p.setCardText(ctx, pr, c, t.Fields.Description); err != nil {
 				return rep, err
 			}
-			if err := p.link(ctx, t, c, t.Fields); err != nil {
+			if err := p.link(ctx, t, c, t.Fields, assigneeNote(len(t.unmatched), 0)); err != nil {
 				return rep, err
 			}
 			rep.CardsCreated++
@@ -410,7 +483,7 @@ func (p *Pair) SyncOnce(ctx context.Context) (Report, error) {
 		for _, id := range ids {
 			c := cards[id]
 			f := cardFields(pr, c)
-			vals, err := p.taskVals(ctx, f)
+			vals, err := p.taskVals(ctx, pr, f, nil)
 			if err != nil {
 				return rep, err
 			}
@@ -419,22 +492,22 @@ func (p *Pair) SyncOnce(ctx context.Context) (Report, error) {
 			if err != nil {
 				return rep, fmt.Errorf("create task for card %s: %w", id, err)
 			}
-			if err := p.link(ctx, task{ID: tid}, c, f); err != nil {
+			if err := p.link(ctx, task{ID: tid}, c, f, assigneeNote(0, len(cardUnmatched(pr, c)))); err != nil {
 				return rep, err
 			}
 			rep.TasksCreated++
 		}
 	}
-	return rep, nil
+	return rep, p.saveCursor(ctx, cursor, boardMax(pr, cardList))
 }
 
-func (p *Pair) link(ctx context.Context, t task, c focalboard.Card, f Fields) error {
+func (p *Pair) link(ctx context.Context, t task, c focalboard.Card, f Fields, note string) error {
 	now := p.now()
 	l := store.SyncLink{ID: "sl_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", ""), Pair: p.Name,
 		LocalSystem: "odoo", LocalModel: "project.task", LocalID: strconv.Itoa(t.ID),
 		RemoteSystem: "focalboard", RemoteType: "card", RemoteID: c.ID, State: store.SyncSynced, Direction: p.dir(),
 		LastSyncedAt: now, LocalVersion: t.Version, RemoteVersion: strconv.FormatInt(c.UpdateAt, 10),
-		Snapshot: snapshot(f), CreatedAt: now, UpdatedAt: now}
+		Snapshot: snapshot(f), LastError: note, CreatedAt: now, UpdatedAt: now}
 	if err := p.DB.CreateSyncLink(ctx, l); err != nil {
 		return fmt.Errorf("link task %d and card %s: %w", t.ID, c.ID, err)
 	}
@@ -467,6 +540,7 @@ func (p *Pair) syncLink(ctx context.Context, pr *props, l store.SyncLink, t task
 		return nil // waits for a resolution
 	}
 	lf, rf := t.Fields, cardFields(pr, c)
+	note := assigneeNote(len(t.unmatched), len(cardUnmatched(pr, c)))
 	snap, _ := parseSnapshot(l.Snapshot)
 	lch, rch := lf != snap, rf != snap
 	switch p.dir() {
@@ -478,7 +552,14 @@ func (p *Pair) syncLink(ctx context.Context, pr *props, l store.SyncLink, t task
 	switch {
 	case lf == rf:
 		if l.State == store.SyncSynced && snap == lf {
-			return nil
+			rv := strconv.FormatInt(c.UpdateAt, 10)
+			if l.LastError == note && l.LocalVersion == t.Version && l.RemoteVersion == rv {
+				return nil
+			}
+			// Only our record of the link is stale (note or versions, e.g.
+			// after our own write): refresh it so the next rounds skip it.
+			l.LastError, l.LocalVersion, l.RemoteVersion, l.UpdatedAt = note, t.Version, rv, now
+			return p.DB.UpdateSyncLink(ctx, l)
 		}
 	case lch && rch:
 		rep.Conflicts++
@@ -495,19 +576,19 @@ func (p *Pair) syncLink(ctx context.Context, pr *props, l store.SyncLink, t task
 		}
 		rep.CardsUpdated++
 	case rch:
-		if err := p.pushTask(ctx, t.ID, rf); err != nil {
+		if err := p.pushTask(ctx, pr, t, rf); err != nil {
 			return err
 		}
 		rep.TasksUpdated++
 		lf = rf
 	}
-	l.State, l.LastError, l.LastSyncedAt, l.UpdatedAt, l.Snapshot = store.SyncSynced, "", now, now, snapshot(lf)
+	l.State, l.LastError, l.LastSyncedAt, l.UpdatedAt, l.Snapshot = store.SyncSynced, note, now, now, snapshot(lf)
 	l.LocalVersion, l.RemoteVersion = t.Version, strconv.FormatInt(c.UpdateAt, 10)
 	return p.DB.UpdateSyncLink(ctx, l)
 }
 
 func (p *Pair) pushCard(ctx context.Context, pr *props, c focalboard.Card, f Fields) error {
-	set, del, err := p.cardProps(ctx, pr, f)
+	set, del, err := p.cardProps(ctx, pr, f, cardUnmatched(pr, c))
 	if err != nil {
 		return err
 	}
@@ -521,13 +602,13 @@ func (p *Pair) pushCard(ctx context.Context, pr *props, c focalboard.Card, f Fie
 	return nil
 }
 
-func (p *Pair) pushTask(ctx context.Context, id int, f Fields) error {
-	vals, err := p.taskVals(ctx, f)
+func (p *Pair) pushTask(ctx context.Context, pr *props, t task, f Fields) error {
+	vals, err := p.taskVals(ctx, pr, f, t.unmatched)
 	if err != nil {
 		return err
 	}
-	if err := p.Odoo.Write(ctx, "project.task", []int{id}, vals); err != nil {
-		return fmt.Errorf("update task %d: %w", id, err)
+	if err := p.Odoo.Write(ctx, "project.task", []int{t.ID}, vals); err != nil {
+		return fmt.Errorf("update task %d: %w", t.ID, err)
 	}
 	return nil
 }
@@ -536,7 +617,7 @@ func diff(snap, a, b Fields) string {
 	var out []string
 	for _, f := range []struct{ name, s, a, b string }{{"title", snap.Title, a.Title, b.Title}, {"stage", snap.Stage, a.Stage, b.Stage},
 		{"priority", snap.Priority, a.Priority, b.Priority}, {"deadline", snap.Deadline, a.Deadline, b.Deadline},
-		{"description", snap.Description, a.Description, b.Description}} {
+		{"description", snap.Description, a.Description, b.Description}, {"assignees", snap.Assignees, a.Assignees, b.Assignees}} {
 		if f.a != f.s || f.b != f.s {
 			out = append(out, fmt.Sprintf("%s (Odoo %q, board %q)", f.name, short(f.a), short(f.b)))
 		}
@@ -578,6 +659,7 @@ func (p *Pair) Resolve(ctx context.Context, l store.SyncLink, keep string) (stor
 	if err != nil {
 		return l, err
 	}
+	pr.users.fillTaskAssignees(tasks)
 	tid, _ := strconv.Atoi(l.LocalID)
 	t, ok := tasks[tid]
 	if !ok {
@@ -603,7 +685,7 @@ func (p *Pair) Resolve(ctx context.Context, l store.SyncLink, keep string) (stor
 		err = p.pushCard(ctx, pr, *card, f)
 	case KeepBoard:
 		f = cardFields(pr, *card)
-		err = p.pushTask(ctx, tid, f)
+		err = p.pushTask(ctx, pr, t, f)
 	default:
 		return l, fmt.Errorf("keep %q: use %q or %q", keep, KeepOdoo, KeepBoard)
 	}

@@ -38,6 +38,7 @@ type Server struct {
 	cards   map[string]map[string]any
 	blocks  map[string]map[string]any // content blocks (text …) by id
 	order   []string                  // card ids in creation order
+	users   map[string]map[string]any // team members by id (users.go)
 	// BoardID is the seeded board.
 	BoardID string
 }
@@ -102,6 +103,8 @@ func (s *Server) routes() http.Handler {
 			"props": map[string]any{}, "create_at": 1700000000000, "update_at": 1700000000000, "delete_at": 0, "is_bot": false})
 	}))
 	api.HandleFunc("GET /api/v2/teams/{team}/boards", s.auth(s.listBoards))
+	api.HandleFunc("GET /api/v2/teams/{team}/users", s.auth(s.listTeamUsers))
+	api.HandleFunc("GET /api/v2/users/{user}", s.auth(s.getUser))
 	api.HandleFunc("POST /api/v2/boards", s.auth(s.createBoard))
 	api.HandleFunc("GET /api/v2/boards/{board}", s.auth(s.getBoard))
 	api.HandleFunc("POST /api/v2/boards/{board}/cards", s.auth(s.createCard))

@@ -102,6 +102,9 @@ func (s *Server) create(model string, vals Record) int {
 	id := s.nextID[model]
 	s.nextID[model]++
 	r := copyRec(vals)
+	for k, v := range r {
+		r[k] = x2many(nil, v)
+	}
 	r["id"] = id
 	ts := s.now().UTC().Format("2006-01-02 15:04:05")
 	r["create_date"], r["write_date"] = ts, ts

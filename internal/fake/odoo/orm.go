@@ -80,7 +80,7 @@ func (s *Server) execute(model, method string, args []any, kw map[string]any) (a
 				continue
 			}
 			for k, v := range vals {
-				recs[id][k] = v
+				recs[id][k] = x2many(recs[id][k], v)
 			}
 			recs[id]["write_date"] = ts
 		}

@@ -1,0 +1,70 @@
+package focalboard
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+)
+
+// AddUser adds a team member and returns its id. The token's user (admin,
+// "u-admin", admin@example.com) is always a member.
+func (s *Server) AddUser(username, email string) string {
+	id := "u-" + username
+	s.mu.Lock()
+	if s.users == nil {
+		s.users = map[string]map[string]any{}
+	}
+	s.users[id] = userJSON(id, username, email)
+	s.mu.Unlock()
+	return id
+}
+
+func userJSON(id, username, email string) map[string]any {
+	return map[string]any{"id": id, "username": username, "email": email, "nickname": "", "firstname": "", "lastname": "",
+		"props": map[string]any{}, "create_at": 1700000000000, "update_at": 1700000000000, "delete_at": 0,
+		"is_bot": false, "is_guest": false, "roles": "system_user"}
+}
+
+func (s *Server) allUsers() map[string]map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]map[string]any{"u-" + Username: userJSON("u-"+Username, Username, Username+"@example.com")}
+	for id, u := range s.users {
+		out[id] = clone(u)
+	}
+	return out
+}
+
+// listTeamUsers answers GET /api/v2/teams/{team}/users[?search=] (ordered by id).
+func (s *Server) listTeamUsers(w http.ResponseWriter, r *http.Request, _ string) {
+	if r.PathValue("team") != TeamID {
+		apiError(w, 403, "access denied to team")
+		return
+	}
+	q := strings.ToLower(r.URL.Query().Get("search"))
+	all := s.allUsers()
+	ids := make([]string, 0, len(all))
+	for id, u := range all {
+		name, _ := u["username"].(string)
+		email, _ := u["email"].(string)
+		if q == "" || strings.Contains(strings.ToLower(name), q) || strings.Contains(strings.ToLower(email), q) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	out := make([]map[string]any, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, all[id])
+	}
+	writeJSON(w, 200, out)
+}
+
+// getUser answers GET /api/v2/users/{user}.
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, _ string) {
+	u, ok := s.allUsers()[r.PathValue("user")]
+	if !ok {
+		apiError(w, 404, "user not found")
+		return
+	}
+	writeJSON(w, 200, u)
+}
