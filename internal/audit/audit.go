@@ -2,9 +2,10 @@
 // stores a SHA-256 over its canonical content and the previous entry's hash,
 // so an edited or deleted row is found by Verify. Writers are group-committed:
 // concurrent Write calls share one transaction, so the chain never forks and
-// many entries cost one commit. Across processes the seq primary key keeps
-// one chain: an append built on a stale head is refused whole and retried
-// on the new head.
+// many entries cost one commit. Across processes writers take the store's
+// chain lock; a writer appends after the head it wrote last without reading
+// it again, and the seq primary key refuses the batch if another process
+// appended meanwhile (then the head is read under the lock).
 package audit
 
 import (
@@ -66,8 +67,8 @@ type Log struct {
 }
 
 type request struct {
-	row *store.AuditRow
-	err chan error
+	rows []*store.AuditRow
+	err  chan error
 }
 
 // New starts a log writing to db. Close it to stop its writer.
@@ -87,7 +88,27 @@ func (l *Log) Write(ctx context.Context, e Entry) error {
 	if err != nil {
 		return err
 	}
-	r := &request{row: row, err: make(chan error, 1)}
+	return l.enqueue(ctx, &request{rows: []*store.AuditRow{row}, err: make(chan error, 1)})
+}
+
+// WriteAll appends the entries, in order, in one transaction and returns
+// once they are committed.
+func (l *Log) WriteAll(ctx context.Context, es []Entry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	rows := make([]*store.AuditRow, 0, len(es))
+	for _, e := range es {
+		row, err := l.row(e)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row)
+	}
+	return l.enqueue(ctx, &request{rows: rows, err: make(chan error, 1)})
+}
+
+func (l *Log) enqueue(ctx context.Context, r *request) error {
 	select {
 	case l.reqs <- r:
 	case <-l.done:
@@ -184,23 +205,20 @@ func (l *Log) run() {
 }
 
 func (l *Log) commit(batch []*request) {
-	rows := make([]*store.AuditRow, len(batch))
-	for i, r := range batch {
-		rows[i] = r.row
+	var rows []*store.AuditRow
+	for _, r := range batch {
+		rows = append(rows, r.rows...)
 	}
 	var err error
-	for attempt := 0; attempt < 20; attempt++ {
+	for attempt := 0; attempt < 3; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if l.head == nil {
-			var h store.AuditRow
-			if h, err = l.db.AuditHead(ctx); err == nil || err == store.ErrNotFound {
-				l.head, err = &h, nil
-			}
-		}
-		if err == nil {
-			// Lock-free: the seq key refuses a stale head (another process
-			// or a purge appended), and then the head is read again.
+		if l.head != nil {
+			// The head this writer wrote last: no need to read it. If
+			// another process appended since, the seq key refuses the batch.
 			err = l.db.AppendAuditAfter(ctx, *l.head, rows, Seal)
+		} else {
+			// Read the head under the chain lock: cannot conflict.
+			err = l.db.AppendAudit(ctx, rows, Seal)
 		}
 		cancel()
 		if err == nil {

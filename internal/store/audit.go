@@ -54,16 +54,18 @@ func (tx *Tx) AppendAudit(ctx context.Context, rows []*AuditRow, seal func(*Audi
 	return appendAfter(ctx, tx, head, rows, seal)
 }
 
-// AppendAuditAfter appends rows after head, which the caller believes is
-// the newest entry, without taking the chain lock: the seq primary key is
-// the guard. If another writer appended meanwhile, the first new seq is
-// taken and it returns ErrConflict with nothing written; re-read the head
-// and try again. One statement (so one commit) for up to 200 rows.
+// AppendAuditAfter appends rows after head, the newest entry the caller
+// knows of, holding the chain lock but without reading the head again: the
+// seq primary key refuses a stale head (another process appended), and
+// then it returns ErrConflict with nothing written; append with AppendAudit,
+// which reads the head under the lock.
 func (db *DB) AppendAuditAfter(ctx context.Context, head AuditRow, rows []*AuditRow, seal func(*AuditRow)) error {
-	if len(rows) <= auditPerStmt {
-		return appendAfter(ctx, db, head, rows, seal)
-	}
-	return db.InTx(ctx, func(tx *Tx) error { return appendAfter(ctx, tx, head, rows, seal) })
+	return db.InTx(ctx, func(tx *Tx) error {
+		if err := tx.Lock(ctx, auditLockKey); err != nil {
+			return err
+		}
+		return appendAfter(ctx, tx, head, rows, seal)
+	})
 }
 
 const auditPerStmt = 200
