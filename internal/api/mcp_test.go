@@ -24,6 +24,7 @@ import (
 )
 
 type mcpHarness struct {
+	api   *Server
 	srv   *httptest.Server
 	db    *store.DB
 	fake  *fakeodoo.Server
@@ -51,7 +52,7 @@ func newMCPHarness(t testing.TB) *mcpHarness {
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(func() { srv.Close(); f.Close(); env.Flush(); al.Close(); db.Close() })
 	tokens := auth.NewTokens(db)
-	return &mcpHarness{srv: srv, db: db, fake: f, env: env, token: func(scopes ...string) string {
+	return &mcpHarness{api: s, srv: srv, db: db, fake: f, env: env, token: func(scopes ...string) string {
 		raw, _, err := tokens.Create(ctx, auth.CreateOptions{Name: "agent", Role: auth.RoleUser, Scopes: scopes})
 		if err != nil {
 			t.Fatal(err)
@@ -196,7 +197,7 @@ func TestMCPHTTPAuthAndOrigin(t *testing.T) {
 }
 
 // BenchmarkOdooSearchReadHTTP compares odoo_search_read through the whole
-// /mcp/odoo route (token check, stateless Streamable HTTP, safety layer,
+// /mcp/odoo route (token check on every request, Streamable HTTP session, safety layer,
 // audit) with the same call made directly with the Odoo client.
 func BenchmarkOdooSearchReadHTTP(b *testing.B) {
 	h := newMCPHarness(b)

@@ -26,6 +26,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/health"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
+	"github.com/insightpulseai/ipai/internal/mcpserver"
 	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/secret"
@@ -65,6 +66,10 @@ type App struct {
 
 	// Now is the clock of background jobs.
 	Now func() time.Time
+
+	// mcpEnv is the MCP servers' shared state (its queued audit entries are
+	// written on Close).
+	mcpEnv *mcpserver.Env
 }
 
 // NewLogger builds the slog logger the config asks for, writing to w.
@@ -132,6 +137,9 @@ func New(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
 func (a *App) Close() {
 	if a.Ingester != nil {
 		a.Ingester.Close()
+	}
+	if a.mcpEnv != nil {
+		a.mcpEnv.Flush()
 	}
 	a.Audit.Close()
 	a.DB.Close()

@@ -10,6 +10,10 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/insightpulseai/ipai/internal/api"
+	"github.com/insightpulseai/ipai/internal/connector"
+	"github.com/insightpulseai/ipai/internal/connector/n8n"
+	"github.com/insightpulseai/ipai/internal/connector/odoo"
+	"github.com/insightpulseai/ipai/internal/connector/superset"
 	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/mcpserver"
 	stackhealth "github.com/insightpulseai/ipai/internal/stack/health"
@@ -17,18 +21,28 @@ import (
 )
 
 // mountMCP builds the MCP servers (after the connectors and the delivery
-// path exist: the ops server uses them) that are configured (clients from the
-// environment, policy from IPAI_MCP_POLICY) and mounts them at /mcp/{server}.
-// Servers whose service is not configured are left out (and logged).
+// path exist: the ops server uses them) that are configured and mounts them
+// at /mcp/{server}. The odoo, superset and n8n clients come from the stored
+// connectors named in the config's mcp section, else from the environment;
+// the policy from mcp.policy, else IPAI_MCP_POLICY. Servers whose service is
+// not configured are left out (and logged).
 func (a *App) mountMCP(ctx context.Context) error {
-	policy, err := mcpserver.LoadPolicy(os.Getenv("IPAI_MCP_POLICY"))
+	policyPath := a.Cfg.MCP.Policy
+	if policyPath == "" {
+		policyPath = os.Getenv("IPAI_MCP_POLICY")
+	}
+	policy, err := mcpserver.LoadPolicy(policyPath)
 	if err != nil {
 		return err
 	}
 	d := mcpserver.Deps{Env: &mcpserver.Env{Audit: a.Audit, Log: a.Log, Version: Version}, Policy: policy,
 		SpecRepo: os.Getenv("IPAI_SPEC_REPO")}
+	a.mcpEnv = d.Env
 	if err := mcpserver.ClientsFromEnv(ctx, &d); err != nil {
 		a.Log.Warn("mcp: a service from the environment is unusable; its server is not mounted", "err", err)
+	}
+	if err := a.mcpClientsFromConnectors(ctx, &d); err != nil {
+		return err
 	}
 	d.Pulser = &mcpserver.PulserService{DB: a.DB, N8N: d.N8N, HTTP: &http.Client{Timeout: 5 * time.Minute}}
 	if dir := os.Getenv("IPAI_BACKUP_DIR"); dir != "" {
@@ -52,7 +66,47 @@ func (a *App) mountMCP(ctx context.Context) error {
 		servers[name] = s
 	}
 	_ = d.Pulser.Resume(ctx)
-	a.API.MountMCP(&api.MCP{Servers: servers, PublicURL: os.Getenv("IPAI_PUBLIC_URL"), TrustedOrigins: policy.TrustedOrigins})
+	a.API.MountMCP(&api.MCP{Servers: servers, PublicURL: os.Getenv("IPAI_PUBLIC_URL"), TrustedOrigins: policy.TrustedOrigins,
+		Stateless: a.Cfg.MCP.Stateless})
+	return nil
+}
+
+// mcpClientsFromConnectors sets the odoo, superset and n8n clients of the
+// servers from the stored connectors the config names (secrets opened by the
+// connector service, calls through its outbound guard).
+func (a *App) mcpClientsFromConnectors(ctx context.Context, d *mcpserver.Deps) error {
+	for server, code := range a.Cfg.MCP.Connectors() {
+		cfg, err := a.Connectors.Config(ctx, code)
+		if err != nil {
+			return fmt.Errorf("mcp.%s: connector %q: %w", server, code, err)
+		}
+		if cfg.Type != server {
+			return fmt.Errorf("mcp.%s: connector %q is of type %s; expected a connector of type %s", server, code, cfg.Type, server)
+		}
+		c, err := connector.New(cfg, a.Connectors.HTTPClient())
+		if err != nil {
+			return fmt.Errorf("mcp.%s: connector %q: %w", server, code, err)
+		}
+		var ok bool
+		switch server {
+		case mcpserver.Odoo:
+			if d.Odoo, ok = c.(*odoo.Client); ok {
+				// Odoo 19+ speaks JSON-2: learn the series once.
+				vctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+				if _, err := d.Odoo.Version(vctx); err != nil {
+					a.Log.Warn("mcp: odoo version unknown; using JSON-RPC", "connector", code, "err", err)
+				}
+				cancel()
+			}
+		case mcpserver.Superset:
+			d.Superset, ok = c.(*superset.Client)
+		case mcpserver.N8N:
+			d.N8N, ok = c.(*n8n.Client)
+		}
+		if !ok {
+			return fmt.Errorf("mcp.%s: connector %q does not build a %s client", server, code, server)
+		}
+	}
 	return nil
 }
 

@@ -42,6 +42,7 @@ type Config struct {
 	// Sync: change capture and task ↔ card sync; Superset: embedding.
 	Sync     Sync     `yaml:"sync"`
 	Superset Superset `yaml:"superset"`
+	MCP      MCP      `yaml:"mcp"`
 
 	// Path is the file the config came from ("" when none).
 	Path string `yaml:"-"`
@@ -216,6 +217,7 @@ func (c Config) Validate() error {
 	c.UI.validate(bad)
 	c.validateChatOps(bad)
 	c.validateSync(bad)
+	c.validateMCP(bad)
 	return errors.Join(errs...)
 }
 

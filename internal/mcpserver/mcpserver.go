@@ -72,6 +72,8 @@ type Env struct {
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
 	pending  sync.WaitGroup
+	qmu      sync.Mutex
+	queued   []audit.Entry // read audit entries not yet written
 }
 
 // LocalPrincipal is the identity of a stdio caller: the OS user, with the
@@ -91,8 +93,12 @@ func (e *Env) logger() *slog.Logger {
 	return e.Log
 }
 
-// Flush waits for the audit entries still being written.
-func (e *Env) Flush() { e.pending.Wait() }
+// Flush writes the queued audit entries and waits for those still being
+// written.
+func (e *Env) Flush() {
+	e.writeQueued()
+	e.pending.Wait()
+}
 
 func (e *Env) allow(actor string) bool {
 	if e.PerMinute <= 0 {

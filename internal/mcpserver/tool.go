@@ -3,10 +3,14 @@ package mcpserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/insightpulseai/ipai/internal/audit"
@@ -79,7 +83,7 @@ func addTool[In, Out any](e *Env, s *mcp.Server, server string, write bool, t *m
 			t.OutputSchema = os
 		}
 	}
-	mcp.AddTool(s, t, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
+	guarded := func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
 		start := time.Now()
 		var zero Out
 		c := &Call{Server: server, Tool: t.Name}
@@ -111,11 +115,119 @@ func addTool[In, Out any](e *Env, s *mcp.Server, server string, write bool, t *m
 			return nil, zero, err
 		}
 		return nil, out, nil
-	})
+	}
+	is, _ := t.InputSchema.(*jsonschema.Schema)
+	if is == nil || is.Type != "object" {
+		mcp.AddTool(s, t, guarded) // let the SDK infer (or report) the schema
+		return
+	}
+	in, err := is.Resolve(&jsonschema.ResolveOptions{ValidateDefaults: true})
+	if err != nil {
+		panic(fmt.Sprintf("mcp tool %s: input schema: %v", t.Name, err))
+	}
+	s.AddTool(t, rawHandler(in, hasDefault(is), guarded))
+}
+
+// rawHandler does what mcp.AddTool's typed handler does — validate the
+// arguments against the input schema (defaults applied), decode them, call
+// h, and return its output as structured content plus the same JSON as
+// text — with one JSON decode of the arguments instead of three and one
+// encode of the output; the output is not validated against the output
+// schema, which is inferred from Out itself.
+func rawHandler[In, Out any](in *jsonschema.Resolved, defaults bool, h func(context.Context, *mcp.CallToolRequest, In) (*mcp.CallToolResult, Out, error)) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		args := json.RawMessage("{}")
+		if req.Params != nil && len(req.Params.Arguments) > 0 {
+			args = req.Params.Arguments
+		}
+		var m map[string]any
+		if err := json.Unmarshal(args, &m); err != nil {
+			return toolError(fmt.Errorf("validating \"arguments\": unmarshaling arguments: %w", err)), nil
+		}
+		if m == nil {
+			m = map[string]any{}
+		}
+		if defaults {
+			var v any = m
+			if err := in.ApplyDefaults(&v); err != nil {
+				return toolError(fmt.Errorf("validating \"arguments\": applying schema defaults: %w", err)), nil
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			args = b
+		}
+		if err := in.Validate(m); err != nil {
+			return toolError(fmt.Errorf("validating \"arguments\": %w", err)), nil
+		}
+		var input In
+		if err := json.Unmarshal(args, &input); err != nil {
+			return toolError(err), nil
+		}
+		res, out, err := h(ctx, req, input)
+		if err != nil {
+			var wire *jsonrpc.Error
+			if errors.As(err, &wire) {
+				return nil, wire
+			}
+			return toolError(err), nil
+		}
+		if res == nil {
+			res = &mcp.CallToolResult{}
+		}
+		var outval any = out
+		if rv := reflect.ValueOf(out); rv.Kind() == reflect.Pointer && rv.IsNil() {
+			outval = reflect.New(rv.Type().Elem()).Interface()
+		}
+		b, err := json.Marshal(outval)
+		if err != nil {
+			return nil, fmt.Errorf("marshaling output: %w", err)
+		}
+		res.StructuredContent = json.RawMessage(b)
+		if res.Content == nil {
+			res.Content = []mcp.Content{&mcp.TextContent{Text: string(b)}}
+		}
+		return res, nil
+	}
+}
+
+func toolError(err error) *mcp.CallToolResult {
+	var r mcp.CallToolResult
+	r.SetError(err)
+	return &r
+}
+
+// hasDefault reports whether a schema (or one of its sub-schemas) has a
+// default value.
+func hasDefault(s *jsonschema.Schema) bool {
+	if s == nil {
+		return false
+	}
+	if s.Default != nil {
+		return true
+	}
+	subs := []*jsonschema.Schema{s.Items, s.AdditionalProperties, s.Not}
+	subs = append(subs, s.PrefixItems...)
+	subs = append(subs, s.AnyOf...)
+	subs = append(subs, s.OneOf...)
+	subs = append(subs, s.AllOf...)
+	for _, p := range s.Properties {
+		subs = append(subs, p)
+	}
+	for _, p := range s.Defs {
+		subs = append(subs, p)
+	}
+	for _, p := range subs {
+		if hasDefault(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // record writes the audit entry of a call. Writes are audited before the
-// answer goes out; reads are audited in the background (Flush waits).
+// answer goes out; the others are queued and written in batches (see queue).
 func (e *Env) record(ctx context.Context, c *Call, write bool, req *mcp.CallToolRequest, start time.Time, err error) {
 	outcome, level, msg := "ok", audit.Info, ""
 	switch {
@@ -143,27 +255,76 @@ func (e *Env) record(ctx context.Context, c *Call, write bool, req *mcp.CallTool
 	if actor == "" {
 		actor = "anonymous"
 	}
-	ent := audit.Entry{Actor: actor, IP: c.Caller.IP, Action: "mcp.tool_call", Level: level, Target: target,
+	ent := audit.Entry{At: time.Now(), Actor: actor, IP: c.Caller.IP, Action: "mcp.tool_call", Level: level, Target: target,
 		Message: msg, DurationMS: time.Since(start).Milliseconds(), Fields: fields}
 	if e.Audit == nil {
 		return
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	if write && outcome == "ok" {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if werr := e.Audit.Write(wctx, ent); werr != nil {
 			e.logger().Error("mcp audit write failed", "tool", c.Tool, "err", werr)
 		}
 		return
 	}
+	e.queue(ent)
+}
+
+// Reads, dry runs, refusals and errors are audited in the background, in
+// batches: one transaction per auditBatchDelay (or auditBatchMax entries)
+// instead of one per call, so a busy agent does not keep the store's
+// writer (and the token lookups queued behind it) busy. Flush writes what
+// is queued and waits.
+const (
+	auditBatchDelay = 20 * time.Millisecond
+	auditBatchMax   = 256
+)
+
+// batchAuditor is an Auditor that commits many entries at once (*audit.Log).
+type batchAuditor interface {
+	WriteAll(ctx context.Context, es []audit.Entry) error
+}
+
+var _ batchAuditor = (*audit.Log)(nil)
+
+func (e *Env) queue(ent audit.Entry) {
 	e.pending.Add(1)
-	go func() {
-		defer e.pending.Done()
-		defer cancel()
-		if werr := e.Audit.Write(wctx, ent); werr != nil {
-			e.logger().Error("mcp audit write failed", "tool", c.Tool, "err", werr)
+	e.qmu.Lock()
+	e.queued = append(e.queued, ent)
+	n := len(e.queued)
+	e.qmu.Unlock()
+	switch {
+	case n >= auditBatchMax:
+		go e.writeQueued()
+	case n == 1:
+		time.AfterFunc(auditBatchDelay, e.writeQueued)
+	}
+}
+
+// writeQueued writes the queued entries.
+func (e *Env) writeQueued() {
+	e.qmu.Lock()
+	batch := e.queued
+	e.queued = nil
+	e.qmu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	defer e.pending.Add(-len(batch))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if ba, ok := e.Audit.(batchAuditor); ok {
+		if err := ba.WriteAll(ctx, batch); err != nil {
+			e.logger().Error("mcp audit write failed", "entries", len(batch), "err", err)
 		}
-	}()
+		return
+	}
+	for _, ent := range batch {
+		if err := e.Audit.Write(ctx, ent); err != nil {
+			e.logger().Error("mcp audit write failed", "target", ent.Target, "err", err)
+		}
+	}
 }
 
 // secretish reports keys whose values are never logged.
