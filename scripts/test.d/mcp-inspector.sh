@@ -5,7 +5,7 @@
 # does nothing when it is there.
 set -euo pipefail
 dir="${IPAI_MCP_INSPECTOR_DIR:-$HOME/.cache/ipai/mcp-inspector}"
-version="${IPAI_MCP_INSPECTOR_VERSION:-}"
+version="${IPAI_MCP_INSPECTOR_VERSION:-0.15.0}" # the version the e2e test was made with (runs on Node 20)
 bin="$dir/node_modules/.bin/mcp-inspector"
 if [ -x "$bin" ]; then
   exit 0
