@@ -148,7 +148,10 @@ func TestSuperset(t *testing.T) {
 		t.Fatalf("guest token = %+v, issued %+v", g, issued)
 	}
 	mustFail(t, ws, "superset_guest_token", map[string]any{"dashboard": "finance", "username": "v"}, "not embedded")
+	env.Flush()
 	env2.Flush()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
 	for _, e := range rec.entries {
 		if b, _ := json.Marshal(e); strings.Contains(string(b), g.Token) {
 			t.Fatal("guest token written to the audit log")
