@@ -100,21 +100,17 @@ func ParseAuditFilter(qs map[string][]string) (store.AuditFilter, error) {
 	return f, nil
 }
 
+// AuditCursor is the next-page cursor after an audit row.
+func AuditCursor(e store.AuditRow) string { return strconv.FormatInt(e.Seq, 10) }
+
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	f, err := ParseAuditFilter(r.URL.Query())
 	if err != nil {
 		return err
 	}
-	limit := f.Limit
-	f.Limit++ // one more tells whether there is a next page
-	rows, err := s.DB.ListAudit(r.Context(), f)
+	rows, next, err := FetchPage(f.Limit, func(n int) ([]store.AuditRow, error) { f.Limit = n; return s.DB.ListAudit(r.Context(), f) }, AuditCursor)
 	if err != nil {
 		return err
-	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[limit-1].Seq, 10)
 	}
 	items := make([]AuditView, 0, len(rows))
 	for _, e := range rows {

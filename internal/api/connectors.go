@@ -28,16 +28,19 @@ func (s *Server) conns() (*integration.Service, error) {
 	return s.Connectors, nil
 }
 
-// secretsNeedAdmin refuses a request that sets or changes secrets unless
-// the caller is an admin: a manager configures connectors without secrets.
-func secretsNeedAdmin(r *http.Request, n int) error {
-	if n == 0 {
-		return nil
-	}
-	if p, _ := auth.FromContext(r.Context()); !p.Role.Allows(auth.RoleAdmin) {
+// SecretsNeedAdmin refuses setting or changing n connector secrets unless
+// role is admin: a manager configures connectors without secrets. The admin
+// UI applies the same rule.
+func SecretsNeedAdmin(role auth.Role, n int) error {
+	if n > 0 && !role.Allows(auth.RoleAdmin) {
 		return problem.Forbidden("setting or changing connector secrets needs the admin role; a manager can configure a connector without its secrets")
 	}
 	return nil
+}
+
+func secretsNeedAdmin(r *http.Request, n int) error {
+	p, _ := auth.FromContext(r.Context())
+	return SecretsNeedAdmin(p.Role, n)
 }
 
 func (s *Server) listConnectors(w http.ResponseWriter, r *http.Request) error {

@@ -63,21 +63,17 @@ func viewDelivery(d store.Delivery) DeliveryView {
 	return v
 }
 
+// DeliveryCursor is the next-page cursor after a delivery.
+func DeliveryCursor(d store.Delivery) string { return d.ID }
+
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	f, err := ParseDeliveryFilter(r.URL.Query())
 	if err != nil {
 		return err
 	}
-	limit := f.Limit
-	f.Limit++
-	ds, err := s.DB.ListDeliveries(r.Context(), f)
+	ds, next, err := FetchPage(f.Limit, func(n int) ([]store.Delivery, error) { f.Limit = n; return s.DB.ListDeliveries(r.Context(), f) }, DeliveryCursor)
 	if err != nil {
 		return err
-	}
-	next := ""
-	if len(ds) > limit {
-		ds = ds[:limit]
-		next = ds[limit-1].ID
 	}
 	items := make([]DeliveryView, 0, len(ds))
 	for _, d := range ds {
@@ -167,16 +163,10 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if f.Limit, err = q.limit(50, 500); err != nil {
 		return err
 	}
-	limit := f.Limit
-	f.Limit++
-	evs, err := s.DB.ListEvents(r.Context(), f)
+	evs, next, err := FetchPage(f.Limit, func(n int) ([]store.Event, error) { f.Limit = n; return s.DB.ListEvents(r.Context(), f) },
+		func(e store.Event) string { return e.ID })
 	if err != nil {
 		return err
-	}
-	next := ""
-	if len(evs) > limit {
-		evs = evs[:limit]
-		next = evs[limit-1].ID
 	}
 	items := make([]map[string]any, 0, len(evs))
 	for _, e := range evs {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/connector"
@@ -111,10 +112,11 @@ func readConnectorForm(r *http.Request, t connector.Type) (settings map[string]s
 	return settings, secrets
 }
 
-// secretsAllowed applies the API's rule: only an admin sets secrets.
+// secretsAllowed applies the API's rule (api.SecretsNeedAdmin), shown next
+// to the secrets fields.
 func secretsAllowed(c *reqCtx, n int) error {
-	if n > 0 && !c.P.Role.Allows(auth.RoleAdmin) {
-		return problem.Invalid("secrets", "setting or changing connector secrets needs the admin role; a manager can configure a connector without its secrets")
+	if err := api.SecretsNeedAdmin(c.P.Role, n); err != nil {
+		return problem.Invalid("secrets", "%s", err.Error())
 	}
 	return nil
 }

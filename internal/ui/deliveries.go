@@ -12,13 +12,41 @@ import (
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
-// localTimes turns the browser's datetime-local values (taken as UTC) into
-// the RFC 3339 times the API's filter parser reads.
-func localTimes(q url.Values, keys ...string) url.Values {
+// pageLinks sets the Next and First links of a paged list: the query q with
+// the cursor set to next (when there is a next page) or removed (when this
+// is not the first page), and without the one-off parameters drop.
+func pageLinks(data map[string]any, q url.Values, next string, drop ...string) {
+	link := func(cursor string) string {
+		v := copyValues(q)
+		for _, k := range drop {
+			v.Del(k)
+		}
+		v.Del("cursor")
+		if cursor != "" {
+			v.Set("cursor", cursor)
+		}
+		return "?" + v.Encode()
+	}
+	if next != "" {
+		data["Next"] = link(next)
+	}
+	if q.Get("cursor") != "" {
+		data["First"] = link("")
+	}
+}
+
+func copyValues(q url.Values) url.Values {
 	out := url.Values{}
 	for k, v := range q {
 		out[k] = v
 	}
+	return out
+}
+
+// localTimes turns the browser's datetime-local values (taken as UTC) into
+// the RFC 3339 times the API's filter parser reads.
+func localTimes(q url.Values, keys ...string) url.Values {
+	out := copyValues(q)
 	for _, k := range keys {
 		v := q.Get(k)
 		for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02"} {
@@ -61,29 +89,11 @@ func (s *Server) deliveryList(w http.ResponseWriter, r *http.Request, c *reqCtx)
 		s.render(w, c, http.StatusUnprocessableEntity, "deliveries", data)
 		return nil
 	}
-	limit := f.Limit
-	f.Limit++
-	ds, err := s.DB.ListDeliveries(r.Context(), f)
+	ds, next, err := api.FetchPage(f.Limit, func(n int) ([]store.Delivery, error) { f.Limit = n; return s.DB.ListDeliveries(r.Context(), f) }, api.DeliveryCursor)
 	if err != nil {
 		return err
 	}
-	if len(ds) > limit {
-		ds = ds[:limit]
-		next := url.Values{}
-		for k, v := range q {
-			next[k] = v
-		}
-		next.Set("cursor", ds[limit-1].ID)
-		data["Next"] = "?" + next.Encode()
-	}
-	if q.Get("cursor") != "" {
-		first := url.Values{}
-		for k, v := range q {
-			first[k] = v
-		}
-		first.Del("cursor")
-		data["First"] = "?" + first.Encode()
-	}
+	pageLinks(data, q, next)
 	data["Items"] = ds
 	s.render(w, c, http.StatusOK, "deliveries", data)
 	return nil

@@ -2,8 +2,6 @@ package ui
 
 import (
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -69,31 +67,11 @@ func (s *Server) auditList(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 		s.render(w, c, http.StatusUnprocessableEntity, "audit", data)
 		return nil
 	}
-	limit := f.Limit
-	f.Limit++
-	rows, err := s.DB.ListAudit(r.Context(), f)
+	rows, next, err := api.FetchPage(f.Limit, func(n int) ([]store.AuditRow, error) { f.Limit = n; return s.DB.ListAudit(r.Context(), f) }, api.AuditCursor)
 	if err != nil {
 		return err
 	}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next := url.Values{}
-		for k, v := range q {
-			next[k] = v
-		}
-		next.Del("verify")
-		next.Set("cursor", strconv.FormatInt(rows[limit-1].Seq, 10))
-		data["Next"] = "?" + next.Encode()
-	}
-	if q.Get("cursor") != "" {
-		first := url.Values{}
-		for k, v := range q {
-			first[k] = v
-		}
-		first.Del("cursor")
-		first.Del("verify")
-		data["First"] = "?" + first.Encode()
-	}
+	pageLinks(data, q, next, "verify")
 	data["Items"] = rows
 	s.render(w, c, http.StatusOK, "audit", data)
 	return nil
