@@ -227,7 +227,7 @@ func BenchmarkDeliver(b *testing.B) {
 				wg.Wait()
 				stop()
 				// Now serve: the dispatcher drains the backlog.
-				a, _, stop = startHubIn(b, dir, url, true)
+				_, _, stop = startHubIn(b, dir, url, true)
 				start := time.Now()
 				for got.Load() < n {
 					if time.Since(start) > 2*time.Minute {
@@ -237,7 +237,6 @@ func BenchmarkDeliver(b *testing.B) {
 				}
 				b.ReportMetric(float64(n)/time.Since(start).Seconds(), "deliveries/s")
 				stop()
-				_ = a
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package ui_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -181,5 +180,4 @@ func mustStatus(t testing.TB, resp *http.Response, want int, body string) {
 	}
 }
 
-var _ = fmt.Sprint
 var _ = strings.Contains
