@@ -60,7 +60,9 @@ type pending struct {
 // IngesterOptions tune an Ingester.
 type IngesterOptions struct {
 	// Committers is the number of concurrent committing transactions
-	// (default 1 on SQLite, 2 on PostgreSQL: fewer, larger transactions beat many small ones).
+	// (default 1: a batch's cost is mostly fixed — a round trip and a WAL
+	// flush — so fewer, larger batches beat more, smaller ones; measured
+	// on PostgreSQL, 2 committers ingest 10–15 % less than 1).
 	Committers int
 	// MaxBatch bounds the events of one transaction (default 256).
 	MaxBatch int
@@ -73,9 +75,6 @@ type IngesterOptions struct {
 func NewIngester(db *store.DB, router *rule.Router, o IngesterOptions) *Ingester {
 	if o.Committers <= 0 {
 		o.Committers = 1
-		if db.Kind() == store.Postgres {
-			o.Committers = 2
-		}
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 256
@@ -185,21 +184,20 @@ func (in *Ingester) commitOnce(batch []*pending) (int, error) {
 	for i, p := range batch {
 		reqs[i] = p.req
 	}
+	b, claimOf, err := plan(in.router, in.now(), reqs)
+	if err != nil {
+		return 0, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var ndel int
-	err := in.db.InTx(ctx, func(tx *store.Tx) error {
-		res, n, err := IngestTx(ctx, tx, in.router, in.now(), reqs)
-		if err != nil {
-			return err
-		}
-		for i, p := range batch {
-			p.res = res[i]
-		}
-		ndel = n
-		return nil
-	})
-	return ndel, err
+	st, err := in.db.StoreEvents(ctx, b)
+	if err != nil {
+		return 0, err
+	}
+	for i, r := range results(claimOf, st) {
+		batch[i].res = r
+	}
+	return st.Deliveries, nil
 }
 
 // retryable reports errors worth retrying the whole batch for: deadlocks,

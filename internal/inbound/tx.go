@@ -19,30 +19,43 @@ import (
 // returns one Result per request (in the order given) and the number of
 // deliveries enqueued; wake the dispatcher after the commit.
 func IngestTx(ctx context.Context, tx *store.Tx, router *rule.Router, now time.Time, reqs []Request) ([]Result, int, error) {
+	b, claimOf, err := plan(router, now, reqs)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := tx.StoreEvents(ctx, b)
+	if err != nil {
+		return nil, 0, err
+	}
+	return results(claimOf, st), st.Deliveries, nil
+}
+
+// plan turns requests into a batch: one key claim and candidate event per
+// distinct (source, key), in a stable key order (concurrent transactions
+// then never deadlock on the dedupe index), and the deliveries each event
+// would cause. claimOf maps a request to its claim, or to -1-c when it
+// repeats claim c within the batch.
+func plan(router *rule.Router, now time.Time, reqs []Request) (store.EventBatch, []int, error) {
 	now = now.UTC()
 	order := make([]int, len(reqs))
 	for i := range reqs {
 		r := &reqs[i]
 		if r.Source == "" || r.Type == "" {
-			return nil, 0, errors.New("ingest: source and type are required")
+			return store.EventBatch{}, nil, errors.New("ingest: source and type are required")
 		}
 		if r.IdemKey == "" {
 			r.IdemKey = bodyKey(r.Payload)
 		}
 		order[i] = i
 	}
-	// A stable key order keeps concurrent transactions from deadlocking on
-	// the dedupe index.
 	sort.Slice(order, func(i, j int) bool {
 		a, b := reqs[order[i]], reqs[order[j]]
 		return a.Source < b.Source || (a.Source == b.Source && a.IdemKey < b.IdemKey)
 	})
-	// One claim per distinct key; a later request with the same key is a
-	// duplicate of the first.
 	type sk struct{ s, k string }
 	first := map[sk]int{}
-	claimOf := make([]int, len(reqs)) // request -> claim; -1-c for a repeat of claim c
-	var claims []store.KeyClaim
+	claimOf := make([]int, len(reqs))
+	b := store.EventBatch{Now: now}
 	for _, i := range order {
 		r := reqs[i]
 		key := sk{r.Source, r.IdemKey}
@@ -54,41 +67,29 @@ func IngestTx(ctx context.Context, tx *store.Tx, router *rule.Router, now time.T
 		if window <= 0 {
 			window = DefaultWindow
 		}
-		first[key] = len(claims)
-		claimOf[i] = len(claims)
-		claims = append(claims, store.KeyClaim{Source: r.Source, Key: r.IdemKey, EventID: NewEventID(), Expires: now.Add(window)})
-	}
-	ids, dups, err := tx.ClaimEventKeys(ctx, claims, now)
-	if err != nil {
-		return nil, 0, err
-	}
-	res := make([]Result, len(reqs))
-	var evs []store.Event
-	var dels []store.Delivery
-	for _, i := range order {
-		c := claimOf[i]
-		if c < 0 {
-			res[i] = Result{EventID: ids[-1-c], Duplicate: true}
-			continue
-		}
-		res[i] = Result{EventID: ids[c], Duplicate: dups[c]}
-		if dups[c] {
-			continue
-		}
-		r := reqs[i]
-		ev := store.Event{ID: ids[c], Source: r.Source, Type: r.Type, HookID: r.HookID, ReceivedAt: now, IdempotencyKey: r.IdemKey, Payload: string(r.Payload)}
-		evs = append(evs, ev)
+		first[key] = len(b.Claims)
+		claimOf[i] = len(b.Claims)
+		ev := store.Event{ID: NewEventID(), Source: r.Source, Type: r.Type, HookID: r.HookID, ReceivedAt: now, IdempotencyKey: r.IdemKey, Payload: string(r.Payload)}
+		b.Claims = append(b.Claims, store.KeyClaim{Source: r.Source, Key: r.IdemKey, EventID: ev.ID, Expires: now.Add(window)})
+		b.Events = append(b.Events, ev)
 		if router != nil {
-			dels = append(dels, router.Route(&ev, now)...)
+			b.Deliveries = append(b.Deliveries, router.Route(&ev, now)...)
 		}
 	}
-	if err := tx.InsertEvents(ctx, evs); err != nil {
-		return nil, 0, err
+	return b, claimOf, nil
+}
+
+// results maps what the store did back to the requests.
+func results(claimOf []int, st store.Stored) []Result {
+	res := make([]Result, len(claimOf))
+	for i, c := range claimOf {
+		if c < 0 {
+			res[i] = Result{EventID: st.IDs[-1-c], Duplicate: true}
+			continue
+		}
+		res[i] = Result{EventID: st.IDs[c], Duplicate: st.Dups[c]}
 	}
-	if err := tx.InsertDeliveries(ctx, dels); err != nil {
-		return nil, 0, err
-	}
-	return res, len(dels), nil
+	return res
 }
 
 // bodyKey is the idempotency key of a request that names none.

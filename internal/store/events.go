@@ -82,24 +82,42 @@ func (tx *Tx) ClaimEventKeys(ctx context.Context, claims []KeyClaim, now time.Ti
 		}
 	}
 	// Keys not claimed are held by an earlier event: look those up.
+	for i := range claims {
+		dups[i] = ids[i] == ""
+	}
+	return ids, dups, keyHolders(ctx, tx, claims, dups, ids)
+}
+
+// keyHolders fills ids[i], for each i with held[i], with the id of the event
+// holding claims[i]'s key.
+func keyHolders(ctx context.Context, q Querier, claims []KeyClaim, held []bool, ids []string) error {
+	const per = 200
+	type sk struct{ s, k string }
+	idx := map[sk]int{}
 	var args []any
 	for i, c := range claims {
-		if ids[i] == "" {
-			dups[i] = true
+		if held[i] {
+			idx[sk{c.Source, c.Key}] = i
 			args = append(args, c.Source, c.Key)
 		}
 	}
 	for start := 0; start < len(args); start += 2 * per {
 		end := min(start+2*per, len(args))
-		err := keyRows(tx.Query(ctx, "SELECT source, idempotency_key, event_id FROM event_keys WHERE (source, idempotency_key) IN (VALUES "+
+		err := keyRows(q.Query(ctx, "SELECT source, idempotency_key, event_id FROM event_keys WHERE (source, idempotency_key) IN (VALUES "+
 			strings.TrimSuffix(strings.Repeat("(?,?),", (end-start)/2), ",")+")", args[start:end]...))(func(s, k, id string) {
 			ids[idx[sk{s, k}]] = id
 		})
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
-	return ids, dups, nil
+	for i, c := range claims {
+		if held[i] && ids[i] == "" {
+			// The key expired and was purged between the claim and the lookup.
+			return fmt.Errorf("event key %q of %q: its holder is gone; retry", c.Key, c.Source)
+		}
+	}
+	return nil
 }
 
 // keyRows reads (source, key, event_id) rows, calling fn for each.
