@@ -82,24 +82,18 @@ type Claimed struct {
 // Deliveries with an ordered key are claimed only when no earlier delivery
 // with that key is still pending, failed or running.
 func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Claimed, error) {
-	lock := ""
+	until, at := Micros(now.Add(lease)), Micros(now)
 	if db.kind == Postgres {
-		lock = " FOR UPDATE SKIP LOCKED"
+		return db.claimPG(ctx, until, at, limit)
 	}
-	due := "d.state IN ('pending','failed','running') AND d.next_attempt_at <= ? AND d.lease_until < ?"
-	orderedHead := `d.ordered_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.ordered_key = d.ordered_key
-		AND p.state IN ('pending','failed','running') AND (p.created_at < d.created_at OR (p.created_at = d.created_at AND p.id < d.id)))`
 	var out []Claimed
 	err := db.InTx(ctx, func(tx *Tx) error {
-		for _, extra := range []string{"d.ordered_key IS NULL", orderedHead} {
+		for _, which := range []string{claimOrderedHeads, claimUnordered} {
 			n := limit - len(out)
 			if n <= 0 {
 				break
 			}
-			q := fmt.Sprintf(`UPDATE deliveries SET state = 'running', attempts = attempts + 1, lease_until = ?, updated_at = ?
-				WHERE id IN (SELECT d.id FROM deliveries d WHERE %s AND %s ORDER BY d.next_attempt_at LIMIT %d%s)
-				RETURNING %s`, due, extra, n, lock, deliveryCols)
-			rows, err := tx.Query(ctx, q, Micros(now.Add(lease)), Micros(now), Micros(now), Micros(now))
+			rows, err := tx.Query(ctx, fmt.Sprintf(claimStmt, which, fmt.Sprint(n), ""), until, until, at, at, at)
 			if err != nil {
 				return err
 			}
@@ -123,6 +117,65 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Dur
 	}
 	return out, nil
 }
+
+// claimStmt claims up to %d due deliveries that also match %s, in due
+// order, returning them. A claimed delivery's next attempt is its lease's
+// end: if its worker dies, that is when it is due again, and meanwhile it
+// sits behind the due ones in the claim order instead of in front of them.
+const claimStmt = `UPDATE deliveries SET state = 'running', attempts = attempts + 1, lease_until = ?, next_attempt_at = ?, updated_at = ?
+	WHERE id IN (SELECT d.id FROM deliveries d WHERE d.state IN ('pending','failed','running') AND d.next_attempt_at <= ? AND d.lease_until < ?
+		AND %s ORDER BY d.next_attempt_at LIMIT %s%s)
+	RETURNING ` + deliveryCols
+
+// Ordered deliveries are claimed only at the head of their key's queue (at
+// most one per ordered endpoint, so claiming them first starves nothing).
+const (
+	claimOrderedHeads = `d.ordered_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.ordered_key = d.ordered_key
+		AND p.state IN ('pending','failed','running') AND (p.created_at < d.created_at OR (p.created_at = d.created_at AND p.id < d.id)))`
+	claimUnordered = "d.ordered_key IS NULL"
+)
+
+// claimPG claims in one statement — ordered heads, then unordered
+// deliveries up to the limit, each with its event — so one round trip and
+// one implicit transaction; rows are locked with SKIP LOCKED, so several
+// processes never claim the same delivery.
+func (db *DB) claimPG(ctx context.Context, until, at int64, limit int) ([]Claimed, error) {
+	rows, err := db.Query(ctx, `WITH o AS (`+fmt.Sprintf(claimStmt, claimOrderedHeads, "?", " FOR UPDATE SKIP LOCKED")+`),
+		u AS (`+fmt.Sprintf(claimStmt, claimUnordered, "? - (SELECT count(*) FROM o)", " FOR UPDATE SKIP LOCKED")+`),
+		c AS (SELECT * FROM o UNION ALL SELECT * FROM u)
+		SELECT c.*, COALESCE(e.id, ''), COALESCE(e.source, ''), COALESCE(e.type, ''), COALESCE(e.hook_id, ''),
+			COALESCE(e.received_at, 0), COALESCE(e.idempotency_key, ''), COALESCE(e.payload, '')
+		FROM c LEFT JOIN events e ON e.id = c.event_id`,
+		until, until, at, at, at, limit, until, until, at, at, at, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Claimed
+	for rows.Next() {
+		var c Claimed
+		var ev Event
+		var recv int64
+		c.Delivery, err = scanDelivery(scanTail{rows, []any{&ev.ID, &ev.Source, &ev.Type, &ev.HookID, &recv, &ev.IdempotencyKey, &ev.Payload}})
+		if err != nil {
+			return nil, err
+		}
+		if ev.ID != "" { // else the event is gone (as attachEvents leaves it)
+			ev.ReceivedAt = Time(recv)
+			c.Event = ev
+		}
+		out = append(out, c)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// scanTail scans a row into the destinations given followed by tail.
+type scanTail struct {
+	s    scanner
+	tail []any
+}
+
+func (t scanTail) Scan(dest ...any) error { return t.s.Scan(append(dest, t.tail...)...) }
 
 func attachEvents(ctx context.Context, q Querier, cs []Claimed) error {
 	if len(cs) == 0 {
@@ -182,6 +235,31 @@ func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outs []Outc
 	if len(outs) == 0 {
 		return nil
 	}
+	if db.kind == Postgres {
+		// One statement: one round trip and one implicit transaction.
+		n := len(outs)
+		id, resp, errs, state := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		num, at, status, dur, next := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		lastErr := make([]string, n)
+		for i, o := range outs {
+			a := o.Attempt
+			id[i], num[i], at[i], status[i], dur[i], resp[i], errs[i] = a.DeliveryID, int64(a.N), Micros(a.At), int64(a.Status), a.DurationMS, a.Response, a.Error
+			state[i], next[i], lastErr[i] = o.State, Micros(o.Next), o.LastError
+		}
+		_, err := db.Exec(ctx, `WITH a AS (
+			INSERT INTO delivery_attempts (delivery_id, n, at, status, duration_ms, response, error)
+			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
+			ON CONFLICT (delivery_id, n) DO NOTHING)
+			UPDATE deliveries SET state = v.state, next_attempt_at = v.next_at, lease_until = 0, last_status = v.status,
+				last_error = v.err, updated_at = $8
+			FROM unnest($1::text[], $2::bigint[], $9::text[], $10::bigint[], $4::bigint[], $11::text[]) AS v(id, n, state, next_at, status, err)
+			WHERE deliveries.id = v.id AND deliveries.attempts = v.n AND deliveries.state = 'running'`,
+			id, num, at, status, dur, resp, errs, Micros(now), state, next, lastErr)
+		if err != nil {
+			return fmt.Errorf("record outcomes: %w", err)
+		}
+		return nil
+	}
 	return db.InTx(ctx, func(tx *Tx) error {
 		err := execMany(ctx, tx, "record attempts", `INSERT INTO delivery_attempts (delivery_id, n, at, status, duration_ms, response, error)
 			VALUES %s ON CONFLICT (delivery_id, n) DO NOTHING`, "(?,?,?,?,?,?,?)", nil, len(outs), func(i int) []any {
@@ -191,12 +269,10 @@ func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outs []Outc
 		if err != nil {
 			return err
 		}
-		// One statement per 200 outcomes; the casts type the VALUES columns on PostgreSQL.
 		return execMany(ctx, tx, "record outcomes", `WITH v (id, n, state, next_at, status, err) AS (VALUES %s)
 			UPDATE deliveries SET state = v.state, next_attempt_at = v.next_at, lease_until = 0, last_status = v.status,
 			last_error = v.err, updated_at = ? FROM v WHERE deliveries.id = v.id AND deliveries.attempts = v.n AND deliveries.state = 'running'`,
-			"(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT))",
-			[]any{Micros(now)}, len(outs), func(i int) []any {
+			"(?, ?, ?, ?, ?, ?)", []any{Micros(now)}, len(outs), func(i int) []any {
 				o := outs[i]
 				return []any{o.Attempt.DeliveryID, o.Attempt.N, o.State, Micros(o.Next), o.Attempt.Status, o.LastError}
 			})

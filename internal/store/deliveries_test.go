@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -127,6 +128,52 @@ func TestOrderedClaimsOnlyTheHead(t *testing.T) {
 		db.CompleteDeliveries(ctx, later, []Outcome{{Attempt: Attempt{DeliveryID: "o0", N: 2, At: later}, State: DeliverySucceeded}})
 		if cs, _ := db.ClaimDeliveries(ctx, later, time.Minute, 10); len(cs) != 1 || cs[0].ID != "o1" {
 			t.Fatalf("next head: %+v; want o1", cs)
+		}
+	})
+}
+
+// A claim takes the heads of ordered queues first, then unordered deliveries
+// in due order, never more than the limit, each with its event; claimed
+// deliveries wait for their lease.
+func TestClaimMixesOrderedHeadsAndUnordered(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		now := time.Now()
+		var ds []Delivery
+		for i, key := range []string{"ep", "ep", "ep2"} {
+			d := newDel(fmt.Sprintf("o%d", i), "ev", now.Add(time.Duration(i)*time.Millisecond))
+			d.OrderedKey = key
+			ds = append(ds, d)
+		}
+		for i := 0; i < 5; i++ {
+			ds = append(ds, newDel(fmt.Sprintf("u%d", i), "ev", now.Add(time.Duration(i)*time.Millisecond)))
+		}
+		seedEvent(t, db, "ev", ds...)
+		later := now.Add(time.Second)
+		ids := func(cs []Claimed) string {
+			var out []string
+			for _, c := range cs {
+				if c.Event.ID != "ev" || c.Event.Payload != `{}` || c.State != DeliveryRunning {
+					t.Fatalf("claimed %s without its event or not running: %+v", c.ID, c)
+				}
+				out = append(out, c.ID)
+			}
+			sort.Strings(out)
+			return fmt.Sprint(out)
+		}
+		cs, err := db.ClaimDeliveries(ctx, later, time.Minute, 3)
+		if err != nil || ids(cs) != "[o0 o2 u0]" {
+			t.Fatalf("first claim: %s %v; want the two heads and the earliest unordered", ids(cs), err)
+		}
+		cs, err = db.ClaimDeliveries(ctx, later, time.Minute, 10)
+		if err != nil || ids(cs) != "[u1 u2 u3 u4]" {
+			t.Fatalf("second claim: %s %v; want the rest of the unordered (o1 waits for o0)", ids(cs), err)
+		}
+		if cs, _ := db.ClaimDeliveries(ctx, later.Add(30*time.Second), time.Minute, 10); len(cs) != 0 {
+			t.Fatalf("claimed within the lease: %s", ids(cs))
+		}
+		if cs, _ := db.ClaimDeliveries(ctx, later.Add(2*time.Minute), time.Minute, 10); ids(cs) != "[o0 o2 u0 u1 u2 u3 u4]" {
+			t.Fatalf("after the lease: %s; want every running delivery again", ids(cs))
 		}
 	})
 }
