@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"text/template"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/ttlcache"
 )
 
 // EndpointSpec is an outgoing endpoint's settings (stored as JSON).
@@ -57,7 +57,6 @@ type compiled struct {
 	secret   string
 	client   *http.Client
 	limiter  *rate.Limiter
-	loadedAt time.Time
 }
 
 var reservedHeaders = map[string]bool{"webhook-id": true, "webhook-timestamp": true, "webhook-signature": true,
@@ -132,13 +131,12 @@ type Endpoints struct {
 	// UserAgent is sent with every delivery.
 	UserAgent string
 
-	mu    sync.Mutex
-	cache map[string]*compiled
+	cache *ttlcache.Cache[*compiled]
 }
 
 // NewEndpoints returns the endpoint service.
 func NewEndpoints(db *store.DB, box *secret.Box, guard *outbound.Guard, router *rule.Router) *Endpoints {
-	return &Endpoints{DB: db, Box: box, Guard: guard, Router: router, Now: time.Now, UserAgent: "ipai-webhooks/1", cache: map[string]*compiled{}}
+	return &Endpoints{DB: db, Box: box, Guard: guard, Router: router, Now: time.Now, UserAgent: "ipai-webhooks/1", cache: ttlcache.New[*compiled]()}
 }
 
 // Create makes an outgoing endpoint and returns it with its signing secret (shown once).
@@ -189,11 +187,7 @@ func (e *Endpoints) SetState(ctx context.Context, id, state, reason string) (boo
 	return changed, e.Reload(ctx)
 }
 
-func (e *Endpoints) forget(id string) {
-	e.mu.Lock()
-	delete(e.cache, id)
-	e.mu.Unlock()
-}
+func (e *Endpoints) forget(id string) { e.cache.Forget(id) }
 
 // Reload gives the router the active endpoints.
 func (e *Endpoints) Reload(ctx context.Context) error {
@@ -223,51 +217,44 @@ func (e *Endpoints) Reload(ctx context.Context) error {
 // changes made by other hub processes are seen.
 func (e *Endpoints) get(ctx context.Context, id string) (*compiled, error) {
 	now := e.Now()
-	e.mu.Lock()
-	c := e.cache[id]
-	e.mu.Unlock()
-	if c != nil && now.Sub(c.loadedAt) < 5*time.Second {
-		return c, nil
-	}
-	w, err := e.DB.Webhook(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	n := &compiled{hook: w, loadedAt: now}
-	if err := json.Unmarshal([]byte(w.Spec), &n.spec); err != nil {
-		return nil, fmt.Errorf("endpoint %s: bad spec: %w", id, err)
-	}
-	if n.spec.Template != "" {
-		if n.tmpl, err = parseTemplate(n.spec.Template); err != nil {
-			return nil, err
+	return e.cache.Get(id, now, func(c *compiled, _ bool) (*compiled, time.Time, error) {
+		w, err := e.DB.Webhook(ctx, id)
+		if err != nil {
+			return nil, now, err
 		}
-	}
-	n.timeout, _ = time.ParseDuration(n.spec.Timeout)
-	if n.timeout <= 0 {
-		n.timeout = 15 * time.Second
-	}
-	n.schedule, _ = ParseSchedule(n.spec.Retry)
-	n.disable, _ = time.ParseDuration(n.spec.DisableAfter)
-	if n.disable <= 0 {
-		n.disable = 120 * time.Hour
-	}
-	n.secret, _ = e.Box.Open(w.SecretSealed, "webhook:"+id)
-	if c != nil && c.spec.FollowRedirects == n.spec.FollowRedirects && c.timeout == n.timeout {
-		n.client = c.client
-	} else {
-		n.client = e.Guard.Client(outbound.Options{Timeout: n.timeout, FollowRedirect: n.spec.FollowRedirects})
-	}
-	if n.spec.RateLimit > 0 {
-		if c != nil && c.limiter != nil && float64(c.limiter.Limit()) == n.spec.RateLimit {
-			n.limiter = c.limiter
+		n := &compiled{hook: w}
+		if err := json.Unmarshal([]byte(w.Spec), &n.spec); err != nil {
+			return nil, now, fmt.Errorf("endpoint %s: bad spec: %w", id, err)
+		}
+		if n.spec.Template != "" {
+			if n.tmpl, err = parseTemplate(n.spec.Template); err != nil {
+				return nil, now, err
+			}
+		}
+		n.timeout, _ = time.ParseDuration(n.spec.Timeout)
+		if n.timeout <= 0 {
+			n.timeout = 15 * time.Second
+		}
+		n.schedule, _ = ParseSchedule(n.spec.Retry)
+		n.disable, _ = time.ParseDuration(n.spec.DisableAfter)
+		if n.disable <= 0 {
+			n.disable = 120 * time.Hour
+		}
+		n.secret, _ = e.Box.Open(w.SecretSealed, "webhook:"+id)
+		if c != nil && c.spec.FollowRedirects == n.spec.FollowRedirects && c.timeout == n.timeout {
+			n.client = c.client
 		} else {
-			n.limiter = rate.NewLimiter(rate.Limit(n.spec.RateLimit), max(1, int(n.spec.RateLimit)))
+			n.client = e.Guard.Client(outbound.Options{Timeout: n.timeout, FollowRedirect: n.spec.FollowRedirects})
 		}
-	}
-	e.mu.Lock()
-	e.cache[id] = n
-	e.mu.Unlock()
-	return n, nil
+		if n.spec.RateLimit > 0 {
+			if c != nil && c.limiter != nil && float64(c.limiter.Limit()) == n.spec.RateLimit {
+				n.limiter = c.limiter
+			} else {
+				n.limiter = rate.NewLimiter(rate.Limit(n.spec.RateLimit), max(1, int(n.spec.RateLimit)))
+			}
+		}
+		return n, now.Add(5 * time.Second), nil
+	})
 }
 
 // Body renders what an endpoint is sent for an event.

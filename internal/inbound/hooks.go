@@ -19,6 +19,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/ttlcache"
 )
 
 // HookSpec is an incoming hook's settings (stored as JSON).
@@ -98,8 +99,8 @@ type Hooks struct {
 	Now      func() time.Time
 
 	requests *prometheus.CounterVec
+	cache    *ttlcache.Cache[cachedHook]
 	mu       sync.Mutex
-	cache    map[string]cachedHook
 	lastWarn map[string]time.Time
 	refused  map[string]int
 }
@@ -108,12 +109,11 @@ type cachedHook struct {
 	hook    store.Webhook
 	spec    HookSpec
 	secrets []string
-	until   time.Time // cache entry expiry
 }
 
 // NewHooks returns the incoming-hook service; reg, if not nil, gets its metrics.
 func NewHooks(db *store.DB, box *secret.Box, al *audit.Log, in *Ingester, reg prometheus.Registerer) *Hooks {
-	h := &Hooks{DB: db, Box: box, Audit: al, Ingester: in, Now: time.Now, cache: map[string]cachedHook{},
+	h := &Hooks{DB: db, Box: box, Audit: al, Ingester: in, Now: time.Now, cache: ttlcache.New[cachedHook](),
 		lastWarn: map[string]time.Time{}, refused: map[string]int{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ipai_inbound_requests_total",
 			Help: "Inbound webhook requests by hook and outcome (accepted, duplicate, unverified, too_large, bad_request)."}, []string{"hook", "outcome"})}
@@ -183,44 +183,33 @@ func mustOpen(box *secret.Box, sealed, id string) string {
 	return s
 }
 
-func (h *Hooks) forget(id string) {
-	h.mu.Lock()
-	delete(h.cache, id)
-	h.mu.Unlock()
-}
+func (h *Hooks) forget(id string) { h.cache.Forget(id) }
 
 // Forget drops a hook from the cache after it changed.
 func (h *Hooks) Forget(id string) { h.forget(id) }
 
 func (h *Hooks) load(ctx context.Context, id string) (cachedHook, error) {
 	now := h.Now()
-	h.mu.Lock()
-	c, ok := h.cache[id]
-	h.mu.Unlock()
-	if ok && now.Before(c.until) {
-		return c, nil
-	}
-	w, err := h.DB.Webhook(ctx, id)
-	if err != nil {
-		return c, err
-	}
-	c = cachedHook{hook: w, until: now.Add(2 * time.Second)}
-	_ = json.Unmarshal([]byte(w.Spec), &c.spec)
-	if s, err := h.Box.Open(w.SecretSealed, "webhook:"+id); err == nil {
-		c.secrets = append(c.secrets, s)
-	}
-	if w.OldSecretSealed != "" && now.Before(w.OldSecretUntil) {
-		if s, err := h.Box.Open(w.OldSecretSealed, "webhook:"+id); err == nil {
+	return h.cache.Get(id, now, func(cachedHook, bool) (cachedHook, time.Time, error) {
+		w, err := h.DB.Webhook(ctx, id)
+		if err != nil {
+			return cachedHook{}, now, err
+		}
+		c, until := cachedHook{hook: w}, now.Add(2*time.Second)
+		_ = json.Unmarshal([]byte(w.Spec), &c.spec)
+		if s, err := h.Box.Open(w.SecretSealed, "webhook:"+id); err == nil {
 			c.secrets = append(c.secrets, s)
 		}
-		if w.OldSecretUntil.Before(c.until) {
-			c.until = w.OldSecretUntil
+		if w.OldSecretSealed != "" && now.Before(w.OldSecretUntil) {
+			if s, err := h.Box.Open(w.OldSecretSealed, "webhook:"+id); err == nil {
+				c.secrets = append(c.secrets, s)
+			}
+			if w.OldSecretUntil.Before(until) {
+				until = w.OldSecretUntil
+			}
 		}
-	}
-	h.mu.Lock()
-	h.cache[id] = c
-	h.mu.Unlock()
-	return c, nil
+		return c, until, nil
+	})
 }
 
 // Receive verifies and stores one request to hook id (reached through
