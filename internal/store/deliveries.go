@@ -118,8 +118,9 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Dur
 	return out, nil
 }
 
-// claimStmt claims up to %d due deliveries that also match %s, in due
-// order, returning them. A claimed delivery's next attempt is its lease's
+// claimStmt claims due deliveries that also match the condition (first
+// %s) in due order, at most the limit (second %s; the third is the row
+// locking clause), and returns them. A claimed delivery's next attempt is its lease's
 // end: if its worker dies, that is when it is due again, and meanwhile it
 // sits behind the due ones in the claim order instead of in front of them.
 const claimStmt = `UPDATE deliveries SET state = 'running', attempts = attempts + 1, lease_until = ?, next_attempt_at = ?, updated_at = ?
