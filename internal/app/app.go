@@ -194,9 +194,10 @@ func (a *App) Serve(ctx context.Context, ready chan<- string) error {
 	return nil
 }
 
-// maintain runs the hourly upkeep: the audit retention purge and the purge
-// of expired dedupe keys. Several replicas may run it:
-// the purge holds the chain lock and a second run finds nothing to delete.
+// maintain runs the hourly upkeep: the audit retention purge, the purge of
+// expired dedupe keys and the event retention purge. Several replicas may
+// run it: the audit purge holds the chain lock, and a second run of the
+// others finds nothing to delete.
 func (a *App) maintain(ctx context.Context) {
 	t := time.NewTimer(time.Minute)
 	defer t.Stop()
@@ -212,6 +213,7 @@ func (a *App) maintain(ctx context.Context) {
 		} else if n > 0 {
 			a.Log.Info("purged expired dedupe keys", "n", n)
 		}
+		a.PurgeEvents(ctx)
 		t.Reset(time.Hour)
 	}
 }
@@ -225,6 +227,20 @@ func (a *App) PurgeAudit(ctx context.Context) {
 	}
 	if res.Deleted > 0 {
 		a.Log.Info("audit purge", "deleted", res.Deleted, "checkpoint", res.Checkpoint)
+	}
+}
+
+// PurgeEvents applies the event retention (delivery.retention_days) once and
+// logs the outcome.
+func (a *App) PurgeEvents(ctx context.Context) {
+	cutoff := a.Now().Add(-time.Duration(a.Cfg.Delivery.RetentionDays) * 24 * time.Hour)
+	p, err := a.DB.PurgeEvents(ctx, cutoff)
+	if err != nil {
+		a.Log.Error("event retention purge failed; it is retried within the hour", "err", err, "events", p.Events)
+		return
+	}
+	if p.Events > 0 {
+		a.Log.Info("event retention purge", "events", p.Events, "deliveries", p.Deliveries, "attempts", p.Attempts)
 	}
 }
 

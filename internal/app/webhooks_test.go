@@ -470,3 +470,32 @@ func TestOpsMCPDeliveries(t *testing.T) {
 		t.Fatal("replay of an unknown delivery succeeded")
 	}
 }
+
+// The hourly upkeep deletes events older than delivery.retention_days.
+func TestEventRetention(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.Database.URL = filepath.Join(cfg.DataDir, "ipai.db")
+	cfg.Delivery.RetentionDays = 10
+	ctx := context.Background()
+	a, err := New(ctx, cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	res, err := a.Ingester.Ingest(ctx, inbound.Request{Source: "s", Type: "t", Payload: []byte(`{"a":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	a.Now = func() time.Time { return start.Add(9 * 24 * time.Hour) }
+	a.PurgeEvents(ctx)
+	if _, err := a.DB.Event(ctx, res.EventID); err != nil {
+		t.Fatalf("an event inside the retention was purged: %v", err)
+	}
+	a.Now = func() time.Time { return start.Add(11 * 24 * time.Hour) }
+	a.PurgeEvents(ctx)
+	if _, err := a.DB.Event(ctx, res.EventID); err != store.ErrNotFound {
+		t.Fatalf("an event past the retention was kept: %v", err)
+	}
+}

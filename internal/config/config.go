@@ -75,6 +75,10 @@ type Delivery struct {
 	Workers int           `yaml:"workers"` // concurrent attempts; default 64
 	Poll    time.Duration `yaml:"poll"`    // look for due work this often; default 250ms
 	Lease   time.Duration `yaml:"lease"`   // a claim lasts this long before another process may retry it; default 90s
+	// RetentionDays: events older than this, with every delivery they caused
+	// finished (succeeded or dead), are deleted hourly with those deliveries
+	// and their attempts; default 30. Dead deliveries can be replayed until then.
+	RetentionDays int `yaml:"retention_days"`
 }
 
 // Outbound shapes calls ipai makes to other services.
@@ -94,7 +98,7 @@ func Defaults() Config {
 		DataDir:  "./data",
 		Log:      Log{Level: "info", Format: "auto"},
 		Audit:    Audit{RetentionDays: 90},
-		Delivery: Delivery{Workers: 64, Poll: 250 * time.Millisecond, Lease: 90 * time.Second},
+		Delivery: Delivery{Workers: 64, Poll: 250 * time.Millisecond, Lease: 90 * time.Second, RetentionDays: 30},
 		Health:   Health{Interval: 60 * time.Second, Concurrency: 4, Timeout: 10 * time.Second},
 	}
 }
@@ -190,6 +194,9 @@ func (c Config) Validate() error {
 	}
 	if c.Delivery.Lease < 2*time.Second {
 		bad("delivery.lease", "%s: expected at least 2s (longer than the slowest endpoint timeout, 60s, is safest)", c.Delivery.Lease)
+	}
+	if c.Delivery.RetentionDays < 2 {
+		bad("delivery.retention_days", "%d is too small; expected a number of days ≥ 2 (longer than the 24 h dedupe window; default 30)", c.Delivery.RetentionDays)
 	}
 	if c.DataDir == "" {
 		bad("data_dir", "must not be empty; expected a directory such as ./data")

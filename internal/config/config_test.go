@@ -52,6 +52,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"lisen: :80\n", `unknown key "lisen"; expected one of:`},
 		{"audit:\n  retention: 3\n", `unknown key "audit.retention" in audit; expected one of: retention_days`},
 		{"audit:\n  retention_days: lots\n", `line 2: audit.retention_days: "lots" is not a whole number`},
+		{"delivery:\n  retention_days: 1\n", `delivery.retention_days: 1 is too small; expected a number of days ≥ 2`},
 		{"log:\n  level: loud\n", `log.level: "loud" is not a level`},
 		{"listen: nonsense\n", `listen: "nonsense" is not host:port`},
 		{"database:\n  url: mysql://x\n", `database.url: unknown scheme`},

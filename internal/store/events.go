@@ -233,3 +233,96 @@ func (db *DB) CountEvents(ctx context.Context) (int64, error) {
 	err := db.QueryRow(ctx, "SELECT count(*) FROM events").Scan(&n)
 	return n, err
 }
+
+// Purged counts what PurgeEvents deleted.
+type Purged struct{ Events, Deliveries, Attempts int64 }
+
+// PurgeEvents deletes events received before cutoff whose deliveries are
+// all finished (succeeded or dead), together with those deliveries and
+// their attempts, in transactions of at most 500 events. An event with a
+// delivery still pending, failed (to be retried) or running is kept, also
+// when a replay revives a delivery while the purge runs: the deliveries are
+// locked before they are deleted.
+func (db *DB) PurgeEvents(ctx context.Context, cutoff time.Time) (Purged, error) {
+	const per = 500
+	var total Purged
+	lock := ""
+	if db.kind == Postgres {
+		lock = " FOR UPDATE"
+	}
+	for ctx.Err() == nil {
+		var ids []any
+		rows, err := db.Query(ctx, fmt.Sprintf(`SELECT id FROM events e WHERE e.received_at < ? AND NOT EXISTS
+			(SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state NOT IN ('succeeded','dead'))
+			ORDER BY e.received_at LIMIT %d`, per), Micros(cutoff))
+		if err != nil {
+			return total, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return total, err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return total, err
+		}
+		if len(ids) == 0 {
+			break
+		}
+		in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
+		var got Purged
+		err = db.InTx(ctx, func(tx *Tx) error {
+			got = Purged{}
+			drows, err := tx.Query(ctx, "SELECT id FROM deliveries WHERE event_id IN "+in+" AND state IN ('succeeded','dead')"+lock, ids...)
+			if err != nil {
+				return err
+			}
+			var dels []any
+			for drows.Next() {
+				var id string
+				if err := drows.Scan(&id); err != nil {
+					drows.Close()
+					return err
+				}
+				dels = append(dels, id)
+			}
+			drows.Close()
+			if err := drows.Err(); err != nil {
+				return err
+			}
+			for start := 0; start < len(dels); start += per {
+				chunk := dels[start:min(start+per, len(dels))]
+				din := "(" + strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",") + ")"
+				r, err := tx.Exec(ctx, "DELETE FROM delivery_attempts WHERE delivery_id IN "+din, chunk...)
+				if err != nil {
+					return err
+				}
+				n, _ := r.RowsAffected()
+				got.Attempts += n
+				if r, err = tx.Exec(ctx, "DELETE FROM deliveries WHERE id IN "+din, chunk...); err != nil {
+					return err
+				}
+				n, _ = r.RowsAffected()
+				got.Deliveries += n
+			}
+			r, err := tx.Exec(ctx, "DELETE FROM events WHERE id IN "+in+" AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)", ids...)
+			if err != nil {
+				return err
+			}
+			got.Events, _ = r.RowsAffected()
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total.Events, total.Deliveries, total.Attempts = total.Events+got.Events, total.Deliveries+got.Deliveries, total.Attempts+got.Attempts
+		if len(ids) < per || got.Events == 0 {
+			break
+		}
+	}
+	return total, ctx.Err()
+}

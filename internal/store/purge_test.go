@@ -1,0 +1,112 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// The event retention deletes old events whose deliveries are all finished,
+// with those deliveries and their attempts, and nothing else.
+func TestPurgeEvents(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		now := time.Now()
+		old, recent := now.Add(-40*24*time.Hour), now.Add(-24*time.Hour)
+		seed := func(id string, at time.Time, states ...string) {
+			t.Helper()
+			var ds []Delivery
+			for i, st := range states {
+				d := newDel(fmt.Sprintf("%s-d%d", id, i), id, at)
+				d.State = st
+				ds = append(ds, d)
+			}
+			err := db.InTx(ctx, func(tx *Tx) error {
+				if err := tx.InsertEvents(ctx, []Event{{ID: id, Source: "s", Type: "t", ReceivedAt: at, IdempotencyKey: id, Payload: `{}`}}); err != nil {
+					return err
+				}
+				return tx.InsertDeliveries(ctx, ds)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var outs []Outcome
+			for _, d := range ds {
+				outs = append(outs, Outcome{Attempt: Attempt{DeliveryID: d.ID, N: 1, At: at, Status: 200}, State: d.State})
+			}
+			if err := db.CompleteDeliveries(ctx, at, outs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seed("done", old, DeliverySucceeded, DeliveryDead)
+		seed("waiting", old, DeliverySucceeded, DeliveryFailed)
+		seed("running", old, DeliveryRunning)
+		seed("pending", old, DeliveryPending)
+		seed("bare", old)
+		seed("recent", recent, DeliverySucceeded)
+		p, err := db.PurgeEvents(ctx, now.Add(-30*24*time.Hour))
+		if err != nil || p != (Purged{Events: 2, Deliveries: 2, Attempts: 2}) {
+			t.Fatalf("purge: %+v %v; want the events done and bare, done's 2 deliveries and their 2 attempts", p, err)
+		}
+		for _, id := range []string{"done", "bare"} {
+			if _, err := db.Event(ctx, id); err != ErrNotFound {
+				t.Errorf("event %s survived: %v", id, err)
+			}
+		}
+		if _, err := db.Delivery(ctx, "done-d1"); err != ErrNotFound {
+			t.Errorf("a purged event's delivery survived: %v", err)
+		}
+		for _, id := range []string{"waiting", "running", "pending", "recent"} {
+			if _, err := db.Event(ctx, id); err != nil {
+				t.Errorf("event %s was purged: %v", id, err)
+			}
+		}
+		// An unfinished delivery keeps its event and every sibling delivery, with attempts.
+		for _, id := range []string{"waiting-d0", "waiting-d1", "running-d0", "pending-d0", "recent-d0"} {
+			if _, err := db.Delivery(ctx, id); err != nil {
+				t.Errorf("delivery %s was purged: %v", id, err)
+			}
+		}
+		if as, err := db.Attempts(ctx, "waiting-d0"); err != nil || len(as) != 1 {
+			t.Errorf("attempts of a kept event's delivery: %v %v", as, err)
+		}
+		if p, err := db.PurgeEvents(ctx, now.Add(-30*24*time.Hour)); err != nil || p != (Purged{}) {
+			t.Fatalf("second purge: %+v %v; want nothing", p, err)
+		}
+	})
+}
+
+// More old events than one transaction takes are all purged.
+func TestPurgeEventsInBatches(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		old := time.Now().Add(-40 * 24 * time.Hour)
+		const n = 1234
+		err := db.InTx(ctx, func(tx *Tx) error {
+			var evs []Event
+			var ds []Delivery
+			for i := 0; i < n; i++ {
+				id := fmt.Sprintf("e%04d", i)
+				evs = append(evs, Event{ID: id, Source: "s", Type: "t", ReceivedAt: old, IdempotencyKey: id, Payload: `{}`})
+				d := newDel("d"+id, id, old)
+				d.State = DeliverySucceeded
+				ds = append(ds, d)
+			}
+			if err := tx.InsertEvents(ctx, evs); err != nil {
+				return err
+			}
+			return tx.InsertDeliveries(ctx, ds)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := db.PurgeEvents(ctx, time.Now().Add(-30*24*time.Hour))
+		if err != nil || p.Events != n || p.Deliveries != n {
+			t.Fatalf("purge: %+v %v; want %d events and deliveries", p, err, n)
+		}
+		if left, _ := db.CountEvents(ctx); left != 0 {
+			t.Fatalf("%d events left", left)
+		}
+	})
+}
