@@ -85,9 +85,9 @@ func NewDispatcher(db *store.DB, eps *Endpoints, al *audit.Log, log *slog.Logger
 // Register adds the executor of a delivery kind (e.g. "mattermost.post").
 func (d *Dispatcher) Register(kind string, e Executor) { d.execs[kind] = e }
 
-// Collectors returns the dispatcher's metrics.
+// Collectors returns the dispatcher's metrics, with the queue's state.
 func (d *Dispatcher) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{d.attempts, d.latency}
+	return []prometheus.Collector{d.attempts, d.latency, queueCollector{d.db, func() time.Time { return d.now() }}}
 }
 
 // Wake tells the dispatcher new work may be due (e.g. after an ingest commit).

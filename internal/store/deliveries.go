@@ -425,3 +425,48 @@ func (db *DB) NextDueDelivery(ctx context.Context) (time.Time, error) {
 	err := db.QueryRow(ctx, "SELECT min(next_attempt_at) FROM deliveries WHERE state IN ('pending','failed')").Scan(&next)
 	return Time(next.Int64), err
 }
+
+// Queue is the state of the delivery queue: deliveries waiting (pending,
+// failed = retry scheduled), running, or dead, and when the oldest delivery
+// that is due now became due (zero when none is).
+type Queue struct {
+	Counts    map[string]int64
+	OldestDue time.Time
+}
+
+// QueueStats reads the queue's state at now. It reads only the indexes of
+// unfinished and dead deliveries, not the (large) history of succeeded ones.
+func (db *DB) QueueStats(ctx context.Context, now time.Time) (Queue, error) {
+	q := Queue{Counts: map[string]int64{}}
+	rows, err := db.Query(ctx, "SELECT state, count(*) FROM deliveries WHERE state IN ('pending','failed','running','dead') GROUP BY state")
+	if err != nil {
+		return q, err
+	}
+	for rows.Next() {
+		var s string
+		var n int64
+		if err := rows.Scan(&s, &n); err != nil {
+			rows.Close()
+			return q, err
+		}
+		q.Counts[s] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return q, err
+	}
+	// A running delivery's next attempt is its lease's end, so a running one
+	// counts only once its lease ran out (its worker died).
+	var oldest sql.NullInt64
+	err = db.QueryRow(ctx, `SELECT min(m) FROM (
+		SELECT min(next_attempt_at) AS m FROM deliveries WHERE state IN ('pending','failed','running') AND ordered_key IS NULL
+		UNION ALL
+		SELECT min(next_attempt_at) FROM deliveries WHERE state IN ('pending','failed','running') AND ordered_key IS NOT NULL) x`).Scan(&oldest)
+	if err != nil {
+		return q, err
+	}
+	if oldest.Valid && oldest.Int64 <= Micros(now) {
+		q.OldestDue = Time(oldest.Int64)
+	}
+	return q, nil
+}

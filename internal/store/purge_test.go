@@ -110,3 +110,43 @@ func TestPurgeEventsInBatches(t *testing.T) {
 		}
 	})
 }
+
+// The queue's state: counts of unfinished and dead deliveries, and the
+// oldest due one (a running delivery only once its lease ran out).
+func TestQueueStats(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		now := time.Now().Truncate(time.Microsecond)
+		q, err := db.QueueStats(ctx, now)
+		if err != nil || len(q.Counts) != 0 || !q.OldestDue.IsZero() {
+			t.Fatalf("empty queue: %+v %v", q, err)
+		}
+		mk := func(id, state string, next time.Time, ordered string) Delivery {
+			d := newDel(id, "ev", next)
+			d.State, d.OrderedKey = state, ordered
+			return d
+		}
+		seedEvent(t, db, "ev",
+			mk("p-future", DeliveryPending, now.Add(time.Minute), ""),
+			mk("f-due", DeliveryFailed, now.Add(-time.Minute), ""),
+			mk("o-due", DeliveryPending, now.Add(-3*time.Minute), "ep"),
+			mk("s", DeliverySucceeded, now.Add(-time.Hour), ""),
+			mk("dead", DeliveryDead, now.Add(-time.Hour), ""))
+		q, err = db.QueueStats(ctx, now)
+		if err != nil || fmt.Sprint(q.Counts) != "map[dead:1 failed:1 pending:2]" || !q.OldestDue.Equal(now.Add(-3*time.Minute)) {
+			t.Fatalf("queue: %+v %v; want the ordered delivery due 3 min ago as the oldest", q, err)
+		}
+		// Claimed, the due ones are running until their lease ends.
+		if cs, err := db.ClaimDeliveries(ctx, now, time.Minute, 10); err != nil || len(cs) != 2 {
+			t.Fatalf("claim: %d %v", len(cs), err)
+		}
+		q, _ = db.QueueStats(ctx, now)
+		if q.Counts[DeliveryRunning] != 2 || !q.OldestDue.IsZero() {
+			t.Fatalf("after the claim: %+v; want 2 running and nothing due", q)
+		}
+		q, _ = db.QueueStats(ctx, now.Add(2*time.Minute))
+		if !q.OldestDue.Equal(now.Add(time.Minute)) {
+			t.Fatalf("2 min later: oldest due %v; want the future pending one, due 1 min after now (leases end then too)", q.OldestDue)
+		}
+	})
+}
