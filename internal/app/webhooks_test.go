@@ -499,3 +499,29 @@ func TestEventRetention(t *testing.T) {
 		t.Fatalf("an event past the retention was kept: %v", err)
 	}
 }
+
+// Text the database cannot store is refused with 400 before it reaches a
+// batch, where it would have failed every request sharing the commit.
+func TestIncomingTextTheDatabaseCannotStore(t *testing.T) {
+	for kind, url := range backends(t) {
+		t.Run(kind, func(t *testing.T) {
+			h := startHub(t, url, nil)
+			_, out := h.api("POST", "/api/v1/webhooks", map[string]any{"direction": "incoming", "name": "shop", "scheme": "standard", "event_type": "shop.order"})
+			sec, id := out["secret"].(string), out["item"].(map[string]any)["id"].(string)
+			for _, c := range []struct{ name, msgID, body string }{
+				{"invalid UTF-8 in the body", "msg_1", "{\"name\":\"caf\xe9\"}"},
+				{"invalid UTF-8 in the webhook-id", "msg_\xff", `{"name":"x"}`},
+			} {
+				st, res := h.post("/hooks/"+id, signed(sec, c.msgID, time.Now(), []byte(c.body)), []byte(c.body))
+				msg := fmt.Sprint(res["error"])
+				if st != 400 || !strings.Contains(msg, "UTF-8") {
+					t.Errorf("%s: %d %v; want 400 naming UTF-8", c.name, st, res)
+				}
+			}
+			body := []byte(`{"name":"café"}`)
+			if st, res := h.post("/hooks/"+id, signed(sec, "msg_ok", time.Now(), body), body); st != 200 {
+				t.Fatalf("valid UTF-8 after the refusals: %d %v", st, res)
+			}
+		})
+	}
+}

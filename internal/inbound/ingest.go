@@ -7,9 +7,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
+	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -98,8 +100,8 @@ func (in *Ingester) Ingest(ctx context.Context, r Request) (Result, error) {
 	if r.Source == "" || r.Type == "" {
 		return Result{}, errors.New("ingest: source and type are required")
 	}
-	if !json.Valid(r.Payload) {
-		return Result{}, errors.New("ingest: payload is not JSON")
+	if err := r.check(); err != nil {
+		return Result{}, err
 	}
 	if r.IdemKey == "" {
 		r.IdemKey = bodyKey(r.Payload)
@@ -118,6 +120,25 @@ func (in *Ingester) Ingest(ctx context.Context, r Request) (Result, error) {
 		return Result{}, err
 	}
 	return p.res, nil
+}
+
+// check refuses what the database could not store — the whole batch the
+// request shares would fail with it — with an error for the sender (400).
+// JSON must be UTF-8 (RFC 8259), and PostgreSQL text holds neither invalid
+// UTF-8 nor NUL bytes; json.Valid checks neither.
+func (r Request) check() error {
+	if !json.Valid(r.Payload) {
+		return problem.BadRequest("the payload is not valid JSON")
+	}
+	if !utf8.Valid(r.Payload) {
+		return problem.BadRequest("the payload is not valid UTF-8; JSON must be sent as UTF-8")
+	}
+	for _, f := range []struct{ name, v string }{{"event type", r.Type}, {"idempotency key", r.IdemKey}} {
+		if !utf8.ValidString(f.v) || strings.ContainsRune(f.v, 0) {
+			return problem.BadRequest("the %s %q is not valid UTF-8 text", f.name, f.v)
+		}
+	}
+	return nil
 }
 
 // Close stops the committers after the queued requests are stored.
@@ -170,6 +191,14 @@ func (in *Ingester) commit(batch []*pending) {
 			break
 		}
 		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+	}
+	if err != nil && store.Refused(err) && len(batch) > 1 {
+		// One request the database refuses must not fail the others it
+		// shared a batch with: store each alone.
+		for _, p := range batch {
+			in.commit([]*pending{p})
+		}
+		return
 	}
 	for _, p := range batch {
 		p.err <- err

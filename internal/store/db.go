@@ -259,6 +259,27 @@ func (db *DB) rebind(q string) string {
 	return out
 }
 
+// Refused reports whether the database refused the data itself — text it
+// cannot hold, a violated constraint — rather than failing: the same data
+// cannot succeed on a retry, while other rows of the same batch may.
+func Refused(err error) bool {
+	if errors.Is(err, ErrConflict) {
+		return true
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return strings.HasPrefix(pg.Code, "22") || strings.HasPrefix(pg.Code, "23") // data exception, integrity violation
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_MISMATCH:
+			return true
+		}
+	}
+	return false
+}
+
 // mapErr turns unique violations into ErrConflict (keeping the detail).
 func mapErr(err error) error {
 	if err == nil {
