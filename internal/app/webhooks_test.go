@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -521,6 +523,49 @@ func TestIncomingTextTheDatabaseCannotStore(t *testing.T) {
 			body := []byte(`{"name":"café"}`)
 			if st, res := h.post("/hooks/"+id, signed(sec, "msg_ok", time.Now(), body), body); st != 200 {
 				t.Fatalf("valid UTF-8 after the refusals: %d %v", st, res)
+			}
+			// A key too long for an index (here from a payload field) is
+			// hashed, and still dedupes.
+			_, out = h.api("POST", "/api/v1/webhooks", map[string]any{"direction": "incoming", "name": "refs", "scheme": "standard",
+				"event_type": "shop.order", "idempotency_field": "ref"})
+			sec, id = out["secret"].(string), out["item"].(map[string]any)["id"].(string)
+			random := make([]byte, 6000)
+			rand.Read(random)
+			ref := base64.StdEncoding.EncodeToString(random)
+			b1, b2 := []byte(`{"ref":"`+ref+`","n":1}`), []byte(`{"ref":"`+ref+`","n":2}`)
+			st, first := h.post("/hooks/"+id, signed(sec, "m1", time.Now(), b1), b1)
+			_, again := h.post("/hooks/"+id, signed(sec, "m2", time.Now(), b2), b2)
+			if st != 200 || again["duplicate"] != true || again["event_id"] != first["event_id"] {
+				t.Fatalf("a long key: %d %v, then %v; want stored once and the repeat a duplicate", st, first, again)
+			}
+		})
+	}
+}
+
+// A receiver answering bytes that are not text (a NUL, invalid UTF-8) does
+// not keep its attempts, or those recorded in the same batch, from being
+// recorded: the answer is stored as text, U+FFFD for each run of invalid
+// bytes and no NUL.
+func TestBinaryReceiverAnswerIsRecorded(t *testing.T) {
+	for kind, url := range backends(t) {
+		t.Run(kind, func(t *testing.T) {
+			h := startHub(t, url, nil)
+			rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Write([]byte("ok\x00\xff\xfe"))
+			}))
+			defer rc.Close()
+			inID, inSec := h.incoming("shop.order.created")
+			h.endpoint(map[string]any{"target_url": rc.URL, "event_types": []string{"shop.*"}})
+			var evs []string
+			for i := 0; i < 5; i++ {
+				evs = append(evs, h.send(inID, inSec, fmt.Sprint("m", i), fmt.Sprintf(`{"order":%d}`, i)))
+			}
+			for _, ev := range evs {
+				waitFor(t, "succeeded state", func() bool { return h.delivery(ev)["state"] == "succeeded" })
+			}
+			log := h.delivery(evs[0])["attempt_log"].([]any)
+			if got := log[0].(map[string]any)["Response"]; got != "ok\uFFFD" {
+				t.Fatalf("stored answer %q; want the text with U+FFFD for the invalid bytes and no NUL", got)
 			}
 		})
 	}

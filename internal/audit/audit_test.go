@@ -209,3 +209,31 @@ func TestWriteRejectsBadEntries(t *testing.T) {
 		t.Fatal("entry with level loud accepted")
 	}
 }
+
+// Text from outside (a header, a service's error) that is not valid UTF-8 or
+// holds a NUL is stored as the store keeps text, and the chain still
+// verifies: it hashes what is stored.
+func TestEntriesWithBytesThatAreNotText(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.kind, func(t *testing.T) {
+			db := open(t, b.url)
+			l := New(db)
+			defer l.Close()
+			e := Entry{Actor: "bot\xff", Action: "x.y", Target: "t\x00", Message: "caf\xe9 \x00", URL: "/p\xfe"}
+			if err := l.Write(context.Background(), e); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Write(context.Background(), Entry{Action: "x.z", Message: "next"}); err != nil {
+				t.Fatal(err)
+			}
+			mustVerify(t, db)
+			var msg, actor string
+			if err := db.QueryRow(context.Background(), "SELECT message, actor FROM audit_log WHERE action = 'x.y'").Scan(&msg, &actor); err != nil {
+				t.Fatal(err)
+			}
+			if msg != "caf\uFFFD " || actor != "bot\uFFFD" {
+				t.Fatalf("stored %q by %q", msg, actor)
+			}
+		})
+	}
+}

@@ -100,11 +100,8 @@ func (in *Ingester) Ingest(ctx context.Context, r Request) (Result, error) {
 	if r.Source == "" || r.Type == "" {
 		return Result{}, errors.New("ingest: source and type are required")
 	}
-	if err := r.check(); err != nil {
+	if err := r.prepare(); err != nil {
 		return Result{}, err
-	}
-	if r.IdemKey == "" {
-		r.IdemKey = bodyKey(r.Payload)
 	}
 	p := &pending{req: r, err: make(chan error, 1)}
 	select {
@@ -122,11 +119,17 @@ func (in *Ingester) Ingest(ctx context.Context, r Request) (Result, error) {
 	return p.res, nil
 }
 
-// check refuses what the database could not store — the whole batch the
-// request shares would fail with it — with an error for the sender (400).
-// JSON must be UTF-8 (RFC 8259), and PostgreSQL text holds neither invalid
-// UTF-8 nor NUL bytes; json.Valid checks neither.
-func (r Request) check() error {
+// maxText bounds an event type and, unhashed, an idempotency key: a key
+// is part of a database index, whose entries PostgreSQL limits to about
+// 2.7 kB.
+const maxText = 256
+
+// prepare refuses what the database could not store — the whole batch the
+// request shares would fail with it — with an error for the sender (400),
+// and gives the request its idempotency key: the body's hash when it names
+// none, the hash of a key longer than maxText (it still dedupes). JSON must
+// be UTF-8 (RFC 8259); json.Valid does not check that.
+func (r *Request) prepare() error {
 	if !json.Valid(r.Payload) {
 		return problem.BadRequest("the payload is not valid JSON")
 	}
@@ -137,6 +140,15 @@ func (r Request) check() error {
 		if !utf8.ValidString(f.v) || strings.ContainsRune(f.v, 0) {
 			return problem.BadRequest("the %s %q is not valid UTF-8 text", f.name, f.v)
 		}
+	}
+	if len(r.Type) > maxText {
+		return problem.BadRequest("the event type is %d bytes long; at most %d are taken", len(r.Type), maxText)
+	}
+	switch {
+	case r.IdemKey == "":
+		r.IdemKey = bodyKey(r.Payload)
+	case len(r.IdemKey) > maxText:
+		r.IdemKey = bodyKey([]byte(r.IdemKey))
 	}
 	return nil
 }

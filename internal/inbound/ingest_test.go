@@ -2,9 +2,14 @@ package inbound
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
 	"github.com/insightpulseai/ipai/internal/testpg"
 )
@@ -12,9 +17,9 @@ import (
 func TestMain(m *testing.M) { testpg.Main(m) }
 
 // A request the database refuses fails alone: the others of its batch are
-// stored and answered. (Ingest refuses such text before it reaches a batch;
-// this is the guard behind that check. PostgreSQL is the backend that
-// refuses text: SQLite stores any bytes.)
+// stored and answered. (Ingest hashes a key this long before it reaches a
+// batch; this is the guard behind that, for refusals not foreseen.
+// PostgreSQL is the backend that refuses it: an index entry over 2.7 kB.)
 func TestRefusedRequestDoesNotFailItsBatch(t *testing.T) {
 	ctx := context.Background()
 	db, err := store.Open(ctx, testpg.URL(t))
@@ -32,10 +37,9 @@ func TestRefusedRequestDoesNotFailItsBatch(t *testing.T) {
 		r := Request{Source: "s", Type: "t", IdemKey: fmt.Sprint("k", i), Payload: []byte(fmt.Sprintf(`{"i":%d}`, i))}
 		batch = append(batch, &pending{req: r, err: make(chan error, 1)})
 	}
-	bad := &pending{req: Request{Source: "s", Type: "t", IdemKey: "bad", Payload: []byte("{\"x\":\"\xff\"}")}, err: make(chan error, 1)}
-	if bad.req.check() == nil {
-		t.Fatal("Ingest's check lets invalid UTF-8 through")
-	}
+	random := make([]byte, 6000)
+	rand.Read(random) // random text does not compress into an index entry
+	bad := &pending{req: Request{Source: "s", Type: "t", IdemKey: base64.StdEncoding.EncodeToString(random), Payload: []byte(`{"x":1}`)}, err: make(chan error, 1)}
 	batch = append(batch[:5], append([]*pending{bad}, batch[5:]...)...)
 	in.commit(batch)
 	for i, p := range batch {
@@ -52,5 +56,27 @@ func TestRefusedRequestDoesNotFailItsBatch(t *testing.T) {
 		if _, err := db.Event(ctx, p.res.EventID); err != nil {
 			t.Fatalf("request %d's event %s is not stored: %v", i, p.res.EventID, err)
 		}
+	}
+}
+
+// Ingest refuses what cannot be stored with a 400 and hashes keys too long
+// for an index, so that they still dedupe.
+func TestPrepare(t *testing.T) {
+	for _, r := range []Request{
+		{Type: "t", Payload: []byte("{\"x\":\"\xff\"}")},
+		{Type: "t", Payload: []byte(`{"x":`)},
+		{Type: "t\x00", Payload: []byte(`{}`)},
+		{Type: "t", IdemKey: "k\xfe", Payload: []byte(`{}`)},
+		{Type: strings.Repeat("t", maxText+1), Payload: []byte(`{}`)},
+	} {
+		var p *problem.Error
+		if err := r.prepare(); !errors.As(err, &p) || p.Status != 400 {
+			t.Errorf("prepare(%q, %q, %q) = %v; want a 400", r.Type, r.IdemKey, r.Payload, err)
+		}
+	}
+	long := strings.Repeat("k", maxText+1)
+	a, b := Request{Type: "t", IdemKey: long, Payload: []byte(`{}`)}, Request{Type: "t", IdemKey: long, Payload: []byte(`{"other":1}`)}
+	if a.prepare() != nil || b.prepare() != nil || a.IdemKey != b.IdemKey || len(a.IdemKey) > maxText {
+		t.Fatalf("long keys: %q %q; want the same short hash", a.IdemKey, b.IdemKey)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -142,19 +143,66 @@ func (db *DB) Stats() sql.DBStats { return db.sql.Stats() }
 
 // Exec runs a statement.
 func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	r, err := db.sql.ExecContext(ctx, db.rebind(q), args...)
+	r, err := db.sql.ExecContext(ctx, db.rebind(q), texts(args)...)
 	return r, mapErr(err)
 }
 
 // Query runs a query returning rows.
 func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	r, err := db.sql.QueryContext(ctx, db.rebind(q), args...)
+	r, err := db.sql.QueryContext(ctx, db.rebind(q), texts(args)...)
 	return r, mapErr(err)
 }
 
 // QueryRow runs a query returning at most one row.
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *Row {
-	return &Row{db.sql.QueryRowContext(ctx, db.rebind(q), args...)}
+	return &Row{db.sql.QueryRowContext(ctx, db.rebind(q), texts(args)...)}
+}
+
+// Text returns s as both backends store it: invalid UTF-8 becomes U+FFFD
+// and NUL bytes are dropped. PostgreSQL text holds neither (it would refuse
+// the whole statement — a batch of outcomes, say, for one receiver's binary
+// answer), and SQLite would keep them, so the backends would differ. Every
+// string argument of Exec, Query and QueryRow passes through it; callers
+// that hash or sign text must hash Text(s), as the audit log does.
+func Text(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
+// texts applies Text to string and []string arguments, copying args (and
+// a []string) only when something changes.
+func texts(args []any) []any {
+	out := args
+	set := func(i int, v any) {
+		if &out[0] == &args[0] {
+			out = append([]any(nil), args...)
+		}
+		out[i] = v
+	}
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			if t := Text(v); t != v {
+				set(i, t)
+			}
+		case []string:
+			var c []string
+			for j, s := range v {
+				if t := Text(s); t != s {
+					if c == nil {
+						c = append([]string(nil), v...)
+					}
+					c[j] = t
+				}
+			}
+			if c != nil {
+				set(i, c)
+			}
+		}
+	}
+	return out
 }
 
 // Tx is a transaction with the same query methods as DB.
@@ -171,19 +219,19 @@ func (tx *Tx) SQL() *sql.Tx { return tx.tx }
 
 // Exec runs a statement in the transaction.
 func (tx *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	r, err := tx.tx.ExecContext(ctx, tx.db.rebind(q), args...)
+	r, err := tx.tx.ExecContext(ctx, tx.db.rebind(q), texts(args)...)
 	return r, mapErr(err)
 }
 
 // Query runs a query in the transaction.
 func (tx *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	r, err := tx.tx.QueryContext(ctx, tx.db.rebind(q), args...)
+	r, err := tx.tx.QueryContext(ctx, tx.db.rebind(q), texts(args)...)
 	return r, mapErr(err)
 }
 
 // QueryRow runs a single-row query in the transaction.
 func (tx *Tx) QueryRow(ctx context.Context, q string, args ...any) *Row {
-	return &Row{tx.tx.QueryRowContext(ctx, tx.db.rebind(q), args...)}
+	return &Row{tx.tx.QueryRowContext(ctx, tx.db.rebind(q), texts(args)...)}
 }
 
 // Row wraps sql.Row so that "no rows" becomes ErrNotFound.
@@ -259,8 +307,8 @@ func (db *DB) rebind(q string) string {
 	return out
 }
 
-// Refused reports whether the database refused the data itself — text it
-// cannot hold, a violated constraint — rather than failing: the same data
+// Refused reports whether the database refused the data itself — a value
+// it cannot hold, a violated constraint, a size limit — rather than failing: the same data
 // cannot succeed on a retry, while other rows of the same batch may.
 func Refused(err error) bool {
 	if errors.Is(err, ErrConflict) {
@@ -268,7 +316,11 @@ func Refused(err error) bool {
 	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
-		return strings.HasPrefix(pg.Code, "22") || strings.HasPrefix(pg.Code, "23") // data exception, integrity violation
+		switch pg.Code[:2] {
+		case "22", "23", "54": // data exception, integrity violation, a limit (e.g. an index entry's size)
+			return true
+		}
+		return false
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {

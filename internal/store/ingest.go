@@ -131,7 +131,7 @@ func (db *DB) StoreEvents(ctx context.Context, b EventBatch) (Stored, error) {
 	for _, a := range dInt {
 		args = append(args, a)
 	}
-	rows, err := db.sql.QueryContext(ctx, storeEventsPG, args...)
+	rows, err := db.Query(ctx, storeEventsPG, args...)
 	if err != nil {
 		return Stored{}, mapErr(err)
 	}

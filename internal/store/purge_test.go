@@ -150,3 +150,25 @@ func TestQueueStats(t *testing.T) {
 		}
 	})
 }
+
+// Text is what both backends can store; texts changes only what it must and
+// never the caller's slices.
+func TestText(t *testing.T) {
+	for in, want := range map[string]string{"plain": "plain", "café": "café", "a\x00b": "ab", "x\xff\xfey": "x\uFFFDy", "": ""} {
+		if got := Text(in); got != want {
+			t.Errorf("Text(%q) = %q; want %q", in, got, want)
+		}
+	}
+	list := []string{"ok", "bad\xff"}
+	args := []any{"a\x00", 7, list, []string{"fine"}}
+	out := texts(args)
+	if args[0] != "a\x00" || list[1] != "bad\xff" {
+		t.Fatalf("texts changed the caller's arguments: %q %q", args[0], list)
+	}
+	if out[0] != "a" || out[1] != 7 || fmt.Sprint(out[2]) != "[ok bad\uFFFD]" || fmt.Sprint(out[3]) != "[fine]" {
+		t.Fatalf("texts: %q", out)
+	}
+	if clean := []any{"x", 1}; &texts(clean)[0] != &clean[0] {
+		t.Fatal("texts copied arguments that needed no change")
+	}
+}
