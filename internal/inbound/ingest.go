@@ -175,19 +175,29 @@ func (in *Ingester) run(maxBatch int) {
 				}
 			}
 		}
-		batch := []*pending{first}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case p := <-in.reqs:
-				batch = append(batch, p)
-			default:
-				break more
-			}
-		}
-		in.commit(batch)
+		in.commit(in.collect(first, maxBatch))
 	}
 }
+
+// collect takes what is queued behind first, without waiting, into one
+// batch. A batch is one statement: it is bounded in events and in bytes (a
+// full batch of 1 MiB bodies would otherwise be a 256 MiB message).
+func (in *Ingester) collect(first *pending, maxBatch int) []*pending {
+	batch, size := []*pending{first}, len(first.req.Payload)
+	for len(batch) < maxBatch && size < maxBatchBytes {
+		select {
+		case p := <-in.reqs:
+			batch = append(batch, p)
+			size += len(p.req.Payload)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// maxBatchBytes bounds the payload bytes of one batch.
+const maxBatchBytes = 8 << 20
 
 // NewEventID returns a time-ordered event id.
 func NewEventID() string {

@@ -80,3 +80,26 @@ func TestPrepare(t *testing.T) {
 		t.Fatalf("long keys: %q %q; want the same short hash", a.IdemKey, b.IdemKey)
 	}
 }
+
+// A batch stops at MaxBatch events or at maxBatchBytes of payload, and takes
+// only what is already queued.
+func TestCollectBoundsABatch(t *testing.T) {
+	in := &Ingester{reqs: make(chan *pending, 64)}
+	queue := func(n, size int) {
+		for i := 0; i < n; i++ {
+			in.reqs <- &pending{req: Request{Payload: make([]byte, size)}}
+		}
+	}
+	first := &pending{req: Request{Payload: []byte(`{}`)}}
+	queue(40, 10)
+	if got := len(in.collect(first, 16)); got != 16 {
+		t.Fatalf("batch of %d; want MaxBatch 16", got)
+	}
+	if got := len(in.collect(first, 256)); got != 26 {
+		t.Fatalf("batch of %d; want the first and the 25 still queued", got)
+	}
+	queue(20, 1<<20)
+	if got := len(in.collect(first, 256)); got != 9 {
+		t.Fatalf("batch of %d with 1 MiB bodies; want the first and 8 (8 MiB)", got)
+	}
+}
