@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -133,5 +135,40 @@ func TestEveryCommandHasAnExample(t *testing.T) {
 	visit(root)
 	if len(missing) > 0 {
 		t.Fatalf("commands without an example in --help: %v", missing)
+	}
+}
+
+func TestEventsPurge(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "ipai.db")
+	if _, _, err := run(t, "migrate", "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	err = s.InTx(ctx, func(tx *store.Tx) error {
+		var evs []store.Event
+		for i, age := range []time.Duration{40 * 24 * time.Hour, 10 * 24 * time.Hour, time.Hour} {
+			evs = append(evs, store.Event{ID: fmt.Sprint("e", i), Source: "s", Type: "t", ReceivedAt: time.Now().Add(-age), IdempotencyKey: fmt.Sprint(i), Payload: "{}"})
+		}
+		return tx.InsertEvents(ctx, evs)
+	})
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := run(t, "events", "purge", "--db", db); err != nil || !strings.Contains(out, "purged 1 events older than 30 days") {
+		t.Fatalf("purge with the default retention: %q %v", out, err)
+	}
+	if out, _, err := run(t, "events", "purge", "--db", db, "--days", "7"); err != nil || !strings.Contains(out, "purged 1 events older than 7 days") {
+		t.Fatalf("purge --days 7: %q %v", out, err)
+	}
+	if _, _, err := run(t, "events", "purge", "--db", db, "--days", "1"); err == nil || !strings.Contains(err.Error(), "at least 2") {
+		t.Fatalf("purge --days 1: %v; want a refusal", err)
+	}
+	if out, _, err := run(t, "audit", "list", "--db", db, "--action", "events.purge"); err != nil || strings.Count(out, "events.purge") != 2 {
+		t.Fatalf("audit: %q %v", out, err)
 	}
 }
