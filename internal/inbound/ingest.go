@@ -64,7 +64,7 @@ type IngesterOptions struct {
 	// Committers is the number of concurrent committing transactions
 	// (default 1: a batch's cost is mostly fixed — a round trip and a WAL
 	// flush — so fewer, larger batches beat more, smaller ones; measured
-	// on PostgreSQL, 2 committers ingest 10–15 % less than 1).
+	// on PostgreSQL at 32 senders, 2 committers ingest about 17 % less).
 	Committers int
 	// MaxBatch bounds the events of one transaction (default 256).
 	MaxBatch int
@@ -138,7 +138,7 @@ func (r *Request) prepare() error {
 	}
 	for _, f := range []struct{ name, v string }{{"event type", r.Type}, {"idempotency key", r.IdemKey}} {
 		if !utf8.ValidString(f.v) || strings.ContainsRune(f.v, 0) {
-			return problem.BadRequest("the %s %q is not valid UTF-8 text", f.name, f.v)
+			return problem.BadRequest("the %s %q is not valid UTF-8 text", f.name, f.v[:min(len(f.v), 64)])
 		}
 	}
 	if len(r.Type) > maxText {
