@@ -246,12 +246,20 @@ func (d *Dispatcher) record(batch []outcome) {
 	defer cancel()
 	var err error
 	for try := 0; try < 10; try++ {
-		if err = d.db.CompleteDeliveries(ctx, d.now(), outs); err == nil {
+		if err = d.db.CompleteDeliveries(ctx, d.now(), outs); err == nil || store.Refused(err) {
 			break
 		}
 		// The database may be restarting: the lease keeps the deliveries
 		// ours meanwhile; if we never manage, they are retried after it.
 		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	}
+	if store.Refused(err) && len(batch) > 1 {
+		// One outcome the database refuses must not leave the others of the
+		// batch unrecorded (and so sent again after their lease).
+		for _, b := range batch {
+			d.record([]outcome{b})
+		}
+		return
 	}
 	if err != nil {
 		d.log.Error("record delivery outcomes; they will be retried when their lease ends", "n", len(outs), "err", err)
