@@ -233,6 +233,14 @@ func (l *Log) commit(batch []*request) {
 			break
 		}
 	}
+	if err != nil && !store.IsConflict(err) && store.Refused(err) && len(batch) > 1 {
+		// An entry the database refuses must not fail the other writers'
+		// entries that shared its batch: append each writer's alone.
+		for _, r := range batch {
+			l.commit([]*request{r})
+		}
+		return
+	}
 	for _, r := range batch {
 		r.err <- err
 	}

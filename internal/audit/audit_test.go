@@ -237,3 +237,41 @@ func TestEntriesWithBytesThatAreNotText(t *testing.T) {
 		})
 	}
 }
+
+// An entry the database refuses fails alone: the entries that shared its
+// group commit are appended, and the chain verifies. (A trigger stands for
+// whatever the database may refuse: text is already made storable.)
+func TestRefusedEntryDoesNotFailItsBatch(t *testing.T) {
+	db := open(t, testpg.URL(t))
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'refused' USING ERRCODE = '22023'; END $$`,
+		`CREATE TRIGGER refuse BEFORE INSERT ON audit_log FOR EACH ROW WHEN (NEW.message = 'refuse me') EXECUTE FUNCTION refuse()`,
+	} {
+		if _, err := db.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := New(db)
+	defer l.Close()
+	// Several writers' entries in one batch with the bad one.
+	var reqs []*request
+	for _, msg := range []string{"first", "refuse me", "third"} {
+		row, err := l.row(Entry{Action: "x.y", Message: msg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, &request{rows: []*store.AuditRow{row}, err: make(chan error, 1)})
+	}
+	l.commit(reqs)
+	for i, r := range reqs {
+		err := <-r.err
+		if (i == 1) != (err != nil) {
+			t.Fatalf("entry %d: %v; want only entry 1 refused", i, err)
+		}
+	}
+	if rep := mustVerify(t, db); rep.Entries != 2 {
+		t.Fatalf("%d entries; want the 2 good ones", rep.Entries)
+	}
+}
