@@ -41,6 +41,34 @@ func Send(hc *http.Client, req *http.Request) (*Response, error) {
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body, Cookies: resp.Cookies()}, nil
 }
 
+// Call sends req with hc (see Send). A non-2xx answer comes back with the
+// error decodeErr makes of it (ServiceErrorf when decodeErr is nil); a 2xx
+// answer's JSON body is decoded into out when out is not nil.
+func Call(hc *http.Client, req *http.Request, decodeErr func(*Response) error, out any) (*Response, error) {
+	resp, err := Send(hc, req)
+	if err != nil {
+		return nil, err
+	}
+	if !resp.OK() {
+		if decodeErr == nil {
+			return resp, ServiceErrorf(resp)
+		}
+		return resp, decodeErr(resp)
+	}
+	if out != nil {
+		return resp, resp.JSON(out)
+	}
+	return resp, nil
+}
+
+// HTTPClient returns hc, or http.DefaultClient when hc is nil.
+func HTTPClient(hc *http.Client) *http.Client {
+	if hc == nil {
+		return http.DefaultClient
+	}
+	return hc
+}
+
 func classify(req *http.Request, err error) error {
 	where := req.Method + " " + redact(req.URL)
 	var ne net.Error

@@ -75,6 +75,22 @@ func (p *Probe) Fail(name string, err error) {
 // Version records the version the service reported.
 func (p *Probe) Version(v string) { p.version = v }
 
+// RequireVersion records the version check of a service that reported
+// found: it fails when found cannot be read or is older than min (need
+// names the minimum in the message), and passes as "<service> <found>".
+func (p *Probe) RequireVersion(service, found string, min Version, need string) {
+	v, err := ParseVersion(found)
+	if err != nil {
+		p.Fail(CheckVersion, err)
+		return
+	}
+	if v.Less(min) {
+		p.Fail(CheckVersion, Incompatible(service, found, need))
+		return
+	}
+	p.Pass(CheckVersion, service+" "+found)
+}
+
 // Failed reports whether any check failed so far.
 func (p *Probe) Failed() bool { return p.err != nil }
 

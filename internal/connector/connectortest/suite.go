@@ -34,6 +34,15 @@ type Fake struct {
 	ErrorBody string
 }
 
+// WithSecret returns a BadCredentials that replaces the config's secrets
+// with the one secret name=value.
+func WithSecret(name, value string) func(connector.Config) connector.Config {
+	return func(c connector.Config) connector.Config {
+		c.Secrets = map[string]string{name: value}
+		return c
+	}
+}
+
 // Run runs the suite; start must start a fresh fake (closed via t.Cleanup).
 func Run(t *testing.T, start func(t *testing.T) Fake) {
 	t.Helper()

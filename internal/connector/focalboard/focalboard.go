@@ -49,10 +49,7 @@ var _ connector.Connector = (*Client)(nil)
 
 // New returns a client using a session (or single-user) token.
 func New(baseURL, token string, hc *http.Client) *Client {
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, hc: hc}
+	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, hc: connector.HTTPClient(hc)}
 }
 
 // WithToken returns a copy of c using another token.
@@ -69,24 +66,18 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) (*c
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	resp, err := connector.Send(c.hc, req)
-	if err != nil {
-		return nil, err
+	return connector.Call(c.hc, req, decodeError, out)
+}
+
+func decodeError(resp *connector.Response) error {
+	var e struct {
+		Error     string `json:"error"`
+		ErrorCode int    `json:"errorCode"`
 	}
-	if !resp.OK() {
-		var e struct {
-			Error     string `json:"error"`
-			ErrorCode int    `json:"errorCode"`
-		}
-		if resp.IsHTML() || resp.JSON(&e) != nil || e.Error == "" {
-			return resp, connector.ServiceErrorf(resp)
-		}
-		return resp, &connector.ServiceError{Status: resp.Status, Message: e.Error}
+	if resp.IsHTML() || resp.JSON(&e) != nil || e.Error == "" {
+		return connector.ServiceErrorf(resp)
 	}
-	if out != nil {
-		return resp, resp.JSON(out)
-	}
-	return resp, nil
+	return &connector.ServiceError{Status: resp.Status, Message: e.Error}
 }
 
 // Ping is the answer of GET /ping.
@@ -271,14 +262,5 @@ func (c *Client) Test(ctx context.Context, p *connector.Probe) {
 		return
 	}
 	p.Pass(connector.CheckAuth, "token accepted for "+u.Username)
-	v, err := connector.ParseVersion(ping.Version)
-	if err != nil {
-		p.Fail(connector.CheckVersion, err)
-		return
-	}
-	if v.Less(MinVersion) {
-		p.Fail(connector.CheckVersion, connector.Incompatible("Focalboard", ping.Version, ">= "+MinVersion.String()))
-		return
-	}
-	p.Pass(connector.CheckVersion, "Focalboard "+ping.Version)
+	p.RequireVersion("Focalboard", ping.Version, MinVersion, ">= "+MinVersion.String())
 }

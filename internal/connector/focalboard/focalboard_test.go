@@ -19,13 +19,10 @@ func start(t *testing.T) connectortest.Fake {
 		Config: connector.Config{Type: "focalboard", BaseURL: s.URL,
 			Settings: map[string]string{"team": "0", "board": s.BoardID},
 			Secrets:  map[string]string{"token": fake.Token}},
-		Knobs:        &s.Knobs,
-		WrongVersion: func() { s.SetVersion("6.2.1") },
-		BadCredentials: func(c connector.Config) connector.Config {
-			c.Secrets = map[string]string{"token": "nope"}
-			return c
-		},
-		ErrorBody: `{"error":"internal server error","errorCode":500}`,
+		Knobs:          &s.Knobs,
+		WrongVersion:   func() { s.SetVersion("6.2.1") },
+		BadCredentials: connectortest.WithSecret("token", "nope"),
+		ErrorBody:      `{"error":"internal server error","errorCode":500}`,
 	}
 }
 

@@ -42,10 +42,7 @@ var _ connector.Connector = (*Client)(nil)
 
 // New returns a client.
 func New(baseURL, realm, clientID, secret string, hc *http.Client) *Client {
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), realm: realm, clientID: clientID, secret: secret, hc: hc}
+	return &Client{base: strings.TrimRight(baseURL, "/"), realm: realm, clientID: clientID, secret: secret, hc: connector.HTTPClient(hc)}
 }
 
 func decodeError(resp *connector.Response) error {
@@ -75,14 +72,8 @@ func (c *Client) get(ctx context.Context, path, token string, out any) error {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := connector.Send(c.hc, req)
-	if err != nil {
-		return err
-	}
-	if !resp.OK() {
-		return decodeError(resp)
-	}
-	return resp.JSON(out)
+	_, err = connector.Call(c.hc, req, decodeError, out)
+	return err
 }
 
 // Discovery is the subset of the OIDC discovery document ipai uses.
@@ -125,14 +116,7 @@ func (c *Client) ClientCredentials(ctx context.Context) (Token, error) {
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	resp, err := connector.Send(c.hc, req)
-	if err != nil {
-		return t, err
-	}
-	if !resp.OK() {
-		return t, decodeError(resp)
-	}
-	if err := resp.JSON(&t); err != nil {
+	if _, err := connector.Call(c.hc, req, decodeError, &t); err != nil {
 		return t, err
 	}
 	if t.AccessToken == "" {
@@ -182,14 +166,5 @@ func (c *Client) Test(ctx context.Context, p *connector.Probe) {
 		return
 	}
 	p.Version(v)
-	pv, err := connector.ParseVersion(v)
-	if err != nil {
-		p.Fail(connector.CheckVersion, err)
-		return
-	}
-	if pv.Less(MinVersion) {
-		p.Fail(connector.CheckVersion, connector.Incompatible("Keycloak", v, ">= "+MinVersion.String()))
-		return
-	}
-	p.Pass(connector.CheckVersion, "Keycloak "+v)
+	p.RequireVersion("Keycloak", v, MinVersion, ">= "+MinVersion.String())
 }

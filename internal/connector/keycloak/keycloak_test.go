@@ -19,13 +19,10 @@ func start(t *testing.T) connectortest.Fake {
 		Config: connector.Config{Type: "keycloak", BaseURL: s.URL,
 			Settings: map[string]string{"realm": fake.Realm, "client_id": fake.ClientID},
 			Secrets:  map[string]string{"client_secret": fake.ClientSecret}},
-		Knobs:        &s.Knobs,
-		WrongVersion: func() { s.SetVersion("16.1.1") },
-		BadCredentials: func(c connector.Config) connector.Config {
-			c.Secrets = map[string]string{"client_secret": "wrong"}
-			return c
-		},
-		ErrorBody: `{"status":"DOWN","checks":[]}`,
+		Knobs:          &s.Knobs,
+		WrongVersion:   func() { s.SetVersion("16.1.1") },
+		BadCredentials: connectortest.WithSecret("client_secret", "wrong"),
+		ErrorBody:      `{"status":"DOWN","checks":[]}`,
 	}
 }
 

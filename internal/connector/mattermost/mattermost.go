@@ -44,10 +44,7 @@ var _ connector.Connector = (*Client)(nil)
 
 // New returns a client; hc nil means http.DefaultClient.
 func New(baseURL, token string, hc *http.Client) *Client {
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, hc: hc}
+	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, hc: connector.HTTPClient(hc)}
 }
 
 // WithToken returns a copy of c using another token.
@@ -70,19 +67,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) (*c
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	resp, err := connector.Send(c.hc, req)
-	if err != nil {
-		return nil, err
-	}
-	if !resp.OK() {
-		return resp, decodeError(resp)
-	}
-	if out != nil {
-		if err := resp.JSON(out); err != nil {
-			return resp, err
-		}
-	}
-	return resp, nil
+	return connector.Call(c.hc, req, decodeError, out)
 }
 
 func decodeError(resp *connector.Response) error {
@@ -285,14 +270,5 @@ func (c *Client) Test(ctx context.Context, p *connector.Probe) {
 		p.Fail(connector.CheckVersion, connector.Malformed("no X-Version-Id header in the ping answer"))
 		return
 	}
-	v, err := connector.ParseVersion(ping.Version)
-	if err != nil {
-		p.Fail(connector.CheckVersion, err)
-		return
-	}
-	if v.Less(MinVersion) {
-		p.Fail(connector.CheckVersion, connector.Incompatible("Mattermost", ping.Version, ">= "+MinVersion.String()))
-		return
-	}
-	p.Pass(connector.CheckVersion, "Mattermost "+ping.Version)
+	p.RequireVersion("Mattermost", ping.Version, MinVersion, ">= "+MinVersion.String())
 }

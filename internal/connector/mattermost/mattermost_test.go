@@ -18,13 +18,10 @@ func start(t *testing.T) connectortest.Fake {
 		Config: connector.Config{Type: "mattermost", BaseURL: s.URL,
 			Settings: map[string]string{"team": "ipai", "channel": "town-square"},
 			Secrets:  map[string]string{"token": fake.AdminToken}},
-		Knobs:        &s.Knobs,
-		WrongVersion: func() { s.SetVersion("9.4.2") },
-		BadCredentials: func(c connector.Config) connector.Config {
-			c.Secrets = map[string]string{"token": "wrongtoken"}
-			return c
-		},
-		ErrorBody: `{"id":"api.context.500.app_error","message":"An internal error occurred.","detailed_error":"","request_id":"x","status_code":503}`,
+		Knobs:          &s.Knobs,
+		WrongVersion:   func() { s.SetVersion("9.4.2") },
+		BadCredentials: connectortest.WithSecret("token", "wrongtoken"),
+		ErrorBody:      `{"id":"api.context.500.app_error","message":"An internal error occurred.","detailed_error":"","request_id":"x","status_code":503}`,
 	}
 }
 

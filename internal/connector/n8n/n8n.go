@@ -46,11 +46,8 @@ var _ connector.Connector = (*Client)(nil)
 
 // New returns a client; webhooks go to baseURL unless SetWebhookBase is used.
 func New(baseURL, apiKey string, hc *http.Client) *Client {
-	if hc == nil {
-		hc = http.DefaultClient
-	}
 	b := strings.TrimRight(baseURL, "/")
-	return &Client{base: b, key: apiKey, webhookBase: b, hc: hc}
+	return &Client{base: b, key: apiKey, webhookBase: b, hc: connector.HTTPClient(hc)}
 }
 
 // SetWebhookBase sets where TriggerWebhook posts (n8n's WEBHOOK_URL).
@@ -78,17 +75,8 @@ func (c *Client) api(ctx context.Context, method, path string, body, out any) er
 		return err
 	}
 	req.Header.Set("X-N8N-API-KEY", c.key)
-	resp, err := connector.Send(c.hc, req)
-	if err != nil {
-		return err
-	}
-	if !resp.OK() {
-		return decodeError(resp)
-	}
-	if out != nil {
-		return resp.JSON(out)
-	}
-	return nil
+	_, err = connector.Call(c.hc, req, decodeError, out)
+	return err
 }
 
 // Ready calls GET /healthz/readiness: nil when n8n's database is connected
@@ -194,18 +182,8 @@ func (c *Client) ListWorkflows(ctx context.Context, o ListOptions) (WorkflowPage
 	if o.Tags != "" {
 		q.Set("tags", o.Tags)
 	}
-	if o.Limit > 0 {
-		q.Set("limit", strconv.Itoa(o.Limit))
-	}
-	if o.Cursor != "" {
-		q.Set("cursor", o.Cursor)
-	}
 	var p WorkflowPage
-	path := "/workflows"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	err := c.api(ctx, http.MethodGet, path, nil, &p)
+	err := c.api(ctx, http.MethodGet, pagePath("/workflows", q, o.Limit, o.Cursor), nil, &p)
 	if err == nil && p.Data == nil {
 		err = connector.Malformed("workflow list has no data")
 	}
@@ -342,19 +320,24 @@ func (c *Client) ListExecutions(ctx context.Context, o ExecutionOptions) (Execut
 	if o.IncludeData {
 		q.Set("includeData", "true")
 	}
-	if o.Limit > 0 {
-		q.Set("limit", strconv.Itoa(o.Limit))
-	}
-	if o.Cursor != "" {
-		q.Set("cursor", o.Cursor)
-	}
 	var p ExecutionPage
-	path := "/executions"
+	err := c.api(ctx, http.MethodGet, pagePath("/executions", q, o.Limit, o.Cursor), nil, &p)
+	return p, err
+}
+
+// pagePath adds the paging options (when set) to the filters q and returns
+// path with them as its query.
+func pagePath(path string, q url.Values, limit int, cursor string) string {
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	err := c.api(ctx, http.MethodGet, path, nil, &p)
-	return p, err
+	return path
 }
 
 // GetExecution returns one execution.

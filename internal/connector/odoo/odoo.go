@@ -58,10 +58,7 @@ var _ connector.Connector = (*Client)(nil)
 
 // New returns a client.
 func New(baseURL, db, login, key string, hc *http.Client) *Client {
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), db: db, login: login, key: key, hc: hc}
+	return &Client{base: strings.TrimRight(baseURL, "/"), db: db, login: login, key: key, hc: connector.HTTPClient(hc)}
 }
 
 type rpcError struct {
@@ -74,7 +71,7 @@ type rpcError struct {
 	} `json:"data"`
 }
 
-// ServiceErrorOf turns an Odoo JSON-RPC error into a ServiceError.
+// serviceError turns an Odoo JSON-RPC error into a ServiceError.
 func (e *rpcError) serviceError() *connector.ServiceError {
 	name := e.Data.Name
 	msg := e.Data.Message
@@ -93,20 +90,14 @@ func (c *Client) call(ctx context.Context, path string, params, out any) error {
 	if err != nil {
 		return err
 	}
-	resp, err := connector.Send(c.hc, req)
-	if err != nil {
-		return err
-	}
-	if !resp.OK() {
-		return connector.ServiceErrorf(resp)
-	}
 	var env struct {
 		JSONRPC string          `json:"jsonrpc"`
 		ID      json.RawMessage `json:"id"`
 		Result  json.RawMessage `json:"result"`
 		Error   *rpcError       `json:"error"`
 	}
-	if err := resp.JSON(&env); err != nil {
+	resp, err := connector.Call(c.hc, req, nil, &env)
+	if err != nil {
 		return err
 	}
 	if env.Error != nil {
@@ -251,24 +242,19 @@ func (c *Client) JSON2(ctx context.Context, model, method string, params map[str
 	if c.db != "" {
 		req.Header.Set("X-Odoo-Database", c.db)
 	}
-	resp, err := connector.Send(c.hc, req)
-	if err != nil {
-		return err
+	_, err = connector.Call(c.hc, req, decodeJSON2Error, out)
+	return err
+}
+
+func decodeJSON2Error(resp *connector.Response) error {
+	var e struct {
+		Name    string `json:"name"`
+		Message string `json:"message"`
 	}
-	if !resp.OK() {
-		var e struct {
-			Name    string `json:"name"`
-			Message string `json:"message"`
-		}
-		if resp.IsHTML() || resp.JSON(&e) != nil || e.Name == "" {
-			return connector.ServiceErrorf(resp)
-		}
-		return &connector.ServiceError{Status: resp.Status, Code: e.Name, Message: e.Message}
+	if resp.IsHTML() || resp.JSON(&e) != nil || e.Name == "" {
+		return connector.ServiceErrorf(resp)
 	}
-	if out != nil {
-		return resp.JSON(out)
-	}
-	return nil
+	return &connector.ServiceError{Status: resp.Status, Code: e.Name, Message: e.Message}
 }
 
 // SearchRead runs search_read with a domain and options (fields, limit,

@@ -18,13 +18,10 @@ func start(t *testing.T) connectortest.Fake {
 		Config: connector.Config{Type: "odoo", BaseURL: s.URL,
 			Settings: map[string]string{"database": fake.DB, "login": fake.Login},
 			Secrets:  map[string]string{"api_key": fake.APIKey}},
-		Knobs:        &s.Knobs,
-		WrongVersion: func() { s.SetSerie("16.0") },
-		BadCredentials: func(c connector.Config) connector.Config {
-			c.Secrets = map[string]string{"api_key": "wrong"}
-			return c
-		},
-		ErrorBody: "Service Unavailable",
+		Knobs:          &s.Knobs,
+		WrongVersion:   func() { s.SetSerie("16.0") },
+		BadCredentials: connectortest.WithSecret("api_key", "wrong"),
+		ErrorBody:      "Service Unavailable",
 	}
 }
 

@@ -43,10 +43,7 @@ var _ connector.Connector = (*Client)(nil)
 
 // New returns a client.
 func New(projectURL, apiKey string, hc *http.Client) *Client {
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	return &Client{base: strings.TrimRight(projectURL, "/"), key: apiKey, hc: hc}
+	return &Client{base: strings.TrimRight(projectURL, "/"), key: apiKey, hc: connector.HTTPClient(hc)}
 }
 
 func (c *Client) send(ctx context.Context, method, path string, body any, header map[string]string, out any) (*connector.Response, error) {
@@ -62,33 +59,27 @@ func (c *Client) send(ctx context.Context, method, path string, body any, header
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := connector.Send(c.hc, req)
-	if err != nil {
-		return nil, err
+	return connector.Call(c.hc, req, decodeError, out)
+}
+
+func decodeError(resp *connector.Response) error {
+	var e struct {
+		Code    any    `json:"code"`
+		Message string `json:"message"`
+		Msg     string `json:"msg"`
+		Hint    string `json:"hint"`
 	}
-	if !resp.OK() {
-		var e struct {
-			Code    any    `json:"code"`
-			Message string `json:"message"`
-			Msg     string `json:"msg"`
-			Hint    string `json:"hint"`
-		}
-		if resp.IsHTML() || resp.JSON(&e) != nil || (e.Message == "" && e.Msg == "") {
-			return resp, connector.ServiceErrorf(resp)
-		}
-		se := &connector.ServiceError{Status: resp.Status, Message: e.Message}
-		if se.Message == "" {
-			se.Message = e.Msg
-		}
-		if s, ok := e.Code.(string); ok {
-			se.Code = s
-		}
-		return resp, se
+	if resp.IsHTML() || resp.JSON(&e) != nil || (e.Message == "" && e.Msg == "") {
+		return connector.ServiceErrorf(resp)
 	}
-	if out != nil {
-		return resp, resp.JSON(out)
+	se := &connector.ServiceError{Status: resp.Status, Message: e.Message}
+	if se.Message == "" {
+		se.Message = e.Msg
 	}
-	return resp, nil
+	if s, ok := e.Code.(string); ok {
+		se.Code = s
+	}
+	return se
 }
 
 // AuthHealth is GET /auth/v1/health's answer.
@@ -156,14 +147,5 @@ func (c *Client) Test(ctx context.Context, p *connector.Probe) {
 		return
 	}
 	p.Pass(connector.CheckAuth, "API key accepted by the REST API")
-	v, err := connector.ParseVersion(h.Version)
-	if err != nil {
-		p.Fail(connector.CheckVersion, err)
-		return
-	}
-	if v.Less(MinAuthVersion) {
-		p.Fail(connector.CheckVersion, connector.Incompatible("Supabase Auth", h.Version, ">= v"+MinAuthVersion.String()))
-		return
-	}
-	p.Pass(connector.CheckVersion, "Supabase Auth "+h.Version)
+	p.RequireVersion("Supabase Auth", h.Version, MinAuthVersion, ">= v"+MinAuthVersion.String())
 }

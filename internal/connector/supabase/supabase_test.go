@@ -18,13 +18,10 @@ func start(t *testing.T) connectortest.Fake {
 	return connectortest.Fake{
 		Config: connector.Config{Type: "supabase", BaseURL: s.URL,
 			Settings: map[string]string{"table": "todos"}, Secrets: map[string]string{"api_key": fake.ServiceKey}},
-		Knobs:        &s.Knobs,
-		WrongVersion: func() { s.SetVersion("v1.22.0") },
-		BadCredentials: func(c connector.Config) connector.Config {
-			c.Secrets = map[string]string{"api_key": "sb_secret_wrong"}
-			return c
-		},
-		ErrorBody: `{"message":"An invalid response was received from the upstream server"}`,
+		Knobs:          &s.Knobs,
+		WrongVersion:   func() { s.SetVersion("v1.22.0") },
+		BadCredentials: connectortest.WithSecret("api_key", "sb_secret_wrong"),
+		ErrorBody:      `{"message":"An invalid response was received from the upstream server"}`,
 	}
 }
 

@@ -53,10 +53,7 @@ var _ connector.Connector = (*Client)(nil)
 
 // New returns a client.
 func New(baseURL, username, password string, hc *http.Client) *Client {
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), username: username, password: password, provider: "db", hc: hc}
+	return &Client{base: strings.TrimRight(baseURL, "/"), username: username, password: password, provider: "db", hc: connector.HTTPClient(hc)}
 }
 
 func decodeError(resp *connector.Response) error {
@@ -107,17 +104,7 @@ func (c *Client) send(ctx context.Context, method, path string, body any, auth b
 			req.AddCookie(&http.Cookie{Name: sess.Name, Value: sess.Value})
 		}
 	}
-	resp, err := connector.Send(c.hc, req)
-	if err != nil {
-		return nil, err
-	}
-	if !resp.OK() {
-		return resp, decodeError(resp)
-	}
-	if out != nil {
-		return resp, resp.JSON(out)
-	}
-	return resp, nil
+	return connector.Call(c.hc, req, decodeError, out)
 }
 
 // Health calls GET /health, which answers text "OK".
@@ -258,10 +245,7 @@ func (c *Client) GuestToken(ctx context.Context, r GuestTokenRequest) (string, e
 	var out struct {
 		Token string `json:"token"`
 	}
-	err := c.authed(ctx, func() error {
-		_, err := c.send(ctx, http.MethodPost, "/api/v1/security/guest_token/", r, true, &out)
-		return err
-	})
+	err := c.Post(ctx, "/api/v1/security/guest_token/", r, &out)
 	if err == nil && out.Token == "" {
 		err = connector.Malformed("guest_token answer has no token")
 	}
@@ -283,14 +267,7 @@ func (c *Client) Dashboards(ctx context.Context, q string) ([]Dashboard, int, er
 		Count  int         `json:"count"`
 		Result []Dashboard `json:"result"`
 	}
-	path := "/api/v1/dashboard/"
-	if q != "" {
-		path += "?q=" + url.QueryEscape(q)
-	}
-	err := c.authed(ctx, func() error {
-		_, err := c.send(ctx, http.MethodGet, path, nil, true, &out)
-		return err
-	})
+	err := c.Get(ctx, "/api/v1/dashboard/", q, &out)
 	return out.Result, out.Count, err
 }
 
@@ -306,10 +283,7 @@ func (c *Client) Embedded(ctx context.Context, idOrSlug string) (Embedded, error
 	var out struct {
 		Result Embedded `json:"result"`
 	}
-	err := c.authed(ctx, func() error {
-		_, err := c.send(ctx, http.MethodGet, "/api/v1/dashboard/"+url.PathEscape(idOrSlug)+"/embedded", nil, true, &out)
-		return err
-	})
+	err := c.Get(ctx, "/api/v1/dashboard/"+url.PathEscape(idOrSlug)+"/embedded", "", &out)
 	return out.Result, err
 }
 
@@ -340,14 +314,5 @@ func (c *Client) Test(ctx context.Context, p *connector.Probe) {
 		return
 	}
 	p.Version(v)
-	pv, err := connector.ParseVersion(v)
-	if err != nil {
-		p.Fail(connector.CheckVersion, err)
-		return
-	}
-	if pv.Less(MinVersion) {
-		p.Fail(connector.CheckVersion, connector.Incompatible("Superset", v, ">= "+MinVersion.String()))
-		return
-	}
-	p.Pass(connector.CheckVersion, "Superset "+v)
+	p.RequireVersion("Superset", v, MinVersion, ">= "+MinVersion.String())
 }

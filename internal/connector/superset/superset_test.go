@@ -20,13 +20,10 @@ func start(t *testing.T) connectortest.Fake {
 	return connectortest.Fake{
 		Config: connector.Config{Type: "superset", BaseURL: s.URL,
 			Settings: map[string]string{"username": fake.Username}, Secrets: map[string]string{"password": fake.Password}},
-		Knobs:        &s.Knobs,
-		WrongVersion: func() { s.SetVersion("2.1.3") },
-		BadCredentials: func(c connector.Config) connector.Config {
-			c.Secrets = map[string]string{"password": "wrong"}
-			return c
-		},
-		ErrorBody: "Service Unavailable",
+		Knobs:          &s.Knobs,
+		WrongVersion:   func() { s.SetVersion("2.1.3") },
+		BadCredentials: connectortest.WithSecret("password", "wrong"),
+		ErrorBody:      "Service Unavailable",
 	}
 }
 
