@@ -42,30 +42,78 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func newHarness(t *testing.T, url string) *harness {
+// openDB opens and migrates the store at url; it is closed when the test
+// ends, after everything cleaned up later.
+func openDB(t testing.TB, url string) *store.DB {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { db.Close() })
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	al := audit.New(db)
-	s := &Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	return db
+}
+
+// tempDB is openDB on a new SQLite file.
+func tempDB(t testing.TB) *store.DB { return openDB(t, filepath.Join(t.TempDir(), "ipai.db")) }
+
+// onEachStore runs test on SQLite and on PostgreSQL, given the store's URL.
+func onEachStore(t *testing.T, test func(t *testing.T, url string)) {
+	for _, kind := range []string{store.SQLite, store.Postgres} {
+		t.Run(kind, func(t *testing.T) {
+			url := filepath.Join(t.TempDir(), "ipai.db")
+			if kind == store.Postgres {
+				url = testpg.URL(t)
+			}
+			test(t, url)
+		})
+	}
+}
+
+// serve serves s until the test ends, then closes the server, each of
+// closers in order and s.Audit.
+func serve(t testing.TB, s *Server, closers ...func()) *httptest.Server {
 	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(func() { srv.Close(); al.Close(); db.Close() })
-	h := &harness{srv: srv, db: db, tokens: map[auth.Role]string{}, ids: map[auth.Role]string{}, logs: logs}
+	t.Cleanup(func() {
+		srv.Close()
+		for _, c := range closers {
+			c()
+		}
+		if s.Audit != nil {
+			s.Audit.Close()
+		}
+	})
+	return srv
+}
+
+// serveHarness is serve as a harness with a token for every role.
+func serveHarness(t *testing.T, s *Server, logs *syncBuffer, closers ...func()) *harness {
+	t.Helper()
+	h := &harness{srv: serve(t, s, closers...), db: s.DB, tokens: map[auth.Role]string{}, ids: map[auth.Role]string{}, logs: logs}
 	for _, role := range auth.Roles {
-		raw, rec, err := s.Tokens.Create(ctx, auth.CreateOptions{Name: string(role), Role: role})
+		raw, rec, err := s.Tokens.Create(context.Background(), auth.CreateOptions{Name: string(role), Role: role})
 		if err != nil {
 			t.Fatal(err)
 		}
 		h.tokens[role], h.ids[role] = raw, rec.ID
 	}
 	return h
+}
+
+// debugLog logs everything as JSON to logs.
+func debugLog(logs *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func newHarness(t *testing.T, url string) *harness {
+	t.Helper()
+	db := openDB(t, url)
+	logs := &syncBuffer{}
+	return serveHarness(t, &Server{DB: db, Audit: audit.New(db), Tokens: auth.NewTokens(db), Log: debugLog(logs)}, logs)
 }
 
 func sqliteHarness(t *testing.T) *harness {
@@ -128,68 +176,67 @@ func TestEveryRouteChecksRoles(t *testing.T) {
 	}
 }
 
-func errCode(out map[string]any) string {
+// errPart is one field (code, field, message) of an error response.
+func errPart(out map[string]any, key string) string {
 	e, _ := out["error"].(map[string]any)
-	c, _ := e["code"].(string)
-	return c
+	v, _ := e[key].(string)
+	return v
 }
 
+func errCode(out map[string]any) string    { return errPart(out, "code") }
+func errField(out map[string]any) string   { return errPart(out, "field") }
+func errMessage(out map[string]any) string { return errPart(out, "message") }
+
 func TestTokenAPIAndAuditedWrites(t *testing.T) {
-	for _, kind := range []string{store.SQLite, store.Postgres} {
-		t.Run(kind, func(t *testing.T) {
-			url := filepath.Join(t.TempDir(), "ipai.db")
-			if kind == store.Postgres {
-				url = testpg.URL(t)
+	onEachStore(t, func(t *testing.T, url string) {
+		h := newHarness(t, url)
+		admin := h.tokens[auth.RoleAdmin]
+		st, out := h.do(t, "POST", "/api/v1/tokens", admin, `{"name":"bot","role":"user"}`)
+		if st != 201 {
+			t.Fatalf("create: %d %v", st, out)
+		}
+		raw := out["token"].(string)
+		id := out["item"].(map[string]any)["id"].(string)
+		if st, me := h.do(t, "GET", "/api/v1/me", raw, ""); st != 200 || me["role"] != "user" {
+			t.Fatalf("new token: %d %v", st, me)
+		}
+		// The list never shows the token or its hash.
+		_, list := h.do(t, "GET", "/api/v1/tokens", admin, "")
+		b, _ := json.Marshal(list)
+		if strings.Contains(string(b), raw) || strings.Contains(string(b), auth.HashToken(raw)) {
+			t.Fatal("token list reveals a token or its hash")
+		}
+		if st, _ := h.do(t, "DELETE", "/api/v1/tokens/"+id, admin, ""); st != 204 {
+			t.Fatalf("revoke: %d", st)
+		}
+		if st, _ := h.do(t, "GET", "/api/v1/me", raw, ""); st != 401 {
+			t.Fatalf("revoked token: %d; want 401", st)
+		}
+		if st, out := h.do(t, "DELETE", "/api/v1/tokens/"+id, admin, ""); st != 404 || errCode(out) != "not_found" {
+			t.Fatalf("revoke twice: %d %v; want 404", st, out)
+		}
+		// Every write is in the audit log with its actor.
+		_, page := h.do(t, "GET", "/api/v1/audit?action=token.*", admin, "")
+		items := page["items"].([]any)
+		if len(items) != 3 {
+			t.Fatalf("audit has %d token entries; want create, revoke, failed revoke: %v", len(items), items)
+		}
+		for _, it := range items {
+			e := it.(map[string]any)
+			if e["actor"] != h.ids[auth.RoleAdmin] {
+				t.Fatalf("audit entry actor %v; want the admin token id", e["actor"])
 			}
-			h := newHarness(t, url)
-			admin := h.tokens[auth.RoleAdmin]
-			st, out := h.do(t, "POST", "/api/v1/tokens", admin, `{"name":"bot","role":"user"}`)
-			if st != 201 {
-				t.Fatalf("create: %d %v", st, out)
-			}
-			raw := out["token"].(string)
-			id := out["item"].(map[string]any)["id"].(string)
-			if st, me := h.do(t, "GET", "/api/v1/me", raw, ""); st != 200 || me["role"] != "user" {
-				t.Fatalf("new token: %d %v", st, me)
-			}
-			// The list never shows the token or its hash.
-			_, list := h.do(t, "GET", "/api/v1/tokens", admin, "")
-			b, _ := json.Marshal(list)
-			if strings.Contains(string(b), raw) || strings.Contains(string(b), auth.HashToken(raw)) {
-				t.Fatal("token list reveals a token or its hash")
-			}
-			if st, _ := h.do(t, "DELETE", "/api/v1/tokens/"+id, admin, ""); st != 204 {
-				t.Fatalf("revoke: %d", st)
-			}
-			if st, _ := h.do(t, "GET", "/api/v1/me", raw, ""); st != 401 {
-				t.Fatalf("revoked token: %d; want 401", st)
-			}
-			if st, out := h.do(t, "DELETE", "/api/v1/tokens/"+id, admin, ""); st != 404 || errCode(out) != "not_found" {
-				t.Fatalf("revoke twice: %d %v; want 404", st, out)
-			}
-			// Every write is in the audit log with its actor.
-			_, page := h.do(t, "GET", "/api/v1/audit?action=token.*", admin, "")
-			items := page["items"].([]any)
-			if len(items) != 3 {
-				t.Fatalf("audit has %d token entries; want create, revoke, failed revoke: %v", len(items), items)
-			}
-			for _, it := range items {
-				e := it.(map[string]any)
-				if e["actor"] != h.ids[auth.RoleAdmin] {
-					t.Fatalf("audit entry actor %v; want the admin token id", e["actor"])
-				}
-			}
-			if first := items[2].(map[string]any); first["action"] != "token.create" || first["target"] != id {
-				t.Fatalf("oldest entry %v; want token.create of %s", first, id)
-			}
-			if st, rep := h.do(t, "GET", "/api/v1/audit/verify", admin, ""); st != 200 || rep["ok"] != true {
-				t.Fatalf("verify: %d %v", st, rep)
-			}
-			if strings.Contains(h.logs.String(), raw) || strings.Contains(h.logs.String(), admin) {
-				t.Fatal("a token appears in the logs")
-			}
-		})
-	}
+		}
+		if first := items[2].(map[string]any); first["action"] != "token.create" || first["target"] != id {
+			t.Fatalf("oldest entry %v; want token.create of %s", first, id)
+		}
+		if st, rep := h.do(t, "GET", "/api/v1/audit/verify", admin, ""); st != 200 || rep["ok"] != true {
+			t.Fatalf("verify: %d %v", st, rep)
+		}
+		if strings.Contains(h.logs.String(), raw) || strings.Contains(h.logs.String(), admin) {
+			t.Fatal("a token appears in the logs")
+		}
+	})
 }
 
 func TestErrorsAreJSONWithTheRightStatus(t *testing.T) {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -33,12 +34,34 @@ func init() {
 	routeBody("POST", "/integrations/mattermost/actions", auth.RolePublic, ChatMaxBody, (*Server).mmAction)
 }
 
-func (s *Server) chat() (*chatops.Service, error) {
-	if s.ChatOps == nil {
-		return nil, &problem.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "chatops is not set up on this hub"}
-	}
-	return s.ChatOps, nil
+// NeedChatOps returns co, or the 503 the API and the admin UI answer when
+// chatops is not set up (co nil).
+func NeedChatOps(co *chatops.Service) (*chatops.Service, error) {
+	return need(co, "chatops is not set up on this hub")
 }
+
+func (s *Server) chat() (*chatops.Service, error) { return NeedChatOps(s.ChatOps) }
+
+// chatBody is the chatops service and the request body, for the calls
+// Mattermost and event senders make; withIngest also needs the event
+// ingester, and tooLarge answers a body over the route's limit.
+func (s *Server) chatBody(r *http.Request, withIngest bool, tooLarge string) (*chatops.Service, []byte, error) {
+	co, err := s.chat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if withIngest && s.Ingest == nil {
+		return nil, nil, unavailable("events are not set up on this hub")
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, nil, problem.TooLarge("%s", tooLarge)
+	}
+	return co, body, nil
+}
+
+// chatTooLarge answers a Mattermost body over ChatMaxBody.
+var chatTooLarge = fmt.Sprintf("request body exceeds %d bytes", ChatMaxBody)
 
 func inputErr(err error) error {
 	var ie *chatops.InputError
@@ -56,11 +79,7 @@ func (s *Server) listBots(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []chatops.BotView{}
-	for _, b := range bots {
-		out = append(out, chatops.ViewBot(b))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+	writeJSON(w, http.StatusOK, map[string]any{"data": ViewAll(bots, chatops.ViewBot)})
 	return nil
 }
 
@@ -125,11 +144,7 @@ func (s *Server) listCommands(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := []chatops.CommandView{}
-	for _, c := range cs {
-		out = append(out, co.ViewCommand(c))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+	writeJSON(w, http.StatusOK, map[string]any{"data": ViewAll(cs, co.ViewCommand)})
 	return nil
 }
 
@@ -191,13 +206,9 @@ func (s *Server) integrations3(w http.ResponseWriter, r *http.Request) error {
 
 // slash answers a Mattermost slash command with a CommandResponse.
 func (s *Server) slash(w http.ResponseWriter, r *http.Request) error {
-	co, err := s.chat()
+	co, body, err := s.chatBody(r, false, chatTooLarge)
 	if err != nil {
 		return err
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return problem.TooLarge("request body exceeds %d bytes", ChatMaxBody)
 	}
 	req, err := chatops.ParseSlash(r.Method, r.Header.Get("Content-Type"), r.URL.RawQuery, body, r.Header.Get("Authorization"))
 	if err != nil {
@@ -213,16 +224,9 @@ func (s *Server) slash(w http.ResponseWriter, r *http.Request) error {
 
 // mmOutgoing turns an outgoing webhook post into an event.
 func (s *Server) mmOutgoing(w http.ResponseWriter, r *http.Request) error {
-	co, err := s.chat()
+	co, body, err := s.chatBody(r, true, chatTooLarge)
 	if err != nil {
 		return err
-	}
-	if s.Ingest == nil {
-		return &problem.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "events are not set up on this hub"}
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return problem.TooLarge("request body exceeds %d bytes", ChatMaxBody)
 	}
 	req, err := chatops.ParseOutgoing(r.Header.Get("Content-Type"), body)
 	if err != nil {
@@ -241,13 +245,9 @@ func (s *Server) mmOutgoing(w http.ResponseWriter, r *http.Request) error {
 
 // mmAction handles an Approve / Reject click.
 func (s *Server) mmAction(w http.ResponseWriter, r *http.Request) error {
-	co, err := s.chat()
+	co, body, err := s.chatBody(r, false, chatTooLarge)
 	if err != nil {
 		return err
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return problem.TooLarge("request body exceeds %d bytes", ChatMaxBody)
 	}
 	req, c, err := chatops.ParseAction(body)
 	if err != nil {

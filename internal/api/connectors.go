@@ -20,13 +20,13 @@ func init() {
 	route("POST", "/api/v1/connectors/{code}/activate", auth.RoleManager, "connector.activate", (*Server).activateConnector)
 }
 
-func (s *Server) conns() (*integration.Service, error) {
-	if s.Connectors == nil {
-		return nil, &problem.Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
-			Message: "connectors are not enabled on this server"}
-	}
-	return s.Connectors, nil
+// NeedConnectors returns svc, or the 503 the API and the admin UI answer
+// when connectors are not enabled (svc nil).
+func NeedConnectors(svc *integration.Service) (*integration.Service, error) {
+	return need(svc, "connectors are not enabled on this server")
 }
+
+func (s *Server) conns() (*integration.Service, error) { return NeedConnectors(s.Connectors) }
 
 // SecretsNeedAdmin refuses setting or changing n connector secrets unless
 // role is admin: a manager configures connectors without secrets. The admin

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +20,6 @@ import (
 	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
-	"github.com/insightpulseai/ipai/internal/testpg"
 )
 
 type connHarness struct {
@@ -36,20 +33,14 @@ type connHarness struct {
 func newConnHarness(t *testing.T, url string) *connHarness {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openDB(t, url)
 	box, err := secret.Load(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	guard, _ := outbound.New(nil)
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := debugLog(logs)
 	al := audit.New(db)
 	svc := integration.New(db, box, guard, 0)
 	svc.Audit, svc.Log = al, log
@@ -59,137 +50,115 @@ func newConnHarness(t *testing.T, url string) *connHarness {
 	}
 	s := &Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: log, Connectors: svc, Health: runner}
 	s.Registry().MustRegister(health.Collector{R: runner})
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(func() { srv.Close(); al.Close(); db.Close() })
-	h := &harness{srv: srv, db: db, tokens: map[auth.Role]string{}, ids: map[auth.Role]string{}, logs: logs}
-	for _, role := range auth.Roles {
-		raw, rec, err := s.Tokens.Create(ctx, auth.CreateOptions{Name: string(role), Role: role})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.tokens[role], h.ids[role] = raw, rec.ID
-	}
-	return &connHarness{harness: h, svc: svc, runner: runner}
-}
-
-func errField(out map[string]any) string {
-	e, _ := out["error"].(map[string]any)
-	f, _ := e["field"].(string)
-	return f
+	return &connHarness{harness: serveHarness(t, s, logs), svc: svc, runner: runner}
 }
 
 func TestConnectorLifecycleAgainstFakes(t *testing.T) {
-	for _, kind := range []string{store.SQLite, store.Postgres} {
-		t.Run(kind, func(t *testing.T) {
-			url := filepath.Join(t.TempDir(), "ipai.db")
-			if kind == store.Postgres {
-				url = testpg.URL(t)
-			}
-			h := newConnHarness(t, url)
-			mm := mattermost.New()
-			t.Cleanup(mm.Close)
-			admin, manager, user := h.tokens[auth.RoleAdmin], h.tokens[auth.RoleManager], h.tokens[auth.RoleUser]
+	onEachStore(t, func(t *testing.T, url string) {
+		h := newConnHarness(t, url)
+		mm := mattermost.New()
+		t.Cleanup(mm.Close)
+		admin, manager, user := h.tokens[auth.RoleAdmin], h.tokens[auth.RoleManager], h.tokens[auth.RoleUser]
 
-			body := fmt.Sprintf(`{"code":"chat","type":"mattermost","base_url":%q,"settings":{"team":"ipai"},"secrets":{"token":%q}}`, mm.URL, mattermost.AdminToken)
-			st, out := h.do(t, "POST", "/api/v1/connectors", admin, body)
-			if st != 201 || out["state"] != "draft" || out["auth_type"] != "token" || out["name"] != "chat" {
-				t.Fatalf("create: %d %v", st, out)
-			}
-			if sec, _ := out["secrets"].(map[string]any); sec["token"] != true {
-				t.Fatalf("create response secrets = %v; want {token:true}", out["secrets"])
-			}
+		body := fmt.Sprintf(`{"code":"chat","type":"mattermost","base_url":%q,"settings":{"team":"ipai"},"secrets":{"token":%q}}`, mm.URL, mattermost.AdminToken)
+		st, out := h.do(t, "POST", "/api/v1/connectors", admin, body)
+		if st != 201 || out["state"] != "draft" || out["auth_type"] != "token" || out["name"] != "chat" {
+			t.Fatalf("create: %d %v", st, out)
+		}
+		if sec, _ := out["secrets"].(map[string]any); sec["token"] != true {
+			t.Fatalf("create response secrets = %v; want {token:true}", out["secrets"])
+		}
 
-			// Activate needs a passing test first.
-			if st, out := h.do(t, "POST", "/api/v1/connectors/chat/activate", manager, "{}"); st != 409 || !strings.Contains(fmt.Sprint(out), "testing") {
-				t.Fatalf("activate from draft: %d %v; want 409 saying it must be testing", st, out)
-			}
-			st, rep := h.do(t, "POST", "/api/v1/connectors/chat/test", manager, "{}")
-			if st != 200 || rep["ok"] != true || rep["state"] != "testing" || rep["version"] != "9.11.1" {
-				t.Fatalf("test: %d %v", st, rep)
-			}
-			if checks, _ := rep["checks"].([]any); len(checks) < 2 {
-				t.Fatalf("test report has checks %v; want reachable, auth, version", rep["checks"])
-			}
-			if st, out := h.do(t, "POST", "/api/v1/connectors/chat/activate", manager, "{}"); st != 200 || out["state"] != "active" {
-				t.Fatalf("activate: %d %v", st, out)
-			}
-			if st, out := h.do(t, "GET", "/api/v1/connectors/chat", user, ""); st != 200 || out["state"] != "active" ||
-				out["version"] != "9.11.1" || out["last_ping"] == nil {
-				t.Fatalf("get: %d %v", st, out)
-			}
-			if st, out := h.do(t, "POST", "/api/v1/connectors/chat/activate", manager, "{}"); st != 409 {
-				t.Fatalf("activate twice: %d %v; want 409", st, out)
-			}
+		// Activate needs a passing test first.
+		if st, out := h.do(t, "POST", "/api/v1/connectors/chat/activate", manager, "{}"); st != 409 || !strings.Contains(fmt.Sprint(out), "testing") {
+			t.Fatalf("activate from draft: %d %v; want 409 saying it must be testing", st, out)
+		}
+		st, rep := h.do(t, "POST", "/api/v1/connectors/chat/test", manager, "{}")
+		if st != 200 || rep["ok"] != true || rep["state"] != "testing" || rep["version"] != "9.11.1" {
+			t.Fatalf("test: %d %v", st, rep)
+		}
+		if checks, _ := rep["checks"].([]any); len(checks) < 2 {
+			t.Fatalf("test report has checks %v; want reachable, auth, version", rep["checks"])
+		}
+		if st, out := h.do(t, "POST", "/api/v1/connectors/chat/activate", manager, "{}"); st != 200 || out["state"] != "active" {
+			t.Fatalf("activate: %d %v", st, out)
+		}
+		if st, out := h.do(t, "GET", "/api/v1/connectors/chat", user, ""); st != 200 || out["state"] != "active" ||
+			out["version"] != "9.11.1" || out["last_ping"] == nil {
+			t.Fatalf("get: %d %v", st, out)
+		}
+		if st, out := h.do(t, "POST", "/api/v1/connectors/chat/activate", manager, "{}"); st != 409 {
+			t.Fatalf("activate twice: %d %v; want 409", st, out)
+		}
 
-			// The report is in the audit log.
-			rows, err := h.db.ListAudit(context.Background(), store.AuditFilter{Action: "connector.test", Limit: 10})
-			if err != nil || len(rows) != 1 || rows[0].Target != "chat" || !strings.Contains(rows[0].Fields, `"checks"`) ||
-				!strings.Contains(rows[0].Fields, `"ok":true`) {
-				t.Fatalf("audit of the test: %+v %v", rows, err)
-			}
+		// The report is in the audit log.
+		rows, err := h.db.ListAudit(context.Background(), store.AuditFilter{Action: "connector.test", Limit: 10})
+		if err != nil || len(rows) != 1 || rows[0].Target != "chat" || !strings.Contains(rows[0].Fields, `"checks"`) ||
+			!strings.Contains(rows[0].Fields, `"ok":true`) {
+			t.Fatalf("audit of the test: %+v %v", rows, err)
+		}
 
-			// Health: a round over the active connectors, then the API and gauges.
-			if err := h.runner.RunOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			st, hv := h.do(t, "GET", "/api/v1/health", user, "")
-			cs, _ := hv["connectors"].([]any)
-			if st != 200 || hv["ok"] != true || len(cs) != 1 {
-				t.Fatalf("health: %d %v", st, hv)
-			}
-			if c := cs[0].(map[string]any); c["code"] != "chat" || c["state"] != "up" || c["uptime"] != 1.0 {
-				t.Fatalf("health of chat: %v", c)
-			}
-			resp, err := http.Get(h.srv.URL + "/metrics")
-			if err != nil {
-				t.Fatal(err)
-			}
-			metrics, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if !strings.Contains(string(metrics), `ipai_connector_up{code="chat",type="mattermost"} 1`) {
-				t.Fatalf("metrics lack the connector gauge:\n%.3000s", metrics)
-			}
-			// The stored history survives the runner: a fresh view agrees.
-			if v, err := h.svc.Health(context.Background(), nil); err != nil || len(v.Connectors) != 1 || v.Connectors[0].Checks != 1 {
-				t.Fatalf("health from stored history: %+v %v", v, err)
-			}
+		// Health: a round over the active connectors, then the API and gauges.
+		if err := h.runner.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		st, hv := h.do(t, "GET", "/api/v1/health", user, "")
+		cs, _ := hv["connectors"].([]any)
+		if st != 200 || hv["ok"] != true || len(cs) != 1 {
+			t.Fatalf("health: %d %v", st, hv)
+		}
+		if c := cs[0].(map[string]any); c["code"] != "chat" || c["state"] != "up" || c["uptime"] != 1.0 {
+			t.Fatalf("health of chat: %v", c)
+		}
+		resp, err := http.Get(h.srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(metrics), `ipai_connector_up{code="chat",type="mattermost"} 1`) {
+			t.Fatalf("metrics lack the connector gauge:\n%.3000s", metrics)
+		}
+		// The stored history survives the runner: a fresh view agrees.
+		if v, err := h.svc.Health(context.Background(), nil); err != nil || len(v.Connectors) != 1 || v.Connectors[0].Checks != 1 {
+			t.Fatalf("health from stored history: %+v %v", v, err)
+		}
 
-			// Changing the URL of an active connector sends it back to draft.
-			st, out = h.do(t, "PATCH", "/api/v1/connectors/chat", manager, fmt.Sprintf(`{"base_url":%q}`, mm.URL+"/"))
-			if st != 200 || out["state"] != "active" {
-				t.Fatalf("no-op URL patch (trailing slash): %d %v; want still active", st, out)
-			}
-			st, out = h.do(t, "PATCH", "/api/v1/connectors/chat", manager, `{"name":"Team chat"}`)
-			if st != 200 || out["state"] != "active" || out["name"] != "Team chat" {
-				t.Fatalf("rename: %d %v", st, out)
-			}
-			st, out = h.do(t, "PATCH", "/api/v1/connectors/chat", admin, `{"secrets":{"token":"wrong-token"}}`)
-			if st != 200 || out["state"] != "draft" {
-				t.Fatalf("secret change: %d %v; want back to draft", st, out)
-			}
-			// A failing test is a report, not an error, and moves to error.
-			st, rep = h.do(t, "POST", "/api/v1/connectors/chat/test", manager, "{}")
-			if st != 200 || rep["ok"] != false || rep["state"] != "error" {
-				t.Fatalf("failing test: %d %v", st, rep)
-			}
-			if st, out := h.do(t, "GET", "/api/v1/connectors?state=error", user, ""); st != 200 || len(out["items"].([]any)) != 1 {
-				t.Fatalf("list by state: %d %v", st, out)
-			}
-			if st, out := h.do(t, "POST", "/api/v1/connectors/chat/activate", manager, "{}"); st != 409 {
-				t.Fatalf("activate from error: %d %v; want 409", st, out)
-			}
+		// Changing the URL of an active connector sends it back to draft.
+		st, out = h.do(t, "PATCH", "/api/v1/connectors/chat", manager, fmt.Sprintf(`{"base_url":%q}`, mm.URL+"/"))
+		if st != 200 || out["state"] != "active" {
+			t.Fatalf("no-op URL patch (trailing slash): %d %v; want still active", st, out)
+		}
+		st, out = h.do(t, "PATCH", "/api/v1/connectors/chat", manager, `{"name":"Team chat"}`)
+		if st != 200 || out["state"] != "active" || out["name"] != "Team chat" {
+			t.Fatalf("rename: %d %v", st, out)
+		}
+		st, out = h.do(t, "PATCH", "/api/v1/connectors/chat", admin, `{"secrets":{"token":"wrong-token"}}`)
+		if st != 200 || out["state"] != "draft" {
+			t.Fatalf("secret change: %d %v; want back to draft", st, out)
+		}
+		// A failing test is a report, not an error, and moves to error.
+		st, rep = h.do(t, "POST", "/api/v1/connectors/chat/test", manager, "{}")
+		if st != 200 || rep["ok"] != false || rep["state"] != "error" {
+			t.Fatalf("failing test: %d %v", st, rep)
+		}
+		if st, out := h.do(t, "GET", "/api/v1/connectors?state=error", user, ""); st != 200 || len(out["items"].([]any)) != 1 {
+			t.Fatalf("list by state: %d %v", st, out)
+		}
+		if st, out := h.do(t, "POST", "/api/v1/connectors/chat/activate", manager, "{}"); st != 409 {
+			t.Fatalf("activate from error: %d %v; want 409", st, out)
+		}
 
-			if st, _ := h.do(t, "DELETE", "/api/v1/connectors/chat", manager, ""); st != 403 {
-				t.Fatalf("manager delete: %d; want 403", st)
-			}
-			if st, _ := h.do(t, "DELETE", "/api/v1/connectors/chat", admin, ""); st != 204 {
-				t.Fatalf("admin delete: %d; want 204", st)
-			}
-			if st, _ := h.do(t, "GET", "/api/v1/connectors/chat", user, ""); st != 404 {
-				t.Fatalf("get after delete: %d; want 404", st)
-			}
-		})
-	}
+		if st, _ := h.do(t, "DELETE", "/api/v1/connectors/chat", manager, ""); st != 403 {
+			t.Fatalf("manager delete: %d; want 403", st)
+		}
+		if st, _ := h.do(t, "DELETE", "/api/v1/connectors/chat", admin, ""); st != 204 {
+			t.Fatalf("admin delete: %d; want 204", st)
+		}
+		if st, _ := h.do(t, "GET", "/api/v1/connectors/chat", user, ""); st != 404 {
+			t.Fatalf("get after delete: %d; want 404", st)
+		}
+	})
 }
 
 func TestConnectorValidationAndRoles(t *testing.T) {

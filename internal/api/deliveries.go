@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -75,19 +76,32 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]DeliveryView, 0, len(ds))
-	for _, d := range ds {
-		items = append(items, viewDelivery(d))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+	writeJSON(w, http.StatusOK, map[string]any{"items": ViewAll(ds, viewDelivery), "next_cursor": next})
 	return nil
 }
 
-func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.DB.Delivery(r.Context(), r.PathValue("id"))
+// LoadDelivery reads delivery id; a missing one is a 404. Shared with the
+// admin UI.
+func LoadDelivery(ctx context.Context, db *store.DB, id string) (store.Delivery, error) {
+	d, err := db.Delivery(ctx, id)
 	if err == store.ErrNotFound {
-		return problem.NotFound("no delivery %q", r.PathValue("id"))
+		return d, problem.NotFound("no delivery %q", id)
 	}
+	return d, err
+}
+
+// ReplayDelivery makes delivery id pending again; n is 0 when its state
+// (d.State, before) cannot be replayed. Shared with the admin UI.
+func ReplayDelivery(ctx context.Context, db *store.DB, id string) (d store.Delivery, n int64, err error) {
+	if d, err = LoadDelivery(ctx, db, id); err != nil {
+		return d, 0, err
+	}
+	n, err = db.ReplayDeliveries(ctx, store.DeliveryFilter{}, []string{id}, time.Now())
+	return d, n, err
+}
+
+func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) error {
+	d, err := LoadDelivery(r.Context(), s.DB, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -101,14 +115,7 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) replayDelivery(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	d, err := s.DB.Delivery(r.Context(), id)
-	if err == store.ErrNotFound {
-		return problem.NotFound("no delivery %q", id)
-	}
-	if err != nil {
-		return err
-	}
-	n, err := s.DB.ReplayDeliveries(r.Context(), store.DeliveryFilter{}, []string{id}, time.Now())
+	d, n, err := ReplayDelivery(r.Context(), s.DB, id)
 	if err != nil {
 		return err
 	}
@@ -168,11 +175,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]map[string]any, 0, len(evs))
-	for _, e := range evs {
-		items = append(items, eventView(e))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+	writeJSON(w, http.StatusOK, map[string]any{"items": ViewAll(evs, eventView), "next_cursor": next})
 	return nil
 }
 
@@ -185,11 +188,17 @@ type rawJSON string
 
 func (r rawJSON) MarshalJSON() ([]byte, error) { return []byte(r), nil }
 
-func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
-	e, err := s.DB.Event(r.Context(), r.PathValue("id"))
+// LoadEvent reads event id; a missing one is a 404. Shared with the admin UI.
+func LoadEvent(ctx context.Context, db *store.DB, id string) (store.Event, error) {
+	e, err := db.Event(ctx, id)
 	if err == store.ErrNotFound {
-		return problem.NotFound("no event %q", r.PathValue("id"))
+		return e, problem.NotFound("no event %q", id)
 	}
+	return e, err
+}
+
+func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
+	e, err := LoadEvent(r.Context(), s.DB, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -198,11 +207,7 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	v := eventView(e)
-	dv := make([]DeliveryView, 0, len(ds))
-	for _, d := range ds {
-		dv = append(dv, viewDelivery(d))
-	}
-	v["deliveries"] = dv
+	v["deliveries"] = ViewAll(ds, viewDelivery)
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -35,13 +34,7 @@ type mcpHarness struct {
 func newMCPHarness(t testing.TB) *mcpHarness {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "ipai.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := tempDB(t)
 	al := audit.New(db)
 	f := fakeodoo.New()
 	env := &mcpserver.Env{Audit: al}
@@ -49,8 +42,7 @@ func newMCPHarness(t testing.TB) *mcpHarness {
 	s := &Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.DiscardHandler)}
 	s.MountMCP(&MCP{Servers: map[string]*mcp.Server{"odoo": mcpserver.NewOdoo(env, oc, mcpserver.OdooPolicy{WriteModels: []string{"res.partner"}})},
 		TrustedOrigins: []string{"https://agent.example.com"}})
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(func() { srv.Close(); f.Close(); env.Flush(); al.Close(); db.Close() })
+	srv := serve(t, s, f.Close, env.Flush)
 	tokens := auth.NewTokens(db)
 	return &mcpHarness{api: s, srv: srv, db: db, fake: f, env: env, token: func(scopes ...string) string {
 		raw, _, err := tokens.Create(ctx, auth.CreateOptions{Name: "agent", Role: auth.RoleUser, Scopes: scopes})

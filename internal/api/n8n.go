@@ -27,12 +27,13 @@ func init() {
 	routeBody("POST", "/integrations/event", auth.RolePublic, inbound.MaxMaxBody, (*Server).eventHub)
 }
 
-func (s *Server) flows() (*n8nflow.Service, error) {
-	if s.Flows == nil {
-		return nil, &problem.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "n8n flows are not set up on this hub"}
-	}
-	return s.Flows, nil
+// NeedFlows returns f, or the 503 the API and the admin UI answer when n8n
+// flows are not set up (f nil).
+func NeedFlows(f *n8nflow.Service) (*n8nflow.Service, error) {
+	return need(f, "n8n flows are not set up on this hub")
 }
+
+func (s *Server) flows() (*n8nflow.Service, error) { return NeedFlows(s.Flows) }
 
 type workflowView struct {
 	Connector   string    `json:"connector"`
@@ -133,24 +134,24 @@ func (s *Server) n8nExecutions(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// readSigned reads the body and checks n8n's signature.
-func (s *Server) readSigned(r *http.Request, f *n8nflow.Service) ([]byte, error) {
+// readSigned is the flows service and the body, its n8n signature checked.
+func (s *Server) readSigned(r *http.Request) (*n8nflow.Service, []byte, error) {
+	f, err := s.flows()
+	if err != nil {
+		return nil, nil, err
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return nil, problem.TooLarge("request body is too large")
+		return nil, nil, problem.TooLarge("request body is too large")
 	}
 	if err := f.Verify(r.Header, body); err != nil {
-		return nil, problem.Unauthorized("%v", err)
+		return nil, nil, problem.Unauthorized("%v", err)
 	}
-	return body, nil
+	return f, body, nil
 }
 
 func (s *Server) n8nCallback(w http.ResponseWriter, r *http.Request) error {
-	f, err := s.flows()
-	if err != nil {
-		return err
-	}
-	body, err := s.readSigned(r, f)
+	f, body, err := s.readSigned(r)
 	if err != nil {
 		return err
 	}
@@ -167,11 +168,7 @@ func (s *Server) n8nCallback(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) n8nTrigger(w http.ResponseWriter, r *http.Request) error {
-	f, err := s.flows()
-	if err != nil {
-		return err
-	}
-	body, err := s.readSigned(r, f)
+	f, body, err := s.readSigned(r)
 	if err != nil {
 		return err
 	}
@@ -220,16 +217,9 @@ func ParseEventHub(body []byte) (EventHubRequest, error) {
 // an event (type <event_type>, source hub:<source>); the token (body or
 // X-Ipai-Token) must be one of chatops.event_tokens.
 func (s *Server) eventHub(w http.ResponseWriter, r *http.Request) error {
-	co, err := s.chat()
+	co, body, err := s.chatBody(r, true, "request body is too large")
 	if err != nil {
 		return err
-	}
-	if s.Ingest == nil {
-		return &problem.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "events are not set up on this hub"}
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return problem.TooLarge("request body is too large")
 	}
 	e, err := ParseEventHub(body)
 	if err != nil {

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,31 +20,14 @@ import (
 // rulesHarness is a server with the event path (router, ingester) wired.
 func rulesHarness(t *testing.T) (*harness, *rule.Router) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "ipai.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := tempDB(t)
 	logs := &syncBuffer{}
 	al := audit.New(db)
 	router := rule.NewRouter()
 	in := inbound.NewIngester(db, router, inbound.IngesterOptions{})
 	s := &Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.NewJSONHandler(logs, nil)),
 		Endpoints: &delivery.Endpoints{Router: router}, Hooks: &inbound.Hooks{Ingester: in}}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(func() { srv.Close(); in.Close(); al.Close(); db.Close() })
-	h := &harness{srv: srv, db: db, tokens: map[auth.Role]string{}, ids: map[auth.Role]string{}, logs: logs}
-	for _, role := range auth.Roles {
-		raw, rec, err := s.Tokens.Create(ctx, auth.CreateOptions{Name: string(role), Role: role})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.tokens[role], h.ids[role] = raw, rec.ID
-	}
-	return h, router
+	return serveHarness(t, s, logs, in.Close), router
 }
 
 const poRule = `{"name":"po approval","match":{"source":"odoo","type":"odoo.purchase.order.*"},
@@ -67,7 +48,7 @@ func TestRulesAPI(t *testing.T) {
 	if ds := router.Route(ev, time.Now()); len(ds) != 1 || ds[0].Kind != "mattermost.post" || ds[0].RuleID != id {
 		t.Fatalf("router not reloaded after create: %+v", ds)
 	}
-	if st, out := h.do(t, "POST", "/api/v1/rules", mgr, poRule); st != 409 || ruleErrField(out) != "name" {
+	if st, out := h.do(t, "POST", "/api/v1/rules", mgr, poRule); st != 409 || errField(out) != "name" {
 		t.Fatalf("duplicate name: %d %v", st, out)
 	}
 	if st, out := h.do(t, "GET", "/api/v1/rules", user, ""); st != 200 || len(out["items"].([]any)) != 1 {
@@ -85,12 +66,12 @@ func TestRulesAPI(t *testing.T) {
 		`{"name":"x","actions":[{"kind":"webhook","endpoint":"e","lane":"FIN"}]}`:                         "actions[0].lane",
 	} {
 		st, out := h.do(t, "POST", "/api/v1/rules", mgr, body)
-		if st != 422 || ruleErrField(out) != field {
+		if st != 422 || errField(out) != field {
 			t.Errorf("%s: %d %v; want 422 on %s", body, st, out, field)
 		}
 	}
 	_, out = h.do(t, "POST", "/api/v1/rules", mgr, `{"name":"x","condition":"data.(","actions":[{"kind":"webhook","endpoint":"e"}]}`)
-	if msg := ruleErrMessage(out); !strings.Contains(msg, "invalid expression") || !strings.Contains(msg, "expected name") {
+	if msg := errMessage(out); !strings.Contains(msg, "invalid expression") || !strings.Contains(msg, "expected name") {
 		t.Errorf("expr error not shown: %q", msg)
 	}
 
@@ -146,7 +127,7 @@ func TestManagedRulesRefuseEdits(t *testing.T) {
 		{"DELETE", h.tokens[auth.RoleAdmin], ""},
 	} {
 		st, out := h.do(t, c.method, "/api/v1/rules/"+id, c.token, c.body)
-		if st != 409 || !strings.Contains(ruleErrMessage(out), "ipai.yaml") {
+		if st != 409 || !strings.Contains(errMessage(out), "ipai.yaml") {
 			t.Errorf("%s managed rule: %d %v; want 409 naming ipai.yaml", c.method, st, out)
 		}
 	}
@@ -217,16 +198,4 @@ func TestOdooSource(t *testing.T) {
 	if st != 200 || out["type"] != "odoo.purchase.order.approved" {
 		t.Fatalf("action override: %d %v", st, out)
 	}
-}
-
-func ruleErrField(out map[string]any) string {
-	e, _ := out["error"].(map[string]any)
-	f, _ := e["field"].(string)
-	return f
-}
-
-func ruleErrMessage(out map[string]any) string {
-	e, _ := out["error"].(map[string]any)
-	m, _ := e["message"].(string)
-	return m
 }

@@ -279,6 +279,29 @@ func writeError(w http.ResponseWriter, p *problem.Error) {
 	writeJSON(w, p.Status, b)
 }
 
+// need returns svc, or when it is nil (this hub runs without it) a 503
+// saying so in msg.
+func need[T any](svc *T, msg string) (*T, error) {
+	if svc == nil {
+		return nil, unavailable(msg)
+	}
+	return svc, nil
+}
+
+func unavailable(msg string) error {
+	return &problem.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: msg}
+}
+
+// ViewAll converts rows for display with view: never nil, so an empty list
+// is [] in JSON. Shared with the admin UI.
+func ViewAll[T, V any](rows []T, view func(T) V) []V {
+	out := make([]V, 0, len(rows))
+	for _, x := range rows {
+		out = append(out, view(x))
+	}
+	return out
+}
+
 // writeJSON writes v as the JSON response.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

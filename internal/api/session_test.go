@@ -5,8 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,7 +14,6 @@ import (
 	"github.com/insightpulseai/ipai/internal/connector"
 	"github.com/insightpulseai/ipai/internal/embed"
 	fakess "github.com/insightpulseai/ipai/internal/fake/superset"
-	"github.com/insightpulseai/ipai/internal/store"
 )
 
 // TestEmbedWithUISession: the embed page and its guest-token fetch work
@@ -24,13 +21,7 @@ import (
 // token (which the page carries) and a same-origin request.
 func TestEmbedWithUISession(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "ipai.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := tempDB(t)
 	f := fakess.New()
 	al := audit.New(db)
 	sessions := auth.NewSessions(db, 0)
@@ -41,8 +32,7 @@ func TestEmbedWithUISession(t *testing.T) {
 			return connector.Config{Type: "superset", BaseURL: f.URL, Settings: map[string]string{"username": fakess.Username},
 				Secrets: map[string]string{"password": fakess.Password}}, nil
 		}}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(func() { srv.Close(); f.Close(); al.Close(); db.Close() })
+	srv := serve(t, s, f.Close)
 	u, err := auth.NewUsers(db).Create(ctx, auth.NewUser{Name: "ana", Email: "ana@example.com", Role: auth.RoleUser, Password: "a-long-password-1"})
 	if err != nil {
 		t.Fatal(err)

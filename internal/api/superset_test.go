@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,13 +17,7 @@ import (
 
 func TestSupersetGuestTokenAPI(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "ipai.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := tempDB(t)
 	f := fakess.New()
 	al := audit.New(db)
 	s := &Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.DiscardHandler)}
@@ -37,16 +30,7 @@ func TestSupersetGuestTokenAPI(t *testing.T) {
 			return connector.Config{Type: "superset", BaseURL: f.URL, Settings: map[string]string{"username": fakess.Username},
 				Secrets: map[string]string{"password": fakess.Password}}, nil
 		}}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(func() { srv.Close(); f.Close(); al.Close(); db.Close() })
-	h := &harness{srv: srv, db: db, tokens: map[auth.Role]string{}}
-	for _, role := range []auth.Role{auth.RoleUser, auth.RoleManager} {
-		raw, _, err := s.Tokens.Create(ctx, auth.CreateOptions{Name: "t-" + string(role), Role: role})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.tokens[role] = raw
-	}
+	h := serveHarness(t, s, nil, f.Close)
 	user, erp := h.tokens[auth.RoleUser], h.tokens[auth.RoleManager]
 
 	// A plain user sees only the dashboard their role opens.

@@ -53,11 +53,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]TokenView, 0, len(list))
-	for _, t := range list {
-		out = append(out, ViewToken(t))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	writeJSON(w, http.StatusOK, map[string]any{"items": ViewAll(list, ViewToken)})
 	return nil
 }
 

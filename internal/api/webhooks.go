@@ -65,21 +65,21 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]WebhookView, 0, len(hooks))
-	for _, h := range hooks {
-		items = append(items, s.viewWebhook(h))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	writeJSON(w, http.StatusOK, map[string]any{"items": ViewAll(hooks, s.viewWebhook)})
 	return nil
 }
 
-func (s *Server) webhook(r *http.Request) (store.Webhook, error) {
-	h, err := s.DB.Webhook(r.Context(), r.PathValue("id"))
+// LoadWebhook reads the webhook r's path names ({id}); a missing one is a
+// 404. Shared with the admin UI.
+func LoadWebhook(r *http.Request, db *store.DB) (store.Webhook, error) {
+	h, err := db.Webhook(r.Context(), r.PathValue("id"))
 	if err == store.ErrNotFound {
 		return h, problem.NotFound("no webhook %q", r.PathValue("id"))
 	}
 	return h, err
 }
+
+func (s *Server) webhook(r *http.Request) (store.Webhook, error) { return LoadWebhook(r, s.DB) }
 
 func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) error {
 	h, err := s.webhook(r)

@@ -28,12 +28,7 @@ type connectorForm struct {
 	Managed                               bool
 }
 
-func (s *Server) conns() (*integration.Service, error) {
-	if s.Connectors == nil {
-		return nil, &problem.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "connectors are not enabled on this server"}
-	}
-	return s.Connectors, nil
-}
+func (s *Server) conns() (*integration.Service, error) { return api.NeedConnectors(s.Connectors) }
 
 func pageParam(r *http.Request) int {
 	n, err := strconv.Atoi(r.URL.Query().Get("page"))
@@ -68,11 +63,7 @@ func (s *Server) connectorList(w http.ResponseWriter, r *http.Request, c *reqCtx
 		return err
 	}
 	from, to, pg := paginate(len(list), pageParam(r))
-	views := make([]integration.View, 0, to-from)
-	for _, x := range list[from:to] {
-		views = append(views, integration.ViewOf(x))
-	}
-	s.render(w, c, http.StatusOK, "connectors", map[string]any{"Title": "Connectors", "Items": views, "Pager": pg,
+	s.render(w, c, http.StatusOK, "connectors", map[string]any{"Title": "Connectors", "Items": api.ViewAll(list[from:to], integration.ViewOf), "Pager": pg,
 		"State": state, "Types": connector.Types(),
 		"States": []string{connector.StateDraft, connector.StateTesting, connector.StateActive, connector.StateError}})
 	return nil

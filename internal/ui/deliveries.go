@@ -8,7 +8,6 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/audit"
-	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -100,10 +99,7 @@ func (s *Server) deliveryList(w http.ResponseWriter, r *http.Request, c *reqCtx)
 }
 
 func (s *Server) deliveryShow(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	d, err := s.DB.Delivery(r.Context(), r.PathValue("id"))
-	if err == store.ErrNotFound {
-		return problem.NotFound("no delivery %q", r.PathValue("id"))
-	}
+	d, err := api.LoadDelivery(r.Context(), s.DB, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -127,14 +123,7 @@ func (s *Server) wake() {
 
 func (s *Server) deliveryReplay(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	id := r.PathValue("id")
-	d, err := s.DB.Delivery(r.Context(), id)
-	if err == store.ErrNotFound {
-		return problem.NotFound("no delivery %q", id)
-	}
-	if err != nil {
-		return err
-	}
-	n, err := s.DB.ReplayDeliveries(r.Context(), store.DeliveryFilter{}, []string{id}, time.Now())
+	d, n, err := api.ReplayDelivery(r.Context(), s.DB, id)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/chatops"
 	"github.com/insightpulseai/ipai/internal/chatops/n8nflow"
@@ -116,12 +117,7 @@ type botRow struct {
 	Commands []chatops.CommandView
 }
 
-func (s *Server) chat() (*chatops.Service, error) {
-	if s.ChatOps == nil {
-		return nil, &problem.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "chatops is not set up on this hub"}
-	}
-	return s.ChatOps, nil
-}
+func (s *Server) chat() (*chatops.Service, error) { return api.NeedChatOps(s.ChatOps) }
 
 func (s *Server) botList(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	co, err := s.chat()
@@ -156,12 +152,7 @@ type workflowRow struct {
 	TagList []string
 }
 
-func (s *Server) flows() (*n8nflow.Service, error) {
-	if s.Flows == nil {
-		return nil, &problem.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "n8n flows are not set up on this hub"}
-	}
-	return s.Flows, nil
-}
+func (s *Server) flows() (*n8nflow.Service, error) { return api.NeedFlows(s.Flows) }
 
 func (s *Server) n8nPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	f, err := s.flows()

@@ -133,10 +133,7 @@ func (s *Server) showUsers(w http.ResponseWriter, r *http.Request, c *reqCtx, st
 		return err
 	}
 	from, to, pg := paginate(len(toks), pageParam(r))
-	views := make([]api.TokenView, 0, to-from)
-	for _, t := range toks[from:to] {
-		views = append(views, api.ViewToken(t))
-	}
+	views := api.ViewAll(toks[from:to], api.ViewToken)
 	data["Title"], data["Users"], data["Tokens"], data["Pager"], data["After"] = "Users & tokens", users, views, pg, after
 	s.render(w, c, status, "users", data)
 	return nil

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
@@ -77,13 +78,7 @@ func (s *Server) webhookList(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	return nil
 }
 
-func (s *Server) webhook(r *http.Request) (store.Webhook, error) {
-	h, err := s.DB.Webhook(r.Context(), r.PathValue("id"))
-	if err == store.ErrNotFound {
-		return h, problem.NotFound("no webhook %q", r.PathValue("id"))
-	}
-	return h, err
-}
+func (s *Server) webhook(r *http.Request) (store.Webhook, error) { return api.LoadWebhook(r, s.DB) }
 
 func (s *Server) webhookShow(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	return s.showWebhook(w, r, c, "")
@@ -161,10 +156,7 @@ func (s *Server) webhookState(w http.ResponseWriter, r *http.Request, c *reqCtx)
 }
 
 func (s *Server) eventShow(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	e, err := s.DB.Event(r.Context(), r.PathValue("id"))
-	if err == store.ErrNotFound {
-		return problem.NotFound("no event %q", r.PathValue("id"))
-	}
+	e, err := api.LoadEvent(r.Context(), s.DB, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
