@@ -1,17 +1,17 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/config"
+	"github.com/insightpulseai/ipai/internal/store"
 )
 
 func init() { register(newAuditCmd) }
@@ -40,26 +40,20 @@ func newAuditCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--%v", err)
 			}
-			db, _, err := openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			rows, err := db.ListAudit(cmd.Context(), f)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "SEQ\tTIME\tLEVEL\tACTION\tACTOR\tTARGET\tMESSAGE")
-			for _, e := range rows {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.At.Local().Format(time.DateTime), e.Level, e.Action, e.Actor, e.Target, e.Message)
-			}
-			return w.Flush()
+			return withStore(cmd.Context(), func(db *store.DB, _ config.Config) error {
+				rows, err := db.ListAudit(cmd.Context(), f)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), rows)
+				}
+				w := newTable(cmd.OutOrStdout(), "SEQ\tTIME\tLEVEL\tACTION\tACTOR\tTARGET\tMESSAGE")
+				for _, e := range rows {
+					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.At.Local().Format(time.DateTime), e.Level, e.Action, e.Actor, e.Target, e.Message)
+				}
+				return w.Flush()
+			})
 		},
 	}
 	list.Flags().StringVar(&level, "level", "", "debug, info, warning or error")
@@ -78,21 +72,18 @@ func newAuditCmd() *cobra.Command {
   ipai audit verify --db postgres://ipai@db/ipai`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, _, err := openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			rep, err := audit.Verify(cmd.Context(), db)
-			var p *audit.Problem
-			if errors.As(err, &p) {
-				return &exitError{code: 1, msg: p.Error()}
-			}
-			if err != nil {
-				return err
-			}
-			cmd.Printf("audit chain intact: %d entries, %d purge gaps accounted for; head %d %s\n", rep.Entries, rep.Gaps, rep.HeadSeq, rep.HeadHash)
-			return nil
+			return withStore(cmd.Context(), func(db *store.DB, _ config.Config) error {
+				rep, err := audit.Verify(cmd.Context(), db)
+				var p *audit.Problem
+				if errors.As(err, &p) {
+					return &exitError{code: 1, msg: p.Error()}
+				}
+				if err != nil {
+					return err
+				}
+				cmd.Printf("audit chain intact: %d entries, %d purge gaps accounted for; head %d %s\n", rep.Entries, rep.Gaps, rep.HeadSeq, rep.HeadHash)
+				return nil
+			})
 		},
 	}
 
@@ -103,21 +94,18 @@ func newAuditCmd() *cobra.Command {
   ipai audit purge --config ipai.yaml   # audit.retention_days from the file`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, cfg, err := openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			res, err := audit.Purge(cmd.Context(), db, time.Duration(cfg.Audit.RetentionDays)*24*time.Hour, time.Now())
-			if err != nil {
-				return err
-			}
-			cmd.Printf("purged %d entries older than %d days", res.Deleted, cfg.Audit.RetentionDays)
-			if res.Checkpoint > 0 {
-				cmd.Printf("; checkpoint entry %d", res.Checkpoint)
-			}
-			cmd.Println()
-			return nil
+			return withStore(cmd.Context(), func(db *store.DB, cfg config.Config) error {
+				res, err := audit.Purge(cmd.Context(), db, time.Duration(cfg.Audit.RetentionDays)*24*time.Hour, time.Now())
+				if err != nil {
+					return err
+				}
+				cmd.Printf("purged %d entries older than %d days", res.Deleted, cfg.Audit.RetentionDays)
+				if res.Checkpoint > 0 {
+					cmd.Printf("; checkpoint entry %d", res.Checkpoint)
+				}
+				cmd.Println()
+				return nil
+			})
 		},
 	}
 	cmd.AddCommand(list, verify, purge)

@@ -27,39 +27,36 @@ Bots declared in ipai.yaml are applied first.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			env, err := openConnectors(ctx, true)
-			if err != nil {
-				return err
-			}
-			defer env.close()
-			base := hubURL
-			if base == "" {
-				base = env.cfg.BaseURL()
-			}
-			if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-				return fmt.Errorf("--url %q: expected the hub's external URL, e.g. https://ipai.example.com", base)
-			}
-			co := &chatops.Service{DB: env.svc.DB, Box: env.svc.Box, Audit: env.audit, Clients: action.FromConfigs(env.svc),
-				Cfg: env.cfg.ChatOps, BaseURL: base}
-			if err := co.Init(ctx); err != nil {
-				return err
-			}
-			if err := co.ApplyConfig(ctx); err != nil {
-				return err
-			}
-			out, err := co.Register(ctx, args[0])
-			if asJSON {
-				_ = printJSON(cmd.OutOrStdout(), out)
-			} else {
-				for _, r := range out {
-					verb := "created"
-					if r.Reused {
-						verb = "reused"
-					}
-					fmt.Fprintf(cmd.OutOrStdout(), "%s %s → %s (token stored)\n", verb, r.Trigger, r.URL)
+			return withConnectors(ctx, true, func(env *connectorEnv) error {
+				base := hubURL
+				if base == "" {
+					base = env.cfg.BaseURL()
 				}
-			}
-			return err
+				if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+					return fmt.Errorf("--url %q: expected the hub's external URL, e.g. https://ipai.example.com", base)
+				}
+				co := &chatops.Service{DB: env.svc.DB, Box: env.svc.Box, Audit: env.audit, Clients: action.FromConfigs(env.svc),
+					Cfg: env.cfg.ChatOps, BaseURL: base}
+				if err := co.Init(ctx); err != nil {
+					return err
+				}
+				if err := co.ApplyConfig(ctx); err != nil {
+					return err
+				}
+				out, err := co.Register(ctx, args[0])
+				if asJSON {
+					_ = printJSON(cmd.OutOrStdout(), out)
+				} else {
+					for _, r := range out {
+						verb := "created"
+						if r.Reused {
+							verb = "reused"
+						}
+						fmt.Fprintf(cmd.OutOrStdout(), "%s %s → %s (token stored)\n", verb, r.Trigger, r.URL)
+					}
+				}
+				return err
+			})
 		},
 	}
 	reg.Flags().StringVar(&hubURL, "url", "", "hub URL Mattermost calls (default: public_url from the config)")

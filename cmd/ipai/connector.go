@@ -57,10 +57,27 @@ func openConnectors(ctx context.Context, withKey bool) (*connectorEnv, error) {
 	return &connectorEnv{svc: svc, audit: al, cfg: cfg, close: func() { al.Close(); db.Close() }}, nil
 }
 
+// withConnectors runs f on the connector environment and closes it afterwards.
+func withConnectors(ctx context.Context, withKey bool, f func(env *connectorEnv) error) error {
+	env, err := openConnectors(ctx, withKey)
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	return f(env)
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// newTable returns a writer of an aligned table, its header line written.
+func newTable(w io.Writer, header string) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	return tw
 }
 
 func ago(t *time.Time) string {
@@ -90,29 +107,25 @@ func newConnectorCmd() *cobra.Command {
 		Example: "  ipai connector list\n  ipai connector list --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := openConnectors(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer env.close()
-			cs, err := env.svc.List(cmd.Context(), "")
-			if err != nil {
-				return err
-			}
-			views := make([]integration.View, 0, len(cs))
-			for _, c := range cs {
-				views = append(views, integration.ViewOf(c))
-			}
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), views)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CODE\tTYPE\tSTATE\tMANAGED\tVERSION\tLAST PING\tLATENCY\tLAST ERROR")
-			for _, v := range views {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\t%d ms\t%s\n", v.Code, v.Type, v.State, v.Managed, dash(v.Version),
-					ago(v.LastPing), v.LastLatencyMS, dash(v.LastError))
-			}
-			return tw.Flush()
+			return withConnectors(cmd.Context(), false, func(env *connectorEnv) error {
+				cs, err := env.svc.List(cmd.Context(), "")
+				if err != nil {
+					return err
+				}
+				views := make([]integration.View, 0, len(cs))
+				for _, c := range cs {
+					views = append(views, integration.ViewOf(c))
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), views)
+				}
+				tw := newTable(cmd.OutOrStdout(), "CODE\tTYPE\tSTATE\tMANAGED\tVERSION\tLAST PING\tLATENCY\tLAST ERROR")
+				for _, v := range views {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\t%d ms\t%s\n", v.Code, v.Type, v.State, v.Managed, dash(v.Version),
+						ago(v.LastPing), v.LastLatencyMS, dash(v.LastError))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	show := &cobra.Command{
@@ -121,28 +134,25 @@ func newConnectorCmd() *cobra.Command {
 		Example: "  ipai connector show chat",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := openConnectors(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer env.close()
-			c, err := env.svc.Get(cmd.Context(), args[0])
-			if err != nil {
-				return &exitError{code: 1, msg: err.Error()}
-			}
-			v := integration.ViewOf(c)
-			if asJSON {
-				return printJSON(cmd.OutOrStdout(), v)
-			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "code:         %s\nname:         %s\ntype:         %s\nbase_url:     %s\napi_version:  %s\nauth_type:    %s\n",
-				v.Code, v.Name, v.Type, v.BaseURL, dash(v.APIVersion), v.AuthType)
-			for k, val := range v.Settings {
-				fmt.Fprintf(w, "setting:      %s = %s\n", k, val)
-			}
-			fmt.Fprintf(w, "secrets set:  %s\nstate:        %s\nmanaged:      %v\nversion:      %s\nlast ping:    %s\nlatency:      %d ms\nlast error:   %s\n",
-				dash(strings.Join(v.SecretNames(), ", ")), v.State, v.Managed, dash(v.Version), ago(v.LastPing), v.LastLatencyMS, dash(v.LastError))
-			return nil
+			return withConnectors(cmd.Context(), false, func(env *connectorEnv) error {
+				c, err := env.svc.Get(cmd.Context(), args[0])
+				if err != nil {
+					return &exitError{code: 1, msg: err.Error()}
+				}
+				v := integration.ViewOf(c)
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), v)
+				}
+				w := cmd.OutOrStdout()
+				fmt.Fprintf(w, "code:         %s\nname:         %s\ntype:         %s\nbase_url:     %s\napi_version:  %s\nauth_type:    %s\n",
+					v.Code, v.Name, v.Type, v.BaseURL, dash(v.APIVersion), v.AuthType)
+				for k, val := range v.Settings {
+					fmt.Fprintf(w, "setting:      %s = %s\n", k, val)
+				}
+				fmt.Fprintf(w, "secrets set:  %s\nstate:        %s\nmanaged:      %v\nversion:      %s\nlast ping:    %s\nlatency:      %d ms\nlast error:   %s\n",
+					dash(strings.Join(v.SecretNames(), ", ")), v.State, v.Managed, dash(v.Version), ago(v.LastPing), v.LastLatencyMS, dash(v.LastError))
+				return nil
+			})
 		},
 	}
 	test := &cobra.Command{
@@ -151,43 +161,40 @@ func newConnectorCmd() *cobra.Command {
 		Example: "  ipai connector test chat\n  ipai connector test erp --json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := openConnectors(cmd.Context(), true)
-			if err != nil {
-				return err
-			}
-			defer env.close()
-			code := args[0]
-			rep, err := env.svc.Test(cmd.Context(), code)
-			if err != nil {
-				return &exitError{code: 1, msg: err.Error()}
-			}
-			level := audit.Info
-			if !rep.OK {
-				level = audit.Warning
-			}
-			if err := env.audit.Write(cmd.Context(), audit.Entry{Actor: "cli", Action: "connector.test", Level: level, Target: code,
-				Message: integration.ReportMessage(code, rep), Fields: integration.ReportFields(rep)}); err != nil {
-				return fmt.Errorf("audit: %w", err)
-			}
-			if asJSON {
-				if err := printJSON(cmd.OutOrStdout(), rep); err != nil {
-					return err
+			return withConnectors(cmd.Context(), true, func(env *connectorEnv) error {
+				code := args[0]
+				rep, err := env.svc.Test(cmd.Context(), code)
+				if err != nil {
+					return &exitError{code: 1, msg: err.Error()}
 				}
-			} else {
-				w := cmd.OutOrStdout()
-				for _, c := range rep.Checks {
-					mark := "ok  "
-					if !c.OK {
-						mark = "FAIL"
+				level := audit.Info
+				if !rep.OK {
+					level = audit.Warning
+				}
+				if err := env.audit.Write(cmd.Context(), audit.Entry{Actor: "cli", Action: "connector.test", Level: level, Target: code,
+					Message: integration.ReportMessage(code, rep), Fields: integration.ReportFields(rep)}); err != nil {
+					return fmt.Errorf("audit: %w", err)
+				}
+				if asJSON {
+					if err := printJSON(cmd.OutOrStdout(), rep); err != nil {
+						return err
 					}
-					fmt.Fprintf(w, "%s %-9s %s\n", mark, c.Name, c.Detail)
+				} else {
+					w := cmd.OutOrStdout()
+					for _, c := range rep.Checks {
+						mark := "ok  "
+						if !c.OK {
+							mark = "FAIL"
+						}
+						fmt.Fprintf(w, "%s %-9s %s\n", mark, c.Name, c.Detail)
+					}
+					fmt.Fprintf(w, "%s: state %s, version %s, %d ms\n", code, rep.State, dash(rep.Version), rep.LatencyMS)
 				}
-				fmt.Fprintf(w, "%s: state %s, version %s, %d ms\n", code, rep.State, dash(rep.Version), rep.LatencyMS)
-			}
-			if !rep.OK {
-				return &exitError{code: 1, msg: integration.ReportMessage(code, rep)}
-			}
-			return nil
+				if !rep.OK {
+					return &exitError{code: 1, msg: integration.ReportMessage(code, rep)}
+				}
+				return nil
+			})
 		},
 	}
 	activate := &cobra.Command{
@@ -196,21 +203,18 @@ func newConnectorCmd() *cobra.Command {
 		Example: "  ipai connector test chat && ipai connector activate chat",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := openConnectors(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer env.close()
-			c, err := env.svc.Activate(cmd.Context(), args[0])
-			if err != nil {
-				return &exitError{code: 1, msg: err.Error()}
-			}
-			if err := env.audit.Write(cmd.Context(), audit.Entry{Actor: "cli", Action: "connector.activate", Target: c.Code,
-				Message: "connector " + c.Code + " activated"}); err != nil {
-				return fmt.Errorf("audit: %w", err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s is active\n", c.Code)
-			return nil
+			return withConnectors(cmd.Context(), false, func(env *connectorEnv) error {
+				c, err := env.svc.Activate(cmd.Context(), args[0])
+				if err != nil {
+					return &exitError{code: 1, msg: err.Error()}
+				}
+				if err := env.audit.Write(cmd.Context(), audit.Entry{Actor: "cli", Action: "connector.activate", Target: c.Code,
+					Message: "connector " + c.Code + " activated"}); err != nil {
+					return fmt.Errorf("audit: %w", err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s is active\n", c.Code)
+				return nil
+			})
 		},
 	}
 	cmd.AddCommand(list, show, test, activate)
@@ -228,44 +232,40 @@ prints each connector's state, latency, uptime over the history and last error.`
 		Example: "  ipai health\n  ipai health --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := openConnectors(cmd.Context(), true)
-			if err != nil {
-				return err
-			}
-			defer env.close()
-			r, err := env.svc.NewRunner(cmd.Context(), env.cfg.Health)
-			if err != nil {
-				return err
-			}
-			if err := r.RunOnce(cmd.Context()); err != nil {
-				return err
-			}
-			v, err := env.svc.Health(cmd.Context(), r)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if err := printJSON(cmd.OutOrStdout(), v); err != nil {
+			return withConnectors(cmd.Context(), true, func(env *connectorEnv) error {
+				r, err := env.svc.NewRunner(cmd.Context(), env.cfg.Health)
+				if err != nil {
 					return err
 				}
-			} else {
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "CODE\tTYPE\tSTATE\tLATENCY\tUPTIME\tCHECKS\tVERSION\tLAST ERROR")
-				for _, s := range v.Connectors {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d ms\t%.1f%%\t%d\t%s\t%s\n", s.Code, s.Type, s.State, s.LatencyMS, s.Uptime*100,
-						s.Checks, dash(s.Version), dash(s.LastError))
-				}
-				if err := tw.Flush(); err != nil {
+				if err := r.RunOnce(cmd.Context()); err != nil {
 					return err
 				}
-				if len(v.Connectors) == 0 {
-					fmt.Fprintln(cmd.OutOrStdout(), "no active connectors")
+				v, err := env.svc.Health(cmd.Context(), r)
+				if err != nil {
+					return err
 				}
-			}
-			if !v.OK {
-				return &exitError{code: 1, msg: "at least one active connector is down"}
-			}
-			return nil
+				if asJSON {
+					if err := printJSON(cmd.OutOrStdout(), v); err != nil {
+						return err
+					}
+				} else {
+					tw := newTable(cmd.OutOrStdout(), "CODE\tTYPE\tSTATE\tLATENCY\tUPTIME\tCHECKS\tVERSION\tLAST ERROR")
+					for _, s := range v.Connectors {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%d ms\t%.1f%%\t%d\t%s\t%s\n", s.Code, s.Type, s.State, s.LatencyMS, s.Uptime*100,
+							s.Checks, dash(s.Version), dash(s.LastError))
+					}
+					if err := tw.Flush(); err != nil {
+						return err
+					}
+					if len(v.Connectors) == 0 {
+						fmt.Fprintln(cmd.OutOrStdout(), "no active connectors")
+					}
+				}
+				if !v.OK {
+					return &exitError{code: 1, msg: "at least one active connector is down"}
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

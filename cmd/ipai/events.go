@@ -7,6 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/config"
+	"github.com/insightpulseai/ipai/internal/store"
 )
 
 func init() { register(newEventsCmd) }
@@ -22,35 +24,30 @@ func newEventsCmd() *cobra.Command {
   ipai events purge --days 7 --config ipai.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, cfg, err := openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if !cmd.Flags().Changed("days") {
-				days = cfg.Delivery.RetentionDays
-			}
-			if days < 2 {
-				return fmt.Errorf("--days %d is too small; expected at least 2 (longer than the 24 h dedupe window)", days)
-			}
-			now := time.Now()
-			p, err := db.PurgeEvents(cmd.Context(), now.Add(-time.Duration(days)*24*time.Hour))
-			if err != nil {
-				return fmt.Errorf("purge events (%d deleted before the error; run it again): %w", p.Events, err)
-			}
-			keys, err := db.PurgeEventKeys(cmd.Context(), now)
-			if err != nil {
-				return err
-			}
-			al := audit.New(db)
-			defer al.Close()
-			msg := fmt.Sprintf("purged %d events older than %d days, %d deliveries, %d attempts, %d expired dedupe keys",
-				p.Events, days, p.Deliveries, p.Attempts, keys)
-			if err := al.Write(cmd.Context(), audit.Entry{Actor: "cli", Action: "events.purge", Message: msg}); err != nil {
-				return err
-			}
-			cmd.Println(msg)
-			return nil
+			return withStore(cmd.Context(), func(db *store.DB, cfg config.Config) error {
+				if !cmd.Flags().Changed("days") {
+					days = cfg.Delivery.RetentionDays
+				}
+				if days < 2 {
+					return fmt.Errorf("--days %d is too small; expected at least 2 (longer than the 24 h dedupe window)", days)
+				}
+				now := time.Now()
+				p, err := db.PurgeEvents(cmd.Context(), now.Add(-time.Duration(days)*24*time.Hour))
+				if err != nil {
+					return fmt.Errorf("purge events (%d deleted before the error; run it again): %w", p.Events, err)
+				}
+				keys, err := db.PurgeEventKeys(cmd.Context(), now)
+				if err != nil {
+					return err
+				}
+				msg := fmt.Sprintf("purged %d events older than %d days, %d deliveries, %d attempts, %d expired dedupe keys",
+					p.Events, days, p.Deliveries, p.Attempts, keys)
+				if err := writeAudit(cmd.Context(), db, audit.Entry{Action: "events.purge", Message: msg}); err != nil {
+					return err
+				}
+				cmd.Println(msg)
+				return nil
+			})
 		},
 	}
 	purge.Flags().IntVar(&days, "days", 0, "retention in days (default: delivery.retention_days)")

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/insightpulseai/ipai/internal/app"
+	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -38,6 +39,24 @@ func openStore(ctx context.Context) (*store.DB, config.Config, error) {
 	}
 	db, err := app.OpenStore(ctx, cfg)
 	return db, cfg, err
+}
+
+// withStore runs f on the opened store and closes it afterwards.
+func withStore(ctx context.Context, f func(db *store.DB, cfg config.Config) error) error {
+	db, cfg, err := openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return f(db, cfg)
+}
+
+// writeAudit writes e, as done by the CLI (actor "cli"), to the audit log of db.
+func writeAudit(ctx context.Context, db *store.DB, e audit.Entry) error {
+	al := audit.New(db)
+	defer al.Close()
+	e.Actor = "cli"
+	return al.Write(ctx, e)
 }
 
 func newServeCmd() *cobra.Command {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -240,9 +239,7 @@ func runHealth(cmd *cobra.Command, dir, docker string, urlFlags []string, timeou
 	}
 	rs := health.Run(cmd.Context(), nil, checks, timeout)
 	if asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rs); err != nil {
+		if err := printJSON(cmd.OutOrStdout(), rs); err != nil {
 			return err
 		}
 	} else if err := health.WriteTable(cmd.OutOrStdout(), rs); err != nil {

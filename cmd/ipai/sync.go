@@ -1,14 +1,13 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -30,56 +29,50 @@ func newSyncCmd() *cobra.Command {
 			default:
 				return fmt.Errorf("--state %q: expected synced, pending, conflict or error", state)
 			}
-			db, _, err := openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			counts, err := db.SyncLinkCounts(cmd.Context())
-			if err != nil {
-				return err
-			}
-			cursors, err := db.SyncCursors(cmd.Context())
-			if err != nil {
-				return err
-			}
-			show := state
-			if show == "" {
-				show = store.SyncConflict
-			}
-			links, err := db.ListSyncLinks(cmd.Context(), store.SyncLinkFilter{State: show, Limit: 200})
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if links == nil {
-					links = []store.SyncLink{}
+			return withStore(cmd.Context(), func(db *store.DB, _ config.Config) error {
+				counts, err := db.SyncLinkCounts(cmd.Context())
+				if err != nil {
+					return err
 				}
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"links": counts, "cursors": cursors, show: links})
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "links: %d synced, %d pending, %d conflict, %d error\n", counts[store.SyncSynced],
-				counts[store.SyncPending], counts[store.SyncConflict], counts[store.SyncError])
-			names := make([]string, 0, len(cursors))
-			for n := range cursors {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			for _, n := range names {
-				fmt.Fprintf(out, "cursor %s: %s\n", n, cursors[n])
-			}
-			if len(links) == 0 {
-				return nil
-			}
-			fmt.Fprintf(out, "\n%s links:\n", show)
-			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tPAIR\tTASK\tCARD\tSINCE\tERROR")
-			for _, l := range links {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, l.Pair, l.LocalID, l.RemoteID, l.UpdatedAt.Local().Format(time.DateTime), l.LastError)
-			}
-			return w.Flush()
+				cursors, err := db.SyncCursors(cmd.Context())
+				if err != nil {
+					return err
+				}
+				show := state
+				if show == "" {
+					show = store.SyncConflict
+				}
+				links, err := db.ListSyncLinks(cmd.Context(), store.SyncLinkFilter{State: show, Limit: 200})
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					if links == nil {
+						links = []store.SyncLink{}
+					}
+					return printJSON(cmd.OutOrStdout(), map[string]any{"links": counts, "cursors": cursors, show: links})
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "links: %d synced, %d pending, %d conflict, %d error\n", counts[store.SyncSynced],
+					counts[store.SyncPending], counts[store.SyncConflict], counts[store.SyncError])
+				names := make([]string, 0, len(cursors))
+				for n := range cursors {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				for _, n := range names {
+					fmt.Fprintf(out, "cursor %s: %s\n", n, cursors[n])
+				}
+				if len(links) == 0 {
+					return nil
+				}
+				fmt.Fprintf(out, "\n%s links:\n", show)
+				w := newTable(out, "ID\tPAIR\tTASK\tCARD\tSINCE\tERROR")
+				for _, l := range links {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, l.Pair, l.LocalID, l.RemoteID, l.UpdatedAt.Local().Format(time.DateTime), l.LastError)
+				}
+				return w.Flush()
+			})
 		},
 	}
 	status.Flags().BoolVar(&asJSON, "json", false, "print JSON")

@@ -3,13 +3,14 @@ package main
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/config"
+	"github.com/insightpulseai/ipai/internal/store"
 )
 
 func init() { register(newTokenCmd) }
@@ -31,30 +32,20 @@ func newTokenCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--role: %v", err)
 			}
-			db, _, err := openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			var sc []string
-			for _, s := range strings.Split(scopes, ",") {
-				if s = strings.TrimSpace(s); s != "" {
-					sc = append(sc, s)
+			return withStore(cmd.Context(), func(db *store.DB, _ config.Config) error {
+				sc := splitList(strings.Split(scopes, ","))
+				raw, rec, err := auth.NewTokens(db).Create(cmd.Context(), auth.CreateOptions{Name: name, Role: r, Scopes: sc, CreatedBy: "cli", TTL: ttl})
+				if err != nil {
+					return err
 				}
-			}
-			raw, rec, err := auth.NewTokens(db).Create(cmd.Context(), auth.CreateOptions{Name: name, Role: r, Scopes: sc, CreatedBy: "cli", TTL: ttl})
-			if err != nil {
-				return err
-			}
-			al := audit.New(db)
-			defer al.Close()
-			if err := al.Write(cmd.Context(), audit.Entry{Actor: "cli", Action: "token.create", Target: rec.ID,
-				Message: "token " + rec.Name + " created with role " + rec.Role}); err != nil {
-				return err
-			}
-			cmd.Println(raw)
-			cmd.PrintErrf("token %s (id %s, role %s) created; store it now: it is not shown again\n", rec.Name, rec.ID, rec.Role)
-			return nil
+				if err := writeAudit(cmd.Context(), db, audit.Entry{Action: "token.create", Target: rec.ID,
+					Message: "token " + rec.Name + " created with role " + rec.Role}); err != nil {
+					return err
+				}
+				cmd.Println(raw)
+				cmd.PrintErrf("token %s (id %s, role %s) created; store it now: it is not shown again\n", rec.Name, rec.ID, rec.Role)
+				return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "what or who uses the token (required)")
@@ -70,28 +61,24 @@ func newTokenCmd() *cobra.Command {
 		Example: "  ipai token list",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, _, err := openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			toks, err := db.ListTokens(cmd.Context())
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tNAME\tROLE\tPREFIX\tCREATED\tLAST USED\tSTATE")
-			for _, t := range toks {
-				state := "active"
-				if !t.RevokedAt.IsZero() {
-					state = "revoked"
-				} else if !t.ExpiresAt.IsZero() && time.Now().After(t.ExpiresAt) {
-					state = "expired"
+			return withStore(cmd.Context(), func(db *store.DB, _ config.Config) error {
+				toks, err := db.ListTokens(cmd.Context())
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s…\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.Prefix,
-					t.CreatedAt.Format(time.DateTime), fmtTime(t.LastUsedAt), state)
-			}
-			return w.Flush()
+				w := newTable(cmd.OutOrStdout(), "ID\tNAME\tROLE\tPREFIX\tCREATED\tLAST USED\tSTATE")
+				for _, t := range toks {
+					state := "active"
+					if !t.RevokedAt.IsZero() {
+						state = "revoked"
+					} else if !t.ExpiresAt.IsZero() && time.Now().After(t.ExpiresAt) {
+						state = "expired"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s…\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.Prefix,
+						t.CreatedAt.Format(time.DateTime), fmtTime(t.LastUsedAt), state)
+				}
+				return w.Flush()
+			})
 		},
 	}
 
@@ -101,21 +88,16 @@ func newTokenCmd() *cobra.Command {
 		Example: "  ipai token revoke 0193a2b4-…",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, _, err := openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if err := db.RevokeToken(cmd.Context(), args[0], time.Now()); err != nil {
-				return fmt.Errorf("revoke %s: %w (see `ipai token list` for ids)", args[0], err)
-			}
-			al := audit.New(db)
-			defer al.Close()
-			if err := al.Write(cmd.Context(), audit.Entry{Actor: "cli", Action: "token.revoke", Target: args[0]}); err != nil {
-				return err
-			}
-			cmd.Printf("token %s revoked\n", args[0])
-			return nil
+			return withStore(cmd.Context(), func(db *store.DB, _ config.Config) error {
+				if err := db.RevokeToken(cmd.Context(), args[0], time.Now()); err != nil {
+					return fmt.Errorf("revoke %s: %w (see `ipai token list` for ids)", args[0], err)
+				}
+				if err := writeAudit(cmd.Context(), db, audit.Entry{Action: "token.revoke", Target: args[0]}); err != nil {
+					return err
+				}
+				cmd.Printf("token %s revoked\n", args[0])
+				return nil
+			})
 		},
 	}
 	cmd.AddCommand(create, list, revoke)

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -41,26 +41,21 @@ func newUserCmd() *cobra.Command {
 				password = strings.TrimRight(line, "\r\n")
 				cmd.PrintErrln()
 			}
-			db, _, err := openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			u, err := auth.NewUsers(db).Create(cmd.Context(), auth.NewUser{Name: name, Role: r, Password: password, Email: email, DisplayName: display})
-			if err != nil {
-				if p, ok := problem.As(err); ok && p.Field != "" {
-					return fmt.Errorf("--%s: %s", p.Field, p.Message)
+			return withStore(cmd.Context(), func(db *store.DB, _ config.Config) error {
+				u, err := auth.NewUsers(db).Create(cmd.Context(), auth.NewUser{Name: name, Role: r, Password: password, Email: email, DisplayName: display})
+				if err != nil {
+					if p, ok := problem.As(err); ok && p.Field != "" {
+						return fmt.Errorf("--%s: %s", p.Field, p.Message)
+					}
+					return err
 				}
-				return err
-			}
-			al := audit.New(db)
-			defer al.Close()
-			if err := al.Write(cmd.Context(), audit.Entry{Actor: "cli", Action: "user.create", Target: u.ID,
-				Message: "user " + u.Name + " created with role " + u.Role}); err != nil {
-				return err
-			}
-			cmd.Printf("user %s (id %s, role %s) created; sign in at /login\n", u.Name, u.ID, u.Role)
-			return nil
+				if err := writeAudit(cmd.Context(), db, audit.Entry{Action: "user.create", Target: u.ID,
+					Message: "user " + u.Name + " created with role " + u.Role}); err != nil {
+					return err
+				}
+				cmd.Printf("user %s (id %s, role %s) created; sign in at /login\n", u.Name, u.ID, u.Role)
+				return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "login name (required)")
@@ -73,28 +68,24 @@ func newUserCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List users", Args: cobra.NoArgs, Example: "  ipai user list",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, _, err := openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tSOURCE\tSTATE\tID")
-			after := ""
-			for {
-				us, err := db.ListUsers(cmd.Context(), after, 500)
-				if err != nil {
-					return err
+			return withStore(cmd.Context(), func(db *store.DB, _ config.Config) error {
+				tw := newTable(cmd.OutOrStdout(), "NAME\tROLE\tSOURCE\tSTATE\tID")
+				after := ""
+				for {
+					us, err := db.ListUsers(cmd.Context(), after, 500)
+					if err != nil {
+						return err
+					}
+					for _, u := range us {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, u.Source, state(u), u.ID)
+					}
+					if len(us) < 500 {
+						break
+					}
+					after = us[len(us)-1].Name
 				}
-				for _, u := range us {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, u.Source, state(u), u.ID)
-				}
-				if len(us) < 500 {
-					break
-				}
-				after = us[len(us)-1].Name
-			}
-			return tw.Flush()
+				return tw.Flush()
+			})
 		},
 	}
 
@@ -106,26 +97,21 @@ func newUserCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			db, _, err := openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			u, err := db.UserByName(cmd.Context(), strings.ToLower(args[0]))
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no user named %q (see `ipai user list`)", args[0])
-			}
-			if err != nil {
-				return err
-			}
-			if _, err := auth.NewUsers(db).SetRole(cmd.Context(), u.ID, r); err != nil {
-				return err
-			}
-			al := audit.New(db)
-			defer al.Close()
-			_ = al.Write(cmd.Context(), audit.Entry{Actor: "cli", Action: "user.role", Target: u.ID, Message: "role of " + u.Name + " set to " + string(r)})
-			cmd.Printf("user %s now has role %s\n", u.Name, r)
-			return nil
+			return withStore(cmd.Context(), func(db *store.DB, _ config.Config) error {
+				u, err := db.UserByName(cmd.Context(), strings.ToLower(args[0]))
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("no user named %q (see `ipai user list`)", args[0])
+				}
+				if err != nil {
+					return err
+				}
+				if _, err := auth.NewUsers(db).SetRole(cmd.Context(), u.ID, r); err != nil {
+					return err
+				}
+				_ = writeAudit(cmd.Context(), db, audit.Entry{Action: "user.role", Target: u.ID, Message: "role of " + u.Name + " set to " + string(r)})
+				cmd.Printf("user %s now has role %s\n", u.Name, r)
+				return nil
+			})
 		},
 	}
 	cmd.AddCommand(create, list, setRole)

@@ -3,7 +3,6 @@ package mcpserver
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
 	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
@@ -27,14 +26,5 @@ func BenchmarkOdooSearchReadInMemory(b *testing.B) {
 	}
 	defer cs.Close()
 	args := map[string]any{"model": "res.partner", "domain": []any{[]any{"is_company", "=", true}}, "fields": []string{"name", "email"}, "limit": 10}
-	lat := make([]time.Duration, 0, b.N)
-	for b.Loop() {
-		t0 := time.Now()
-		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "odoo_search_read", Arguments: args})
-		if err != nil || res.IsError {
-			b.Fatal(err, res)
-		}
-		lat = append(lat, time.Since(t0))
-	}
-	reportP50(b, lat)
+	benchTool(b, cs, "odoo_search_read", args)
 }

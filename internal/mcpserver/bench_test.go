@@ -28,15 +28,11 @@ func BenchmarkOdooSearchReadStdio(b *testing.B) {
 	b.Run("direct", func(b *testing.B) {
 		c := odoo.New(f.URL, fakeodoo.DB, fakeodoo.Login, fakeodoo.APIKey, nil)
 		var out []map[string]any
-		lat := make([]time.Duration, 0, b.N)
-		for b.Loop() {
-			t0 := time.Now()
+		benchP50(b, func() {
 			if err := c.SearchRead(ctx, "res.partner", domain, map[string]any{"fields": args["fields"], "limit": 10}, &out); err != nil {
 				b.Fatal(err)
 			}
-			lat = append(lat, time.Since(t0))
-		}
-		reportP50(b, lat)
+		})
 	})
 	b.Run("mcp-stdio", func(b *testing.B) {
 		cmd := exec.Command(buildIpai(b), "mcp", "odoo")
@@ -47,23 +43,31 @@ func BenchmarkOdooSearchReadStdio(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer cs.Close()
-		lat := make([]time.Duration, 0, b.N)
-		for b.Loop() {
-			t0 := time.Now()
-			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "odoo_search_read", Arguments: args})
-			if err != nil || res.IsError {
-				b.Fatal(err, res)
-			}
-			lat = append(lat, time.Since(t0))
-		}
-		reportP50(b, lat)
+		benchTool(b, cs, "odoo_search_read", args)
 	})
 }
 
-func reportP50(b *testing.B, lat []time.Duration) {
+// benchP50 runs call b.N times and reports the median latency.
+func benchP50(b *testing.B, call func()) {
+	lat := make([]time.Duration, 0, b.N)
+	for b.Loop() {
+		t0 := time.Now()
+		call()
+		lat = append(lat, time.Since(t0))
+	}
 	if len(lat) == 0 {
 		return
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+}
+
+// benchTool measures calls of the tool name through cs; each must succeed.
+func benchTool(b *testing.B, cs *mcp.ClientSession, name string, args map[string]any) {
+	benchP50(b, func() {
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
+		if err != nil || res.IsError {
+			b.Fatal(err, res)
+		}
+	})
 }

@@ -35,11 +35,7 @@ type wfSummary struct {
 }
 
 func summary(w n8n.Workflow) wfSummary {
-	p := w.WebhookPaths()
-	if p == nil {
-		p = []string{}
-	}
-	return wfSummary{ID: w.ID, Name: w.Name, Active: w.Active, Webhooks: p}
+	return wfSummary{ID: w.ID, Name: w.Name, Active: w.Active, Webhooks: nonNil(w.WebhookPaths())}
 }
 
 type wfListIn struct {
@@ -58,21 +54,11 @@ func (n *n8nServer) list(ctx context.Context, c *Call, in wfListIn) (wfListOut, 
 	if err != nil {
 		return wfListOut{}, fmt.Errorf("n8n: %w", err)
 	}
-	out := wfListOut{Workflows: []wfSummary{}}
-	for _, w := range p.Data {
-		out.Workflows = append(out.Workflows, summary(w))
-	}
+	out := wfListOut{Workflows: mapSlice(p.Data, summary)}
 	if p.NextCursor != nil {
 		out.NextCursor = *p.NextCursor
 	}
 	return out, nil
-}
-
-func clampN(n, def int) int {
-	if n <= 0 {
-		return def
-	}
-	return n
 }
 
 type wfIDIn struct {
@@ -173,11 +159,7 @@ func (n *n8nServer) executions(ctx context.Context, c *Call, in execListIn) (exe
 	if err != nil {
 		return execListOut{}, fmt.Errorf("n8n: %w", err)
 	}
-	out := execListOut{Executions: []execution{}}
-	for _, e := range p.Data {
-		out.Executions = append(out.Executions, toExecution(e))
-	}
-	return out, nil
+	return execListOut{Executions: mapSlice(p.Data, toExecution)}, nil
 }
 
 type execIn struct {

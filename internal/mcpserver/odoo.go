@@ -77,7 +77,7 @@ func (o *odooServer) searchRead(ctx context.Context, c *Call, in searchReadIn) (
 	if err := checkDomain(in.Domain); err != nil {
 		return recordsOut{}, err
 	}
-	opts := map[string]any{"limit": clampLimit(in.Limit)}
+	opts := map[string]any{"limit": min(clampN(in.Limit, defaultLimit), maxLimit)}
 	if fields != nil {
 		opts["fields"] = fields
 	}
@@ -94,20 +94,6 @@ func (o *odooServer) searchRead(ctx context.Context, c *Call, in searchReadIn) (
 	}
 	o.policy.Filter(recs)
 	return recordsOut{Model: in.Model, Count: len(recs), Records: nonNil(recs)}, nil
-}
-
-func clampLimit(n int) int {
-	if n <= 0 {
-		return defaultLimit
-	}
-	return min(n, maxLimit)
-}
-
-func nonNil(r []map[string]any) []map[string]any {
-	if r == nil {
-		return []map[string]any{}
-	}
-	return r
 }
 
 // checkDomain catches the commonest agent mistake (a flat triple) early.

@@ -245,10 +245,7 @@ func (o *odooServer) birDeadlines(ctx context.Context, c *Call, in birIn) (recor
 	if err := o.policy.CanRead(model); err != nil {
 		return recordsOut{}, err
 	}
-	days := in.DaysAhead
-	if days <= 0 {
-		days = 7
-	}
+	days := clampN(in.DaysAhead, 7)
 	today := time.Now().UTC()
 	if in.Today != "" {
 		t, err := time.Parse("2006-01-02", in.Today)

@@ -1,6 +1,7 @@
 package mcpserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -113,11 +114,7 @@ func (o *opsServer) listBackups(ctx context.Context, c *Call, _ struct{}) (backu
 	if err != nil {
 		return backupsOut{}, err
 	}
-	out := backupsOut{Dir: o.d.BackupDir, Archives: []string{}}
-	for _, p := range list {
-		out.Archives = append(out.Archives, filepath.Base(p))
-	}
-	return out, nil
+	return backupsOut{Dir: o.d.BackupDir, Archives: mapSlice(list, filepath.Base)}, nil
 }
 
 type verifyOut struct {
@@ -177,25 +174,15 @@ func (o *opsServer) listDeliveries(ctx context.Context, c *Call, in deliveriesIn
 	if o.d.Deliveries == nil {
 		return deliveriesOut{}, notConfigured("delivery tracking", "run the ops server inside ipai serve")
 	}
-	st := in.State
-	if st == "" {
-		st = "dead"
-	}
+	st := cmp.Or(in.State, "dead")
 	if st != "failed" && st != "dead" {
 		return deliveriesOut{}, fmt.Errorf("state %q: use failed or dead", st)
 	}
-	lim := in.Limit
-	if lim <= 0 {
-		lim = 50
-	}
-	ds, err := o.d.Deliveries.List(ctx, st, lim)
+	ds, err := o.d.Deliveries.List(ctx, st, clampN(in.Limit, 50))
 	if err != nil {
 		return deliveriesOut{}, err
 	}
-	if ds == nil {
-		ds = []Delivery{}
-	}
-	return deliveriesOut{Deliveries: ds}, nil
+	return deliveriesOut{Deliveries: nonNil(ds)}, nil
 }
 
 type replayIn struct {
@@ -240,10 +227,7 @@ func (o *opsServer) listConnectors(ctx context.Context, c *Call, _ struct{}) (co
 		return connectorsOut{}, notConfigured("the connector registry", "run the ops server inside ipai serve")
 	}
 	cs, err := o.d.Connectors.List(ctx)
-	if cs == nil {
-		cs = []ConnectorInfo{}
-	}
-	return connectorsOut{Connectors: cs}, err
+	return connectorsOut{Connectors: nonNil(cs)}, err
 }
 
 type codeIn struct {
@@ -300,12 +284,9 @@ type droplet struct {
 
 func toDroplet(d godo.Droplet) droplet {
 	ip, _ := d.PublicIPv4()
-	out := droplet{ID: d.ID, Name: d.Name, Status: d.Status, Size: d.SizeSlug, PublicIP: ip, Tags: d.Tags}
+	out := droplet{ID: d.ID, Name: d.Name, Status: d.Status, Size: d.SizeSlug, PublicIP: ip, Tags: nonNil(d.Tags)}
 	if d.Region != nil {
 		out.Region = d.Region.Slug
-	}
-	if out.Tags == nil {
-		out.Tags = []string{}
 	}
 	return out
 }
@@ -464,19 +445,11 @@ func (o *opsServer) appLogs(ctx context.Context, c *Call, in appLogsIn) (appLogs
 	if typ != godo.AppLogTypeRun && typ != godo.AppLogTypeBuild && typ != godo.AppLogTypeDeploy {
 		return appLogsOut{}, fmt.Errorf("type %q: use RUN, BUILD or DEPLOY", in.Type)
 	}
-	lines := in.Lines
-	if lines <= 0 {
-		lines = 100
-	}
-	l, _, err := cl.Apps.GetLogs(ctx, in.AppID, in.DeploymentID, in.Component, typ, false, lines)
+	l, _, err := cl.Apps.GetLogs(ctx, in.AppID, in.DeploymentID, in.Component, typ, false, clampN(in.Lines, 100))
 	if err != nil {
 		return appLogsOut{}, doErr(err)
 	}
-	out := appLogsOut{LiveURL: l.LiveURL, HistoricURLs: l.HistoricURLs}
-	if out.HistoricURLs == nil {
-		out.HistoricURLs = []string{}
-	}
-	return out, nil
+	return appLogsOut{LiveURL: l.LiveURL, HistoricURLs: nonNil(l.HistoricURLs)}, nil
 }
 
 type database struct {

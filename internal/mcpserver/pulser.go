@@ -186,11 +186,8 @@ type agentOut struct {
 }
 
 func toAgent(a store.Agent) agentOut {
-	t := strings.Fields(a.AllowedTools)
-	if t == nil {
-		t = []string{}
-	}
-	return agentOut{ID: a.ID, Name: a.Name, Kind: a.Kind, Endpoint: a.Endpoint, Description: a.Description, AllowedTools: t, NotifyChannel: a.NotifyChannel}
+	return agentOut{ID: a.ID, Name: a.Name, Kind: a.Kind, Endpoint: a.Endpoint, Description: a.Description,
+		AllowedTools: nonNil(strings.Fields(a.AllowedTools)), NotifyChannel: a.NotifyChannel}
 }
 
 type agentsOut struct {
@@ -202,11 +199,7 @@ func (ps *pulserServer) listAgents(ctx context.Context, c *Call, _ struct{}) (ag
 	if err != nil {
 		return agentsOut{}, err
 	}
-	out := agentsOut{Agents: []agentOut{}}
-	for _, a := range as {
-		out.Agents = append(out.Agents, toAgent(a))
-	}
-	return out, nil
+	return agentsOut{Agents: mapSlice(as, toAgent)}, nil
 }
 
 type registerIn struct {
@@ -390,9 +383,5 @@ func (ps *pulserServer) listRuns(ctx context.Context, c *Call, in runsIn) (runsO
 	if err != nil {
 		return runsOut{}, err
 	}
-	out := runsOut{Runs: []runOut{}}
-	for _, r := range rs {
-		out.Runs = append(out.Runs, toRun(r))
-	}
-	return out, nil
+	return runsOut{Runs: mapSlice(rs, toRun)}, nil
 }

@@ -1,6 +1,7 @@
 package mcpserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -137,11 +138,7 @@ func (k *speckit) list(ctx context.Context, c *Call, _ struct{}) (bundlesOut, er
 	if err != nil {
 		return bundlesOut{}, err
 	}
-	out := bundlesOut{Bundles: []bundleInfo{}}
-	for _, s := range slugs {
-		out.Bundles = append(out.Bundles, k.info(s))
-	}
-	return out, nil
+	return bundlesOut{Bundles: mapSlice(slugs, k.info)}, nil
 }
 
 type slugIn struct {
@@ -280,10 +277,7 @@ func (k *speckit) ensure(ctx context.Context, c *Call, in ensureIn) (ensureOut, 
 	if err != nil {
 		return ensureOut{}, err
 	}
-	title := in.Title
-	if title == "" {
-		title = in.Slug
-	}
+	title := cmp.Or(in.Title, in.Slug)
 	c.Target("speckit:" + in.Slug)
 	out := ensureOut{Slug: in.Slug, DryRun: c.DryRun, Created: []string{}, Kept: []string{}}
 	if !c.DryRun {

@@ -1,6 +1,7 @@
 package mcpserver
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -59,11 +60,7 @@ func rison(s string) string {
 }
 
 func (ss *supersetServer) list(ctx context.Context, path string, in pageIn) (listOut, error) {
-	size := in.PageSize
-	if size <= 0 {
-		size = 25
-	}
-	size = min(size, 100)
+	size := min(clampN(in.PageSize, 25), 100)
 	q := fmt.Sprintf("(page:%d,page_size:%d", max(in.Page, 0), size)
 	if in.Search != "" {
 		q += fmt.Sprintf(",filters:!((col:%s,opr:ct,value:%s))", searchColumn[path], rison(in.Search))
@@ -73,9 +70,7 @@ func (ss *supersetServer) list(ctx context.Context, path string, in pageIn) (lis
 	if err := ss.c.Get(ctx, path, q, &out); err != nil {
 		return listOut{}, fmt.Errorf("superset: %w", err)
 	}
-	if out.Result == nil {
-		out.Result = []map[string]any{}
-	}
+	out.Result = nonNil(out.Result)
 	return out, nil
 }
 
@@ -130,19 +125,8 @@ func (ss *supersetServer) chartData(ctx context.Context, c *Call, in chartDataIn
 	if in.DatasetID <= 0 {
 		return chartDataOut{}, fmt.Errorf("dataset_id: give the dataset's id (see superset_list_datasets)")
 	}
-	limit := in.RowLimit
-	if limit <= 0 {
-		limit = 1000
-	}
-	limit = min(limit, 10000)
-	tr := in.TimeRange
-	if tr == "" {
-		tr = "No filter"
-	}
-	q := map[string]any{"columns": nonNilS(in.Columns), "metrics": nonNilA(in.Metrics), "filters": in.Filters, "row_limit": limit, "time_range": tr}
-	if in.Filters == nil {
-		q["filters"] = []any{}
-	}
+	q := map[string]any{"columns": nonNil(in.Columns), "metrics": nonNil(in.Metrics), "filters": nonNil(in.Filters),
+		"row_limit": min(clampN(in.RowLimit, 1000), 10000), "time_range": cmp.Or(in.TimeRange, "No filter")}
 	body := map[string]any{"datasource": map[string]any{"id": in.DatasetID, "type": "table"}, "force": false,
 		"queries": []any{q}, "result_format": "json", "result_type": "full"}
 	var out struct {
@@ -155,24 +139,8 @@ func (ss *supersetServer) chartData(ctx context.Context, c *Call, in chartDataIn
 		return chartDataOut{}, fmt.Errorf("superset: chart data answer has no result")
 	}
 	r := out.Result[0]
-	if r.Data == nil {
-		r.Data = []map[string]any{}
-	}
+	r.Data = nonNil(r.Data)
 	return r, nil
-}
-
-func nonNilS(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-func nonNilA(s []any) []any {
-	if s == nil {
-		return []any{}
-	}
-	return s
 }
 
 type guestTokenIn struct {

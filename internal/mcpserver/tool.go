@@ -192,6 +192,31 @@ func rawHandler[In, Out any](in *jsonschema.Resolved, defaults bool, h func(cont
 	}
 }
 
+// nonNil returns s, or an empty slice when s is nil (JSON [] rather than null).
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// mapSlice returns f of every element of s, never nil.
+func mapSlice[S, T any](s []S, f func(S) T) []T {
+	out := make([]T, 0, len(s))
+	for _, v := range s {
+		out = append(out, f(v))
+	}
+	return out
+}
+
+// clampN returns n, or def when n is not positive.
+func clampN(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
+
 func toolError(err error) *mcp.CallToolResult {
 	var r mcp.CallToolResult
 	r.SetError(err)
