@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/storetest"
 	"github.com/insightpulseai/ipai/internal/testpg"
 )
 
@@ -21,24 +22,10 @@ type backend struct {
 }
 
 func backends(t *testing.T) []backend {
-	return []backend{
-		{store.SQLite, filepath.Join(t.TempDir(), "a.db")},
-		{store.Postgres, testpg.URL(t)},
-	}
+	return []backend{{store.SQLite, storetest.URL(t, store.SQLite)}, {store.Postgres, storetest.URL(t, store.Postgres)}}
 }
 
-func open(t testing.TB, url string) *store.DB {
-	t.Helper()
-	db, err := store.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
+func open(t testing.TB, url string) *store.DB { return storetest.Open(t, url) }
 
 // writeConcurrently writes n entries from each of w goroutines.
 func writeConcurrently(t *testing.T, l *Log, w, n int, at func(i int) time.Time, level func(i int) string) {

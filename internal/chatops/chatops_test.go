@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +29,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/rule/action"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/storetest"
 )
 
 type hub struct {
@@ -45,13 +45,7 @@ type hub struct {
 func newHub(t testing.TB) *hub {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "ipai.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, storetest.URL(t, store.SQLite))
 	box, _ := secret.New(bytes.Repeat([]byte{7}, 32))
 	guard, _ := outbound.New([]string{"127.0.0.1"})
 	al := audit.New(db)

@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,25 +9,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/storetest"
 )
 
 // /metrics reports the shared queue: deliveries by state and the lag of the
 // oldest due one.
 func TestQueueMetrics(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "ipai.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, storetest.URL(t, store.SQLite))
 	now := time.Now().Truncate(time.Microsecond)
 	d := func(id, state string, next time.Time) store.Delivery {
 		return store.Delivery{ID: id, EventID: "ev", Kind: "webhook", State: state, NextAttemptAt: next, CreatedAt: now, UpdatedAt: now}
 	}
-	err = db.InTx(ctx, func(tx *store.Tx) error {
+	err := db.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.InsertEvents(ctx, []store.Event{{ID: "ev", Source: "s", Type: "t", ReceivedAt: now, IdempotencyKey: "k", Payload: "{}"}}); err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/storetest"
 	"github.com/insightpulseai/ipai/internal/testpg"
 )
 
@@ -15,20 +16,13 @@ func TestMain(m *testing.M) { testpg.Main(m) }
 // others of its batch from being recorded.
 func TestRefusedOutcomeDoesNotFailItsBatch(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, testpg.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, storetest.URL(t, store.Postgres))
 	now := time.Now()
 	var dels []store.Delivery
 	for _, id := range []string{"a", "b", "c"} {
 		dels = append(dels, store.Delivery{ID: id, EventID: "ev", Kind: "webhook", State: store.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
 	}
-	err = db.InTx(ctx, func(tx *store.Tx) error {
+	err := db.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.InsertEvents(ctx, []store.Event{{ID: "ev", Source: "s", Type: "t", ReceivedAt: now, IdempotencyKey: "k", Payload: "{}"}}); err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/storetest"
 	"github.com/insightpulseai/ipai/internal/testpg"
 )
 
@@ -22,14 +23,7 @@ func TestMain(m *testing.M) { testpg.Main(m) }
 // PostgreSQL is the backend that refuses it: an index entry over 2.7 kB.)
 func TestRefusedRequestDoesNotFailItsBatch(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, testpg.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, storetest.URL(t, store.Postgres))
 	in := NewIngester(db, nil, IngesterOptions{})
 	defer in.Close()
 	var batch []*pending

@@ -1,8 +1,6 @@
 package sync
 
 import (
-	"context"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +8,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
 	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/storetest"
 	"github.com/insightpulseai/ipai/internal/testpg"
 )
 
@@ -21,22 +20,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	}
 }
 
-func openDB(t testing.TB, kind string) *store.DB {
-	t.Helper()
-	url := filepath.Join(t.TempDir(), "ipai.db")
-	if kind == store.Postgres {
-		url = testpg.URL(t)
-	}
-	db, err := store.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
+func openDB(t testing.TB, kind string) *store.DB { return storetest.Open(t, storetest.URL(t, kind)) }
 
 // clock is a settable clock for the fakes (write_date has 1 s resolution).
 type clock struct{ t atomic.Int64 }

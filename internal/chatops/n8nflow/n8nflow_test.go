@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,19 +22,14 @@ import (
 	"github.com/insightpulseai/ipai/internal/rule/action"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/storetest"
 )
 
 func TestMain(m *testing.M) { n8ntest.Main(m) }
 
 func setup(t *testing.T, n8nURL, apiKey string) (*n8nflow.Service, *store.DB, *fakeodoo.Server) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "ipai.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, storetest.URL(t, store.SQLite))
 	box, _ := secret.New(bytes.Repeat([]byte{9}, 32))
 	guard, _ := outbound.New([]string{"127.0.0.1"})
 	od := fakeodoo.New()
