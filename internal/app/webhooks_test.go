@@ -510,15 +510,25 @@ func TestIncomingTextTheDatabaseCannotStore(t *testing.T) {
 			h := startHub(t, url, nil)
 			_, out := h.api("POST", "/api/v1/webhooks", map[string]any{"direction": "incoming", "name": "shop", "scheme": "standard", "event_type": "shop.order"})
 			sec, id := out["secret"].(string), out["item"].(map[string]any)["id"].(string)
-			for _, c := range []struct{ name, msgID, body string }{
-				{"invalid UTF-8 in the body", "msg_1", "{\"name\":\"caf\xe9\"}"},
-				{"invalid UTF-8 in the webhook-id", "msg_\xff", `{"name":"x"}`},
+			for _, c := range []struct{ name, msgID, body, want string }{
+				{"invalid UTF-8 in the body", "msg_1", "{\"name\":\"caf\xe9\"}", "UTF-8"},
+				{"invalid UTF-8 in the webhook-id", "msg_\xff", `{"name":"x"}`, "UTF-8"},
+				{"a body that is not JSON", "msg_2", `{"name":`, "not valid JSON"},
 			} {
 				st, res := h.post("/hooks/"+id, signed(sec, c.msgID, time.Now(), []byte(c.body)), []byte(c.body))
 				msg := fmt.Sprint(res["error"])
-				if st != 400 || !strings.Contains(msg, "UTF-8") {
-					t.Errorf("%s: %d %v; want 400 naming UTF-8", c.name, st, res)
+				if st != 400 || !strings.Contains(msg, c.want) {
+					t.Errorf("%s: %d %v; want 400 naming %q", c.name, st, res, c.want)
 				}
+			}
+			resp, err := http.Get(h.base + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			metrics, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if want := `ipai_inbound_requests_total{hook="` + id + `",outcome="bad_request"} 3`; !strings.Contains(string(metrics), want) {
+				t.Errorf("the refusals are not counted as bad_request: no %s", want)
 			}
 			body := []byte(`{"name":"café"}`)
 			if st, res := h.post("/hooks/"+id, signed(sec, "msg_ok", time.Now(), body), body); st != 200 {

@@ -131,7 +131,7 @@ const maxText = 256
 // be UTF-8 (RFC 8259); json.Valid does not check that.
 func (r *Request) prepare() error {
 	if !json.Valid(r.Payload) {
-		return problem.BadRequest("the payload is not valid JSON")
+		return problem.BadRequest("body is not valid JSON")
 	}
 	if !utf8.Valid(r.Payload) {
 		return problem.BadRequest("the payload is not valid UTF-8; JSON must be sent as UTF-8")
