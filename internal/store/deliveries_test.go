@@ -36,7 +36,10 @@ func TestEventKeysDedupeWithinWindow(t *testing.T) {
 			var dup bool
 			err := db.InTx(ctx, func(tx *Tx) error {
 				var err error
-				got, dup, err = tx.ClaimEventKey(ctx, "src", "k1", ev, at, at.Add(time.Hour))
+				ids, dups, err := tx.ClaimEventKeys(ctx, []KeyClaim{{"src", "k1", ev, at.Add(time.Hour)}}, at)
+				if err == nil {
+					got, dup = ids[0], dups[0]
+				}
 				return err
 			})
 			if err != nil {

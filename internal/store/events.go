@@ -29,30 +29,17 @@ func scanEvent(s scanner) (Event, error) {
 	return e, err
 }
 
-// ClaimEventKey reserves (source, key) for eventID until expires. When the key
-// is already held by an unexpired event it returns that event's id and
-// dup=true, and nothing is written.
-func (tx *Tx) ClaimEventKey(ctx context.Context, source, key, eventID string, now, expires time.Time) (string, bool, error) {
-	var got string
-	err := tx.QueryRow(ctx, `INSERT INTO event_keys (source, idempotency_key, event_id, expires_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (source, idempotency_key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at
-		WHERE event_keys.expires_at <= ? RETURNING event_id`, source, key, eventID, Micros(expires), Micros(now)).Scan(&got)
-	if err == ErrNotFound {
-		err = tx.QueryRow(ctx, "SELECT event_id FROM event_keys WHERE source = ? AND idempotency_key = ?", source, key).Scan(&got)
-		return got, true, err
-	}
-	return got, false, err
-}
-
 // KeyClaim asks for (Source, Key) to be reserved for EventID until Expires.
 type KeyClaim struct {
 	Source, Key, EventID string
 	Expires              time.Time
 }
 
-// ClaimEventKeys is ClaimEventKey for many keys in two statements. It
-// returns, per claim, the id of the event holding the key and whether that
-// is an earlier event (a duplicate). Keys must be distinct within one call.
+// ClaimEventKeys reserves each claim's (source, key) for its event until
+// its expiry, in two statements. It returns, per claim, the id of the event
+// holding the key and whether that is an earlier event (a duplicate: the
+// key was held and unexpired, nothing is written). Keys must be distinct
+// within one call.
 func (tx *Tx) ClaimEventKeys(ctx context.Context, claims []KeyClaim, now time.Time) ([]string, []bool, error) {
 	ids := make([]string, len(claims))
 	dups := make([]bool, len(claims))
