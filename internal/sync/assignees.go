@@ -17,18 +17,22 @@ type BoardUsers interface {
 
 var _ BoardUsers = (*focalboard.Client)(nil)
 
-// users matches Odoo users and Focalboard users by email (case-insensitive;
-// an Odoo user's login counts as an email too). Assignees whose email has
-// no match on the other side are left out of sync: they are kept where they
-// are and counted in the link's notes.
+// users matches Odoo users and Focalboard users by name: an Odoo login and
+// a Focalboard username match when the pair's Users maps the one to the
+// other, or else when they are equal (case-insensitive). Focalboard never
+// sends users' emails, so they cannot be matched by email. Assignees with
+// no match on the other side are left out of sync: they are kept where
+// they are and named in the link's note.
 type users struct {
-	odooEmail map[int]string    // res.users id → email
-	odooID    map[string]int    // email or login → res.users id
-	fbEmail   map[string]string // Focalboard user id → email
-	fbID      map[string]string // email → Focalboard user id
+	odooLogin map[int]string    // res.users id → login (lower case)
+	odooID    map[string]int    // login → res.users id
+	fbName    map[string]string // Focalboard user id → username (lower case)
+	fbID      map[string]string // username → Focalboard user id
+	toFB      map[string]string // login → username, from Pair.Users
+	toOdoo    map[string]string // username → login, from Pair.Users
 }
 
-func normEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+func normName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 func (p *Pair) loadUsers(ctx context.Context, pr *props) (*users, error) {
 	bu, ok := p.Board.(BoardUsers)
@@ -41,66 +45,101 @@ func (p *Pair) loadUsers(ctx context.Context, pr *props) (*users, error) {
 		return nil, fmt.Errorf("list users of team %s: %w", team, err)
 	}
 	var recs []map[string]any
-	if err := p.Odoo.SearchRead(ctx, "res.users", []any{}, map[string]any{"fields": []string{"login", "email"}, "order": "id asc"}, &recs); err != nil {
+	if err := p.Odoo.SearchRead(ctx, "res.users", []any{}, map[string]any{"fields": []string{"login"}, "order": "id asc"}, &recs); err != nil {
 		return nil, fmt.Errorf("read Odoo users: %w", err)
 	}
-	u := &users{odooEmail: map[int]string{}, odooID: map[string]int{}, fbEmail: map[string]string{}, fbID: map[string]string{}}
+	u := &users{odooLogin: map[int]string{}, odooID: map[string]int{}, fbName: map[string]string{}, fbID: map[string]string{},
+		toFB: map[string]string{}, toOdoo: map[string]string{}}
+	for login, name := range p.Users {
+		if l, n := normName(login), normName(name); l != "" && n != "" {
+			u.toFB[l], u.toOdoo[n] = n, l
+		}
+	}
 	for _, r := range recs {
 		id, _ := intOf(r["id"])
-		email, _ := r["email"].(string)
 		login, _ := r["login"].(string)
-		if normEmail(email) == "" {
-			email = login
-		}
-		if e := normEmail(email); e != "" {
-			u.odooEmail[int(id)] = e
-		}
-		for _, k := range []string{normEmail(email), normEmail(login)} {
-			if _, dup := u.odooID[k]; k != "" && !dup {
-				u.odooID[k] = int(id)
+		if l := normName(login); l != "" {
+			u.odooLogin[int(id)] = l
+			if _, dup := u.odooID[l]; !dup {
+				u.odooID[l] = int(id)
 			}
 		}
 	}
 	for _, f := range fus {
-		if e := normEmail(f.Email); e != "" {
-			u.fbEmail[f.ID] = e
-			if _, dup := u.fbID[e]; !dup {
-				u.fbID[e] = f.ID
+		if n := normName(f.Username); n != "" {
+			u.fbName[f.ID] = n
+			if _, dup := u.fbID[n]; !dup {
+				u.fbID[n] = f.ID
 			}
 		}
 	}
 	return u, nil
 }
 
-// taskAssignees splits a task's users into the emails that also have a
-// Focalboard user and the user ids that do not.
-func (u *users) taskAssignees(ids []int) (emails []string, unmatched []int) {
+// username is the Focalboard username an Odoo login maps to: the mapped
+// one, else the same name unless that username is mapped to another login.
+func (u *users) username(login string) string {
+	if n, ok := u.toFB[login]; ok {
+		return n
+	}
+	if _, taken := u.toOdoo[login]; taken {
+		return ""
+	}
+	return login
+}
+
+// login is the Odoo login a Focalboard username maps to (the reverse).
+func (u *users) login(username string) string {
+	if l, ok := u.toOdoo[username]; ok {
+		return l
+	}
+	if _, taken := u.toFB[username]; taken {
+		return ""
+	}
+	return username
+}
+
+// taskAssignees splits a task's users into the logins that have a
+// Focalboard user, the user ids that do not, and those users' names.
+func (u *users) taskAssignees(ids []int) (logins []string, unmatched []int, names []string) {
 	for _, id := range ids {
-		e := u.odooEmail[id]
-		if _, ok := u.fbID[e]; e != "" && ok {
-			emails = append(emails, e)
+		l := u.odooLogin[id]
+		if _, ok := u.fbID[u.username(l)]; l != "" && ok {
+			logins = append(logins, l)
+			continue
+		}
+		unmatched = append(unmatched, id)
+		names = append(names, orDefault(l, fmt.Sprintf("#%d", id)))
+	}
+	return logins, unmatched, names
+}
+
+// cardAssignees does the same for a card's Focalboard user ids: the Odoo
+// logins matched, the ids not matched.
+func (u *users) cardAssignees(ids []string) (logins []string, unmatched []string) {
+	for _, id := range ids {
+		n := u.fbName[id]
+		l := u.login(n)
+		if _, ok := u.odooID[l]; n != "" && l != "" && ok {
+			logins = append(logins, l)
 		} else {
 			unmatched = append(unmatched, id)
 		}
 	}
-	return emails, unmatched
+	return logins, unmatched
 }
 
-// cardAssignees does the same for a card's Focalboard user ids.
-func (u *users) cardAssignees(ids []string) (emails []string, unmatched []string) {
+// fbNames names Focalboard user ids by username (the id when unknown).
+func (u *users) fbNames(ids []string) []string {
+	out := make([]string, 0, len(ids))
 	for _, id := range ids {
-		e := u.fbEmail[id]
-		if _, ok := u.odooID[e]; e != "" && ok {
-			emails = append(emails, e)
-		} else {
-			unmatched = append(unmatched, id)
-		}
+		out = append(out, orDefault(u.fbName[id], id))
 	}
-	return emails, unmatched
+	return out
 }
 
-// joinEmails is the Fields form of a set of emails: sorted, unique, comma-separated.
-func joinEmails(emails []string) string {
+// joinNames is the Fields form of a set of logins: sorted, unique, comma-separated.
+func joinNames(emails []string) string {
 	sort.Strings(emails)
 	out := emails[:0:0]
 	for i, e := range emails {
@@ -111,7 +150,7 @@ func joinEmails(emails []string) string {
 	return strings.Join(out, ",")
 }
 
-func splitEmails(s string) []string {
+func splitNames(s string) []string {
 	if s == "" {
 		return nil
 	}
@@ -157,18 +196,18 @@ func (u *users) fillTaskAssignees(tasks map[int]task) {
 		return
 	}
 	for id, t := range tasks {
-		emails, unmatched := u.taskAssignees(t.UserIDs)
-		t.Fields.Assignees, t.unmatched = joinEmails(emails), unmatched
+		logins, unmatched, names := u.taskAssignees(t.UserIDs)
+		t.Fields.Assignees, t.unmatched, t.unmatchedNames = joinNames(logins), unmatched, names
 		tasks[id] = t
 	}
 }
 
-// assigneeValue is the property value for the given emails plus the card's
-// unmatched users (kept as they are); nil when there are none.
-func (pr *props) assigneeValue(emails []string, keep []string) any {
+// assigneeValue is the property value for the given Odoo logins plus the
+// card's unmatched users (kept as they are); nil when there are none.
+func (pr *props) assigneeValue(logins []string, keep []string) any {
 	var ids []string
-	for _, e := range emails {
-		if id := pr.users.fbID[e]; id != "" {
+	for _, l := range logins {
+		if id := pr.users.fbID[pr.users.username(l)]; id != "" {
 			ids = append(ids, id)
 		}
 	}
@@ -182,12 +221,12 @@ func (pr *props) assigneeValue(emails []string, keep []string) any {
 	return ids
 }
 
-// odooUserIDs maps emails to res.users ids and adds the task's unmatched users.
-func (u *users) odooUserIDs(emails []string, keep []int) []any {
+// odooUserIDs maps logins to res.users ids and adds the task's unmatched users.
+func (u *users) odooUserIDs(logins []string, keep []int) []any {
 	out := []any{}
 	seen := map[int]bool{}
-	for _, e := range emails {
-		if id, ok := u.odooID[e]; ok && !seen[id] {
+	for _, l := range logins {
+		if id, ok := u.odooID[l]; ok && !seen[id] {
 			seen[id] = true
 			out = append(out, id)
 		}
@@ -201,10 +240,20 @@ func (u *users) odooUserIDs(emails []string, keep []int) []any {
 	return out
 }
 
-// assigneeNote says how many assignees were left out of sync ("" when none).
-func assigneeNote(onTask, onCard int) string {
-	if onTask == 0 && onCard == 0 {
+// assigneeNote names the assignees left out of sync ("" when none): the
+// task's by Odoo login, the card's by Focalboard username.
+func assigneeNote(onTask, onCard []string) string {
+	if len(onTask) == 0 && len(onCard) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("note: assignees left out (no user with the same email on the other side): %d on the task, %d on the card", onTask, onCard)
+	list := func(names []string) string {
+		if len(names) == 0 {
+			return "none"
+		}
+		s := append([]string(nil), names...)
+		sort.Strings(s)
+		return strings.Join(s, ", ")
+	}
+	return fmt.Sprintf("note: assignees not synced (no user of the same name on the other side; map Odoo logins to Focalboard usernames in the board link's users): on the task %s; on the card %s",
+		list(onTask), list(onCard))
 }

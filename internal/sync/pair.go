@@ -34,6 +34,7 @@ type Board interface {
 	PatchCard(ctx context.Context, cardID string, p focalboard.CardPatch) (focalboard.Card, error)
 	DeleteCard(ctx context.Context, boardID, cardID string) error
 	Blocks(ctx context.Context, boardID, parentID, typ string) ([]focalboard.Block, error)
+	ChangeCard(ctx context.Context, cardID string, title *string, set map[string]any, del []string) (focalboard.Card, error)
 	InsertBlocks(ctx context.Context, boardID string, blocks []focalboard.Block) ([]focalboard.Block, error)
 	PatchBlock(ctx context.Context, boardID, blockID string, p focalboard.BlockPatch) error
 	DeleteBlock(ctx context.Context, boardID, blockID string) error
@@ -59,8 +60,11 @@ type Pair struct {
 	Direction string // default Both
 	// Property names on the board (defaults "Status", "Priority", "Deadline",
 	// "Assignees"; the last a multi-person property matched to the tasks'
-	// user_ids by email — see assignees.go).
+	// user_ids by name — see assignees.go).
 	StageProperty, PriorityProperty, DeadlineProperty, AssigneesProperty string
+	// Users maps Odoo logins to Focalboard usernames for assignees whose
+	// names differ (equal names match without it).
+	Users map[string]string
 	// FullSweepEvery is how many rounds apart every link is compared; in
 	// the rounds between, only cards updated since the board's cursor and
 	// tasks whose write_date moved are (see poll.go). Default 10.
@@ -83,8 +87,8 @@ type Fields struct {
 	// Description is plain text: the card's text blocks, the task's HTML
 	// description without markup.
 	Description string `json:"description,omitempty"`
-	// Assignees are the emails (sorted, comma-separated) of the assignees
-	// that have a user on both sides.
+	// Assignees are the Odoo logins (lower case, sorted, comma-separated)
+	// of the assignees that have a user on both sides.
 	Assignees string `json:"assignees,omitempty"`
 }
 
@@ -125,8 +129,10 @@ type task struct {
 	Fields   Fields
 	StageIDs map[string]int
 	UserIDs  []int
-	// unmatched are the user_ids with no Focalboard user of the same email.
-	unmatched []int
+	// unmatched are the user_ids with no matching Focalboard user, and
+	// unmatchedNames their logins.
+	unmatched      []int
+	unmatchedNames []string
 }
 
 // props holds the board's property ids and select options.
@@ -234,13 +240,13 @@ func cardFields(pr *props, c focalboard.Card) Fields {
 		}
 	}
 	if pr.users != nil {
-		emails, _ := pr.users.cardAssignees(personIDs(c.Properties[pr.assignees.ID]))
-		f.Assignees = joinEmails(emails)
+		logins, _ := pr.users.cardAssignees(personIDs(c.Properties[pr.assignees.ID]))
+		f.Assignees = joinNames(logins)
 	}
 	return f
 }
 
-// cardUnmatched returns a card's assignees with no Odoo user of the same email.
+// cardUnmatched returns a card's assignees with no matching Odoo user.
 func cardUnmatched(pr *props, c focalboard.Card) []string {
 	if pr.users == nil {
 		return nil
@@ -278,7 +284,7 @@ func (p *Pair) cardProps(ctx context.Context, pr *props, f Fields, keep []string
 		del = append(del, pr.deadline.ID)
 	}
 	if pr.users != nil {
-		if v := pr.assigneeValue(splitEmails(f.Assignees), keep); v != nil {
+		if v := pr.assigneeValue(splitNames(f.Assignees), keep); v != nil {
 			set[pr.assignees.ID] = v
 		} else {
 			del = append(del, pr.assignees.ID)
@@ -384,7 +390,7 @@ func (p *Pair) taskVals(ctx context.Context, pr *props, f Fields, keep []int) (m
 		vals["date_deadline"] = f.Deadline + " 00:00:00"
 	}
 	if pr.users != nil {
-		vals["user_ids"] = []any{[]any{6, 0, pr.users.odooUserIDs(splitEmails(f.Assignees), keep)}}
+		vals["user_ids"] = []any{[]any{6, 0, pr.users.odooUserIDs(splitNames(f.Assignees), keep)}}
 	}
 	return vals, nil
 }
@@ -462,13 +468,27 @@ func (p *Pair) SyncOnce(ctx context.Context) (Report, error) {
 			if err != nil {
 				return rep, fmt.Errorf("create card for task %d: %w", id, err)
 			}
-			if err := p.setCardText(ctx, pr, c, t.Fields.Description); err != nil {
-				return rep, err
-			}
-			if err := p.link(ctx, t, c, t.Fields, assigneeNote(len(t.unmatched), 0)); err != nil {
+			// Link at once, with the fields the card has so far: whatever
+			// fails after this is retried on the link, never by a new card.
+			made := t.Fields
+			made.Description = ""
+			l, err := p.link(ctx, t, c, made, assigneeNote(t.unmatchedNames, nil))
+			if err != nil {
 				return rep, err
 			}
 			rep.CardsCreated++
+			if t.Fields.Description == "" {
+				continue
+			}
+			if err := p.setCardText(ctx, pr, c, t.Fields.Description); err != nil {
+				rep.Errors++
+				l.State, l.LastError, l.UpdatedAt = store.SyncError, err.Error(), p.now()
+			} else {
+				l.Snapshot, l.UpdatedAt = snapshot(t.Fields), p.now()
+			}
+			if err := p.DB.UpdateSyncLink(ctx, l); err != nil {
+				return rep, err
+			}
 		}
 	}
 	// New cards → tasks.
@@ -492,7 +512,7 @@ func (p *Pair) SyncOnce(ctx context.Context) (Report, error) {
 			if err != nil {
 				return rep, fmt.Errorf("create task for card %s: %w", id, err)
 			}
-			if err := p.link(ctx, task{ID: tid}, c, f, assigneeNote(0, len(cardUnmatched(pr, c)))); err != nil {
+			if _, err := p.link(ctx, task{ID: tid}, c, f, assigneeNote(nil, pr.users.fbNames(cardUnmatched(pr, c)))); err != nil {
 				return rep, err
 			}
 			rep.TasksCreated++
@@ -501,7 +521,7 @@ func (p *Pair) SyncOnce(ctx context.Context) (Report, error) {
 	return rep, p.saveCursor(ctx, cursor, boardMax(pr, cardList))
 }
 
-func (p *Pair) link(ctx context.Context, t task, c focalboard.Card, f Fields, note string) error {
+func (p *Pair) link(ctx context.Context, t task, c focalboard.Card, f Fields, note string) (store.SyncLink, error) {
 	now := p.now()
 	l := store.SyncLink{ID: "sl_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", ""), Pair: p.Name,
 		LocalSystem: "odoo", LocalModel: "project.task", LocalID: strconv.Itoa(t.ID),
@@ -509,9 +529,9 @@ func (p *Pair) link(ctx context.Context, t task, c focalboard.Card, f Fields, no
 		LastSyncedAt: now, LocalVersion: t.Version, RemoteVersion: strconv.FormatInt(c.UpdateAt, 10),
 		Snapshot: snapshot(f), LastError: note, CreatedAt: now, UpdatedAt: now}
 	if err := p.DB.CreateSyncLink(ctx, l); err != nil {
-		return fmt.Errorf("link task %d and card %s: %w", t.ID, c.ID, err)
+		return l, fmt.Errorf("link task %d and card %s: %w", t.ID, c.ID, err)
 	}
-	return nil
+	return l, nil
 }
 
 func (p *Pair) syncLink(ctx context.Context, pr *props, l store.SyncLink, t task, tok bool, c focalboard.Card, cok bool, rep *Report) error {
@@ -540,7 +560,7 @@ func (p *Pair) syncLink(ctx context.Context, pr *props, l store.SyncLink, t task
 		return nil // waits for a resolution
 	}
 	lf, rf := t.Fields, cardFields(pr, c)
-	note := assigneeNote(len(t.unmatched), len(cardUnmatched(pr, c)))
+	note := assigneeNote(t.unmatchedNames, pr.users.fbNames(cardUnmatched(pr, c)))
 	snap, _ := parseSnapshot(l.Snapshot)
 	lch, rch := lf != snap, rf != snap
 	switch p.dir() {
@@ -592,8 +612,10 @@ func (p *Pair) pushCard(ctx context.Context, pr *props, c focalboard.Card, f Fie
 	if err != nil {
 		return err
 	}
+	// Focalboard replaces a card's whole properties map: ChangeCard keeps
+	// the properties ipai does not map.
 	title := f.Title
-	if _, err := p.Board.PatchCard(ctx, c.ID, focalboard.CardPatch{Title: &title, UpdatedProperties: set, DeletedProperties: del}); err != nil {
+	if _, err := p.Board.ChangeCard(ctx, c.ID, &title, set, del); err != nil {
 		return fmt.Errorf("update card %s: %w", c.ID, err)
 	}
 	if cardText(c, pr.texts[c.ID]) != f.Description {

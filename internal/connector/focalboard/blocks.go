@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // Block is a Focalboard block: cards are blocks of type "card"; a card's
@@ -24,9 +25,12 @@ type Block struct {
 	DeleteAt   int64          `json:"deleteAt,omitempty"`
 }
 
-// BlockPatch changes some fields of a block.
+// BlockPatch changes some fields of a block; UpdatedFields replaces the
+// named fields (a card's "properties" is one field: the whole map).
 type BlockPatch struct {
-	Title *string `json:"title,omitempty"`
+	Title         *string        `json:"title,omitempty"`
+	UpdatedFields map[string]any `json:"updatedFields,omitempty"`
+	DeletedFields []string       `json:"deletedFields,omitempty"`
 }
 
 // Blocks lists a board's blocks, filtered by parent id and type when given.
@@ -48,9 +52,18 @@ func (c *Client) Blocks(ctx context.Context, boardID, parentID, typ string) ([]B
 }
 
 // InsertBlocks creates blocks on a board; the server assigns ids (the ids
-// sent may be temporary) and returns the blocks made.
+// sent may be temporary) and returns the blocks made. Focalboard refuses a
+// block without createAt and updateAt (400 "invalid createAt for block id
+// …"): they are set to now when zero.
 func (c *Client) InsertBlocks(ctx context.Context, boardID string, blocks []Block) ([]Block, error) {
+	now := time.Now().UnixMilli()
 	for i := range blocks {
+		if blocks[i].CreateAt == 0 {
+			blocks[i].CreateAt = now
+		}
+		if blocks[i].UpdateAt == 0 {
+			blocks[i].UpdateAt = now
+		}
 		blocks[i].BoardID = boardID
 		if blocks[i].Schema == 0 {
 			blocks[i].Schema = 1

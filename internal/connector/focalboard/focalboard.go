@@ -5,10 +5,13 @@ package focalboard
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/insightpulseai/ipai/internal/connector"
 )
@@ -30,32 +33,77 @@ func init() {
 		New: func(cfg connector.Config, hc *http.Client) (connector.Connector, error) {
 			c := New(cfg.BaseURL, cfg.Secret("token"), hc)
 			if cfg.AuthType == connector.AuthBasic {
-				c.username, c.password = cfg.Setting("username"), cfg.Secret("password")
+				c = NewBasic(cfg.BaseURL, cfg.Setting("username"), cfg.Secret("password"), hc)
 			}
 			return c, nil
 		},
 	})
 }
 
-// Client calls one Focalboard server.
+// Client calls one Focalboard server. A client made with NewBasic logs in
+// before its first call and again (once per call) when the server answers
+// 401 because the session expired or was revoked; it is safe for
+// concurrent use.
 type Client struct {
 	base               string
-	token              string
 	username, password string
 	hc                 *http.Client
+	sess               *session
 }
+
+// session is the token shared by the copies of a client.
+type session struct {
+	mu    sync.Mutex
+	token string
+}
+
+func (s *session) get() string      { s.mu.Lock(); defer s.mu.Unlock(); return s.token }
+func (s *session) set(token string) { s.mu.Lock(); s.token = token; s.mu.Unlock() }
 
 var _ connector.Connector = (*Client)(nil)
 
 // New returns a client using a session (or single-user) token.
 func New(baseURL, token string, hc *http.Client) *Client {
-	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, hc: connector.HTTPClient(hc)}
+	return &Client{base: strings.TrimRight(baseURL, "/"), sess: &session{token: token}, hc: connector.HTTPClient(hc)}
 }
 
-// WithToken returns a copy of c using another token.
-func (c *Client) WithToken(token string) *Client { d := *c; d.token = token; return &d }
+// NewBasic returns a client that logs in with username and password (and
+// renews its session when it expires).
+func NewBasic(baseURL, username, password string, hc *http.Client) *Client {
+	c := New(baseURL, "", hc)
+	c.username, c.password = username, password
+	return c
+}
+
+// WithToken returns a copy of c using another token (and no login).
+func (c *Client) WithToken(token string) *Client {
+	d := *c
+	d.sess, d.username, d.password = &session{token: token}, "", ""
+	return &d
+}
 
 func (c *Client) do(ctx context.Context, method, path string, body, out any) (*connector.Response, error) {
+	login := c.username != "" && path != "/api/v2/login" && strings.HasPrefix(path, "/api/v2/")
+	token := c.sess.get()
+	if login && token == "" {
+		var err error
+		if token, err = c.Login(ctx, c.username, c.password); err != nil {
+			return nil, fmt.Errorf("focalboard login as %s: %w", c.username, err)
+		}
+	}
+	resp, err := c.send(ctx, method, path, token, body, out)
+	var se *connector.ServiceError
+	if login && errors.As(err, &se) && se.Status == http.StatusUnauthorized {
+		// The session expired or was revoked: log in again, once.
+		if token, err = c.Login(ctx, c.username, c.password); err != nil {
+			return nil, fmt.Errorf("focalboard login as %s: %w", c.username, err)
+		}
+		return c.send(ctx, method, path, token, body, out)
+	}
+	return resp, err
+}
+
+func (c *Client) send(ctx context.Context, method, path, token string, body, out any) (*connector.Response, error) {
 	req, err := connector.NewRequest(ctx, method, c.base+path, body)
 	if err != nil {
 		return nil, err
@@ -63,8 +111,8 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) (*c
 	if strings.HasPrefix(path, "/api/v2/") {
 		req.Header.Set("X-Requested-With", "XMLHttpRequest")
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	return connector.Call(c.hc, req, decodeError, out)
 }
@@ -110,15 +158,20 @@ func (c *Client) Login(ctx context.Context, username, password string) (string, 
 	if out.Token == "" {
 		return "", connector.Malformed("login answer has no token")
 	}
-	c.token = out.Token
+	c.sess.set(out.Token)
 	return out.Token, nil
 }
 
-// User is a Focalboard user.
+// User is a Focalboard user. Focalboard never sends users' emails (its
+// model marks Email json:"-"), so users are matched by username.
 type User struct {
-	ID       string `json:"id"`
-	Username string `json:"username"`
-	Email    string `json:"email"`
+	ID        string `json:"id"`
+	Username  string `json:"username"`
+	Nickname  string `json:"nickname,omitempty"`
+	FirstName string `json:"firstname,omitempty"`
+	LastName  string `json:"lastname,omitempty"`
+	IsBot     bool   `json:"is_bot,omitempty"`
+	DeleteAt  int64  `json:"delete_at,omitempty"`
 }
 
 // Me returns the token's user.
@@ -146,12 +199,23 @@ type Board struct {
 	UpdateAt       int64          `json:"updateAt,omitempty"`
 }
 
-// CardProperty is a board's card property template.
+// CardProperty is a board's card property template. Options is always
+// sent (an empty list for non-select types), as the Focalboard web app
+// makes templates: it reads options without checking they exist.
 type CardProperty struct {
 	ID      string        `json:"id"`
 	Name    string        `json:"name"`
 	Type    string        `json:"type"`
-	Options []PropertyOpt `json:"options,omitempty"`
+	Options []PropertyOpt `json:"options"`
+}
+
+// MarshalJSON sends a nil Options as [].
+func (p CardProperty) MarshalJSON() ([]byte, error) {
+	type plain CardProperty
+	if p.Options == nil {
+		p.Options = []PropertyOpt{}
+	}
+	return json.Marshal(plain(p))
 }
 
 // PropertyOpt is one option of a select property.
@@ -198,13 +262,16 @@ type Card struct {
 	DeleteAt     int64          `json:"deleteAt,omitempty"`
 }
 
-// CardPatch changes some fields of a card.
+// CardPatch changes some fields of a card. Focalboard replaces the card's
+// whole properties map with a non-empty UpdatedProperties (an empty one
+// leaves the properties alone) and has no way to delete one property: to
+// change some properties, send every property the card keeps (see
+// SetCardProperties).
 type CardPatch struct {
 	Title             *string        `json:"title,omitempty"`
 	Icon              *string        `json:"icon,omitempty"`
 	ContentOrder      *[]string      `json:"contentOrder,omitempty"`
 	UpdatedProperties map[string]any `json:"updatedProperties,omitempty"`
-	DeletedProperties []string       `json:"deletedProperties,omitempty"`
 }
 
 // CreateCard creates a card on a board.
@@ -220,6 +287,37 @@ func (c *Client) PatchCard(ctx context.Context, cardID string, p CardPatch) (Car
 	var out Card
 	_, err := c.do(ctx, http.MethodPatch, "/api/v2/cards/"+url.PathEscape(cardID), p, &out)
 	return out, err
+}
+
+// ChangeCard sets and deletes some properties of a card (and its title
+// when title is not nil), keeping every other property: Focalboard's card
+// patch replaces the whole properties map, so the card is read first and
+// the merged map written back. Focalboard has no ETag or If-Match: a
+// change a user makes to the card between the read and the write (a few
+// milliseconds) is overwritten.
+func (c *Client) ChangeCard(ctx context.Context, cardID string, title *string, set map[string]any, del []string) (Card, error) {
+	cur, err := c.Card(ctx, cardID)
+	if err != nil {
+		return Card{}, err
+	}
+	props := make(map[string]any, len(cur.Properties)+len(set))
+	for k, v := range cur.Properties {
+		props[k] = v
+	}
+	for k, v := range set {
+		props[k] = v
+	}
+	for _, k := range del {
+		delete(props, k)
+	}
+	if len(props) > 0 || len(cur.Properties) == 0 {
+		return c.PatchCard(ctx, cardID, CardPatch{Title: title, UpdatedProperties: props})
+	}
+	// An empty updatedProperties leaves the map alone: clear it as a block.
+	if err := c.PatchBlock(ctx, cur.BoardID, cardID, BlockPatch{Title: title, UpdatedFields: map[string]any{"properties": props}}); err != nil {
+		return Card{}, err
+	}
+	return c.Card(ctx, cardID)
 }
 
 // Card returns one card.
@@ -252,7 +350,7 @@ func (c *Client) Test(ctx context.Context, p *connector.Probe) {
 			return
 		}
 	}
-	if c.token == "" {
+	if c.sess.get() == "" {
 		p.Fail(connector.CheckAuth, fmt.Errorf("%w: no token set", connector.ErrAuth))
 		return
 	}

@@ -90,7 +90,8 @@ func TestClient(t *testing.T) {
 	}
 	_, err = c.Card(ctx, "missing")
 	var se *connector.ServiceError
-	if !errors.As(err, &se) || se.Status != 404 || se.Message != "card not found" {
+	// Focalboard answers an unknown card with 400, not 404.
+	if !errors.As(err, &se) || se.Status != 400 || se.Message != "could not fetch card missing: {block ID=missing} not found" {
 		t.Fatalf("missing card: %v", err)
 	}
 }

@@ -54,15 +54,32 @@ func (s *Server) insertBlocks(w http.ResponseWriter, r *http.Request, user strin
 	}
 	out := []map[string]any{}
 	now := time.Now().UnixMilli()
+	// Focalboard checks each block in this order, with these messages
+	// (server/api/blocks.go handlePostBlocks), before anything is stored.
+	for _, b := range in {
+		bid, _ := b["id"].(string)
+		if typ, _ := b["type"].(string); typ == "" {
+			apiError(w, 400, "missing type for block id "+bid)
+			return
+		}
+		if num(b["createAt"]) < 1 {
+			apiError(w, 400, "invalid createAt for block id "+bid)
+			return
+		}
+		if num(b["updateAt"]) < 1 {
+			apiError(w, 400, "invalid UpdateAt for block id "+bid)
+			return
+		}
+		if bb, _ := b["boardId"].(string); bb != board {
+			apiError(w, 400, "invalid BoardID for block id "+bid)
+			return
+		}
+	}
 	for _, b := range in {
 		typ, _ := b["type"].(string)
 		parent, _ := b["parentId"].(string)
-		if typ == "" || typ == "card" || parent == "" {
-			apiError(w, 400, "invalid block: a content block needs a type and a parentId")
-			return
-		}
-		if bb, ok := b["boardId"].(string); ok && bb != "" && bb != board {
-			apiError(w, 400, "Board IDs do not match")
+		if typ == "card" || parent == "" {
+			apiError(w, 400, "fake: only content blocks (with a parentId) are supported here; create cards with POST /boards/{board}/cards")
 			return
 		}
 		id := newID("x")
@@ -90,9 +107,25 @@ func (s *Server) patchBlock(w http.ResponseWriter, r *http.Request, user string)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.blocks[r.PathValue("block")]
+	id := r.PathValue("block")
+	if c := s.cards[id]; c != nil && c["boardId"] == r.PathValue("board") {
+		// A card is a block whose fields hold contentOrder, icon and
+		// properties; each updated field is replaced whole.
+		if in.Title != nil {
+			c["title"] = *in.Title
+		}
+		for k, v := range in.UpdatedFields {
+			if k == "properties" || k == "contentOrder" || k == "icon" {
+				c[k] = v
+			}
+		}
+		c["modifiedBy"], c["updateAt"] = "u-"+user, time.Now().UnixMilli()
+		writeJSON(w, 200, map[string]any{})
+		return
+	}
+	b := s.blocks[id]
 	if b == nil || b["boardId"] != r.PathValue("board") {
-		apiError(w, 404, "block not found")
+		apiError(w, 404, "{block ID="+id+"} not found")
 		return
 	}
 	if in.Title != nil {

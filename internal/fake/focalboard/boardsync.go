@@ -89,7 +89,7 @@ func (s *Server) deleteBlock(w http.ResponseWriter, r *http.Request, _ string) {
 	}
 	c := s.cards[id]
 	if c == nil || c["boardId"] != r.PathValue("board") {
-		apiError(w, 404, "block not found")
+		apiError(w, 404, "{block ID="+id+"} not found")
 		return
 	}
 	delete(s.cards, id)

@@ -43,10 +43,10 @@ type Server struct {
 	BoardID string
 }
 
-// New starts a fake Focalboard 7.10.4 with user admin (token Token) and one
+// New starts a fake Focalboard 8.0.0 with user admin (token Token) and one
 // board on team "0".
 func New() *Server {
-	s := &Server{version: "7.10.4", tokens: map[string]string{Token: Username},
+	s := &Server{version: "8.0.0", tokens: map[string]string{Token: Username},
 		boards: map[string]map[string]any{}, cards: map[string]map[string]any{},
 		blocks: map[string]map[string]any{}}
 	s.BoardID = s.AddBoard("Operations")
@@ -99,8 +99,7 @@ func (s *Server) routes() http.Handler {
 	api := http.NewServeMux()
 	api.HandleFunc("POST /api/v2/login", s.login)
 	api.HandleFunc("GET /api/v2/users/me", s.auth(func(w http.ResponseWriter, r *http.Request, user string) {
-		writeJSON(w, 200, map[string]any{"id": "u-" + user, "username": user, "email": user + "@example.com",
-			"props": map[string]any{}, "create_at": 1700000000000, "update_at": 1700000000000, "delete_at": 0, "is_bot": false})
+		writeJSON(w, 200, userJSON("u-"+user, user, ""))
 	}))
 	api.HandleFunc("GET /api/v2/teams/{team}/boards", s.auth(s.listBoards))
 	api.HandleFunc("GET /api/v2/teams/{team}/users", s.auth(s.listTeamUsers))
@@ -250,34 +249,50 @@ func (s *Server) listCards(w http.ResponseWriter, r *http.Request, _ string) {
 	writeJSON(w, 200, out)
 }
 
+// missingCard answers as Focalboard does for an unknown card id: 400
+// (not 404) "could not fetch card <id>: {block ID=<id>} not found".
+func missingCard(w http.ResponseWriter, id string) {
+	apiError(w, 400, fmt.Sprintf("could not fetch card %s: {block ID=%s} not found", id, id))
+}
+
 func (s *Server) getCard(w http.ResponseWriter, r *http.Request, _ string) {
 	s.mu.Lock()
 	c := s.cards[r.PathValue("card")]
 	s.mu.Unlock()
 	if c == nil {
-		apiError(w, 404, "card not found")
+		missingCard(w, r.PathValue("card"))
 		return
 	}
 	writeJSON(w, 200, clone(c))
 }
 
+// patchCard answers PATCH /api/v2/cards/{card} as Focalboard 8 does: a
+// non-empty updatedProperties REPLACES the card's whole properties map
+// (the server turns it into a block patch of the "properties" field), an
+// empty one leaves it alone, and there is no deletedProperties (unknown
+// keys are ignored). An unknown card is a 400.
 func (s *Server) patchCard(w http.ResponseWriter, r *http.Request, user string) {
 	var in struct {
 		Title             *string        `json:"title"`
 		Icon              *string        `json:"icon"`
 		ContentOrder      []any          `json:"contentOrder"`
 		UpdatedProperties map[string]any `json:"updatedProperties"`
-		DeletedProperties []string       `json:"deletedProperties"`
+	}
+	s.mu.Lock()
+	c := s.cards[r.PathValue("card")]
+	s.mu.Unlock()
+	if c == nil {
+		missingCard(w, r.PathValue("card"))
+		return
 	}
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		apiError(w, 400, "invalid card patch")
+		apiError(w, 400, err.Error())
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.cards[r.PathValue("card")]
-	if c == nil {
-		apiError(w, 404, "card not found")
+	if c = s.cards[r.PathValue("card")]; c == nil {
+		missingCard(w, r.PathValue("card"))
 		return
 	}
 	if in.Title != nil {
@@ -289,12 +304,8 @@ func (s *Server) patchCard(w http.ResponseWriter, r *http.Request, user string) 
 	if in.ContentOrder != nil {
 		c["contentOrder"] = in.ContentOrder
 	}
-	props := c["properties"].(map[string]any)
-	for k, v := range in.UpdatedProperties {
-		props[k] = v
-	}
-	for _, k := range in.DeletedProperties {
-		delete(props, k)
+	if len(in.UpdatedProperties) > 0 {
+		c["properties"] = in.UpdatedProperties
 	}
 	c["modifiedBy"] = "u-" + user
 	c["updateAt"] = time.Now().UnixMilli()

@@ -7,7 +7,8 @@ import (
 )
 
 // AddUser adds a team member and returns its id. The token's user (admin,
-// "u-admin", admin@example.com) is always a member.
+// "u-admin") is always a member. Like the real server, the fake never
+// sends a user's email (Focalboard's model has Email json:"-").
 func (s *Server) AddUser(username, email string) string {
 	id := "u-" + username
 	s.mu.Lock()
@@ -19,10 +20,12 @@ func (s *Server) AddUser(username, email string) string {
 	return id
 }
 
-func userJSON(id, username, email string) map[string]any {
-	return map[string]any{"id": id, "username": username, "email": email, "nickname": "", "firstname": "", "lastname": "",
-		"props": map[string]any{}, "create_at": 1700000000000, "update_at": 1700000000000, "delete_at": 0,
-		"is_bot": false, "is_guest": false, "roles": "system_user"}
+// userJSON is a user as Focalboard 8 standalone sends it: no email, no
+// props (recorded in testdata/real.json).
+func userJSON(id, username, _ string) map[string]any {
+	return map[string]any{"id": id, "username": username, "nickname": "", "firstname": "", "lastname": "",
+		"create_at": 1700000000000, "update_at": 1700000000000, "delete_at": 0,
+		"is_bot": false, "is_guest": false, "roles": ""}
 }
 
 func (s *Server) allUsers() map[string]map[string]any {
@@ -35,7 +38,9 @@ func (s *Server) allUsers() map[string]map[string]any {
 	return out
 }
 
-// listTeamUsers answers GET /api/v2/teams/{team}/users[?search=] (ordered by id).
+// listTeamUsers answers GET /api/v2/teams/{team}/users[?search=] (ordered
+// by id); search matches usernames only and returns at most 10, as the
+// standalone server's store does.
 func (s *Server) listTeamUsers(w http.ResponseWriter, r *http.Request, _ string) {
 	if r.PathValue("team") != TeamID {
 		apiError(w, 403, "access denied to team")
@@ -46,12 +51,14 @@ func (s *Server) listTeamUsers(w http.ResponseWriter, r *http.Request, _ string)
 	ids := make([]string, 0, len(all))
 	for id, u := range all {
 		name, _ := u["username"].(string)
-		email, _ := u["email"].(string)
-		if q == "" || strings.Contains(strings.ToLower(name), q) || strings.Contains(strings.ToLower(email), q) {
+		if q == "" || strings.Contains(strings.ToLower(name), q) {
 			ids = append(ids, id)
 		}
 	}
 	sort.Strings(ids)
+	if q != "" && len(ids) > 10 {
+		ids = ids[:10]
+	}
 	out := make([]map[string]any, 0, len(ids))
 	for _, id := range ids {
 		out = append(out, all[id])
