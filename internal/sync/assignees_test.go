@@ -186,6 +186,10 @@ func (b *countingBoard) PatchCard(ctx context.Context, id string, p focalboard.C
 	b.writes.Add(1)
 	return b.Client.PatchCard(ctx, id, p)
 }
+func (b *countingBoard) ChangeCard(ctx context.Context, id string, title *string, set map[string]any, del []string) (focalboard.Card, error) {
+	b.writes.Add(1)
+	return b.Client.ChangeCard(ctx, id, title, set, del)
+}
 func (b *countingBoard) DeleteCard(ctx context.Context, board, id string) error {
 	b.writes.Add(1)
 	return b.Client.DeleteCard(ctx, board, id)

@@ -2,8 +2,10 @@ package focalboard_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"testing"
 
 	"github.com/insightpulseai/ipai/internal/connector"
@@ -93,5 +95,86 @@ func TestClient(t *testing.T) {
 	// Focalboard answers an unknown card with 400, not 404.
 	if !errors.As(err, &se) || se.Status != 400 || se.Message != "could not fetch card missing: {block ID=missing} not found" {
 		t.Fatalf("missing card: %v", err)
+	}
+}
+
+// A basic-auth client logs in before its first call and again, once, when
+// its session has expired; a wrong password is an auth error.
+func TestBasicAuthSession(t *testing.T) {
+	s := fake.New()
+	defer s.Close()
+	ctx := context.Background()
+	c := focalboard.NewBasic(s.URL, fake.Username, fake.Password, nil)
+	if _, err := c.Boards(ctx, "0"); err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	s.ExpireSessions()
+	if _, err := c.CreateCard(ctx, s.BoardID, focalboard.Card{Title: "after expiry"}); err != nil {
+		t.Fatalf("call after the session expired: %v", err)
+	}
+	if n := s.Logins(); n != 2 {
+		t.Fatalf("logins = %d, want 2", n)
+	}
+	bad := focalboard.NewBasic(s.URL, fake.Username, "wrong", nil)
+	if _, err := bad.Boards(ctx, "0"); !errors.Is(err, connector.ErrAuth) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	// A token client gets Focalboard's 401.
+	_, err := focalboard.New(s.URL, "", nil).Boards(ctx, "0")
+	var se *connector.ServiceError
+	if !errors.As(err, &se) || se.Status != 401 || se.Message != "no session token" {
+		t.Fatalf("no token: %v", err)
+	}
+}
+
+// Blocks are sent with createAt and updateAt (Focalboard refuses them
+// without: 400 "invalid createAt for block id …").
+func TestInsertBlocksSetsTimes(t *testing.T) {
+	s := fake.New()
+	defer s.Close()
+	front := s.WithBoardEdits()
+	defer front.Close()
+	ctx := context.Background()
+	c := focalboard.New(front.URL, fake.Token, nil)
+	card, err := c.CreateCard(ctx, s.BoardID, focalboard.Card{Title: "with text"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made, err := c.InsertBlocks(ctx, s.BoardID, []focalboard.Block{{ID: "tmp", ParentID: card.ID, Type: "text", Title: "hello"}})
+	if err != nil || len(made) != 1 || made[0].CreateAt == 0 || made[0].Title != "hello" {
+		t.Fatalf("InsertBlocks = %+v, %v", made, err)
+	}
+}
+
+// ChangeCard keeps the properties it is not told to change (Focalboard's
+// card patch replaces the whole map) and can clear the last one.
+func TestChangeCardKeepsOtherProperties(t *testing.T) {
+	s := fake.New()
+	defer s.Close()
+	front := s.WithBoardEdits()
+	defer front.Close()
+	ctx := context.Background()
+	c := focalboard.New(front.URL, fake.Token, nil)
+	card, err := c.CreateCard(ctx, s.BoardID, focalboard.Card{Title: "t", Properties: map[string]any{"status": "todo", "mine": "keep me", "gone": "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	title := "t2"
+	got, err := c.ChangeCard(ctx, card.ID, &title, map[string]any{"status": "done"}, []string{"gone"})
+	if err != nil || got.Title != "t2" || !reflect.DeepEqual(got.Properties, map[string]any{"status": "done", "mine": "keep me"}) {
+		t.Fatalf("ChangeCard = %+v, %v", got, err)
+	}
+	got, err = c.ChangeCard(ctx, card.ID, nil, nil, []string{"status", "mine"})
+	if err != nil || len(got.Properties) != 0 {
+		t.Fatalf("clearing every property = %+v, %v", got, err)
+	}
+}
+
+// New card property templates carry "options" (an empty list), as the
+// Focalboard web app makes them: it reads options without a check.
+func TestCardPropertyAlwaysHasOptions(t *testing.T) {
+	b, err := json.Marshal(focalboard.CardProperty{ID: "p1", Name: "Deadline", Type: "date"})
+	if err != nil || string(b) != `{"id":"p1","name":"Deadline","type":"date","options":[]}` {
+		t.Fatalf("marshal = %s, %v", b, err)
 	}
 }

@@ -38,6 +38,7 @@ type Server struct {
 	cards   map[string]map[string]any
 	blocks  map[string]map[string]any // content blocks (text …) by id
 	order   []string                  // card ids in creation order
+	logins  int
 	users   map[string]map[string]any // team members by id (users.go)
 	// BoardID is the seeded board.
 	BoardID string
@@ -53,6 +54,21 @@ func New() *Server {
 	s.Server = httptest.NewServer(s.Wrap(s.routes()))
 	return s
 }
+
+// ExpireSessions ends every session made by a login (as when Focalboard's
+// session_expire_time passes); the seeded Token stays valid.
+func (s *Server) ExpireSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tok := range s.tokens {
+		if tok != Token {
+			delete(s.tokens, tok)
+		}
+	}
+}
+
+// Logins counts the successful logins.
+func (s *Server) Logins() int { s.mu.Lock(); defer s.mu.Unlock(); return s.logins }
 
 // SetVersion changes the version /ping reports.
 func (s *Server) SetVersion(v string) { s.mu.Lock(); s.version = v; s.mu.Unlock() }
@@ -135,8 +151,12 @@ func (s *Server) auth(next func(http.ResponseWriter, *http.Request, string)) htt
 		s.mu.Lock()
 		user, ok := s.tokens[tok]
 		s.mu.Unlock()
-		if tok == "" || !ok {
-			apiError(w, 401, "")
+		switch {
+		case tok == "":
+			apiError(w, 401, "no session token")
+			return
+		case !ok:
+			apiError(w, 401, "unable to get the session for the token: sql: no rows in result set")
 			return
 		}
 		next(w, r, user)
@@ -160,6 +180,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	tok := newID("t")
 	s.mu.Lock()
 	s.tokens[tok] = Username
+	s.logins++
 	s.mu.Unlock()
 	writeJSON(w, 200, map[string]string{"token": tok})
 }

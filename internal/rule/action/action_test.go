@@ -239,3 +239,30 @@ func TestParseRetryAfter(t *testing.T) {
 		t.Errorf("garbage: %v", d)
 	}
 }
+
+// A focalboard.card action on a basic-auth connector logs in (Focalboard
+// answers 401 "no session token" otherwise) and logs in again when the
+// session has expired.
+func TestFocalboardCardBasicAuth(t *testing.T) {
+	fb := fakefb.New()
+	defer fb.Close()
+	x := New(FromConfigs(configs{
+		"fb": {Code: "fb", Type: "focalboard", BaseURL: fb.URL, AuthType: connector.AuthBasic,
+			Settings: map[string]string{"board": fb.BoardID, "username": fakefb.Username}, Secrets: map[string]string{"password": fakefb.Password}},
+	}))
+	ctx := context.Background()
+	act := rule.Action{Kind: rule.KindFocalboard, Connector: "fb", Title: "Review {{.data.name}}"}
+	if r := x.All()[rule.KindFocalboard].Execute(ctx, claimed(t, act, `{"name":"BILL/1"}`)); r.Err != nil {
+		t.Fatalf("first card: %+v", r)
+	}
+	fb.ExpireSessions()
+	if r := x.All()[rule.KindFocalboard].Execute(ctx, claimed(t, act, `{"name":"BILL/2"}`)); r.Err != nil {
+		t.Fatalf("card after the session expired: %+v", r)
+	}
+	if cards := fb.Cards(fb.BoardID); len(cards) != 2 || cards[1]["title"] != "Review BILL/2" {
+		t.Fatalf("cards = %v", cards)
+	}
+	if n := fb.Logins(); n != 2 {
+		t.Fatalf("logins = %d, want 2 (one, then one renewal)", n)
+	}
+}
