@@ -74,7 +74,7 @@ func (a *App) setupSync(ctx context.Context) error {
 		}
 		p := &ipaisync.Pair{Name: b.Name, DB: a.DB, Odoo: ocl, Board: fcl, ProjectID: b.Project, BoardID: b.Board,
 			Direction: b.Direction, StageProperty: b.StageProperty, PriorityProperty: b.PriorityProperty,
-			DeadlineProperty: b.DeadlineProperty, AssigneesProperty: b.AssigneesProperty, FullSweepEvery: b.FullSweepEvery, Audit: a.Audit}
+			DeadlineProperty: b.DeadlineProperty, AssigneesProperty: b.AssigneesProperty, Users: b.Users, FullSweepEvery: b.FullSweepEvery, Audit: a.Audit}
 		if b.NotifyConnector != "" {
 			p.Notify = a.notifier(b.NotifyConnector, b.NotifyChannel)
 		}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/embed"
@@ -39,6 +40,10 @@ type SyncBoard struct {
 	PriorityProperty  string `yaml:"priority_property"`
 	DeadlineProperty  string `yaml:"deadline_property"`
 	AssigneesProperty string `yaml:"assignees_property"`
+	// Users maps Odoo logins to Focalboard usernames for assignees whose
+	// names differ; equal names match without it (Focalboard never tells
+	// users' emails).
+	Users map[string]string `yaml:"users"`
 	// FullSweepEvery: rounds between comparisons of every card (default 10);
 	// the others compare only cards updated since the board's cursor.
 	FullSweepEvery int `yaml:"full_sweep_every"`
@@ -81,6 +86,11 @@ func (c Config) validateSync(bad func(key, format string, args ...any)) {
 		case "", "both", "odoo_to_board", "board_to_odoo":
 		default:
 			bad(k+".direction", "%q: expected both, odoo_to_board or board_to_odoo", b.Direction)
+		}
+		for login, name := range b.Users {
+			if strings.TrimSpace(login) == "" || strings.TrimSpace(name) == "" {
+				bad(k+".users", "%q: %q: map an Odoo login to a Focalboard username, both non-empty", login, name)
+			}
 		}
 		if (b.NotifyConnector == "") != (b.NotifyChannel == "") {
 			bad(k, "notify_connector and notify_channel go together")
