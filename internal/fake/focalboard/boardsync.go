@@ -9,28 +9,13 @@ import (
 	"time"
 )
 
-// WithBoardEdits starts a front server that adds what board sync needs —
-// PATCH /api/v2/boards/{board} (card property templates), and GET, POST,
-// PATCH and DELETE of /api/v2/boards/{board}/blocks (card content blocks;
-// deleting a card deletes its content) — with the same
-// CSRF and auth rules, and passes every other request to s. Close it
-// before s.
+// WithBoardEdits starts a front server passing every request to s. The
+// fake serves board patches and card content blocks itself now (as the
+// real server does); this is kept for callers written when it did not.
+// Close it before s.
 func (s *Server) WithBoardEdits() *httptest.Server {
 	target, _ := url.Parse(s.URL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	api := http.NewServeMux()
-	api.HandleFunc("PATCH /api/v2/boards/{board}", s.auth(s.patchBoard))
-	api.HandleFunc("DELETE /api/v2/boards/{board}/blocks/{block}", s.auth(s.deleteBlock))
-	api.HandleFunc("GET /api/v2/boards/{board}/blocks", s.auth(s.listBlocks))
-	api.HandleFunc("POST /api/v2/boards/{board}/blocks", s.auth(s.insertBlocks))
-	api.HandleFunc("PATCH /api/v2/boards/{board}/blocks/{block}", s.auth(s.patchBlock))
-	api.Handle("/", proxy)
-	mux := http.NewServeMux()
-	mux.Handle("PATCH /api/v2/boards/{board}", requireCSRF(api))
-	mux.Handle("/api/v2/boards/{board}/blocks", requireCSRF(api))
-	mux.Handle("/api/v2/boards/{board}/blocks/{block}", requireCSRF(api))
-	mux.Handle("/", proxy)
-	return httptest.NewServer(mux)
+	return httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
 }
 
 func (s *Server) patchBoard(w http.ResponseWriter, r *http.Request, _ string) {
@@ -102,6 +87,30 @@ func (s *Server) deleteBlock(w http.ResponseWriter, r *http.Request, _ string) {
 		if o == id {
 			s.order = append(s.order[:i], s.order[i+1:]...)
 			break
+		}
+	}
+	writeJSON(w, 200, map[string]any{})
+}
+
+// deleteBoard answers DELETE /api/v2/boards/{board}: the board, its cards
+// and their content go.
+func (s *Server) deleteBoard(w http.ResponseWriter, r *http.Request, _ string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := r.PathValue("board")
+	if s.boards[id] == nil {
+		apiError(w, 404, "{board ID="+id+"} not found")
+		return
+	}
+	delete(s.boards, id)
+	for cid, c := range s.cards {
+		if c["boardId"] == id {
+			delete(s.cards, cid)
+		}
+	}
+	for bid, b := range s.blocks {
+		if b["boardId"] == id {
+			delete(s.blocks, bid)
 		}
 	}
 	writeJSON(w, 200, map[string]any{})

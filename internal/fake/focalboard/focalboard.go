@@ -126,6 +126,12 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("GET /api/v2/boards/{board}/cards", s.auth(s.listCards))
 	api.HandleFunc("GET /api/v2/cards/{card}", s.auth(s.getCard))
 	api.HandleFunc("PATCH /api/v2/cards/{card}", s.auth(s.patchCard))
+	api.HandleFunc("PATCH /api/v2/boards/{board}", s.auth(s.patchBoard))
+	api.HandleFunc("DELETE /api/v2/boards/{board}", s.auth(s.deleteBoard))
+	api.HandleFunc("DELETE /api/v2/boards/{board}/blocks/{block}", s.auth(s.deleteBlock))
+	api.HandleFunc("GET /api/v2/boards/{board}/blocks", s.auth(s.listBlocks))
+	api.HandleFunc("POST /api/v2/boards/{board}/blocks", s.auth(s.insertBlocks))
+	api.HandleFunc("PATCH /api/v2/boards/{board}/blocks/{block}", s.auth(s.patchBlock))
 	api.HandleFunc("/api/v2/", func(w http.ResponseWriter, r *http.Request) { apiError(w, 404, "not found") })
 	mux.Handle("/api/v2/", requireCSRF(api))
 	return mux
@@ -208,19 +214,25 @@ func (s *Server) getBoard(w http.ResponseWriter, r *http.Request, _ string) {
 	writeJSON(w, 200, clone(b))
 }
 
-func (s *Server) createBoard(w http.ResponseWriter, r *http.Request, _ string) {
+// createBoard answers POST /api/v2/boards. Focalboard stores the board as
+// sent: without properties or cardProperties they are null (the web app
+// sends its own defaults; the API adds none).
+func (s *Server) createBoard(w http.ResponseWriter, r *http.Request, user string) {
 	var in map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		apiError(w, 400, "invalid board")
+		apiError(w, 400, err.Error())
 		return
 	}
-	title, _ := in["title"].(string)
-	id := s.AddBoard(title)
+	id := s.AddBoard(orEmpty(in["title"]).(string))
 	s.mu.Lock()
 	b := s.boards[id]
-	if t, ok := in["teamId"].(string); ok {
-		b["teamId"] = t
+	for _, k := range []string{"teamId", "type", "description", "icon", "minimumRole"} {
+		if v, ok := in[k].(string); ok {
+			b[k] = v
+		}
 	}
+	b["properties"], b["cardProperties"] = in["properties"], in["cardProperties"]
+	b["createdBy"], b["modifiedBy"] = "u-"+user, "u-"+user
 	out := clone(b)
 	s.mu.Unlock()
 	writeJSON(w, 200, out)
