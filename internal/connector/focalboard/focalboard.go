@@ -162,6 +162,20 @@ func (c *Client) Login(ctx context.Context, username, password string) (string, 
 	return out.Token, nil
 }
 
+// Logout ends the client's session (POST /api/v2/logout) and forgets its
+// token.
+func (c *Client) Logout(ctx context.Context) error {
+	_, err := c.send(ctx, http.MethodPost, "/api/v2/logout", c.sess.get(), nil, nil)
+	if err == nil {
+		c.sess.set("")
+	}
+	return err
+}
+
+// SessionToken is the token the client calls with: the one it was made
+// with, or its session's after a login.
+func (c *Client) SessionToken() string { return c.sess.get() }
+
 // User is a Focalboard user. Focalboard never sends users' emails (its
 // model marks Email json:"-"), so users are matched by username.
 type User struct {

@@ -114,6 +114,15 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("Hello")) })
 	api := http.NewServeMux()
 	api.HandleFunc("POST /api/v2/login", s.login)
+	api.HandleFunc("POST /api/v2/logout", s.auth(func(w http.ResponseWriter, r *http.Request, _ string) {
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		s.mu.Lock()
+		if tok != Token { // the seeded token stands for a long-lived one
+			delete(s.tokens, tok)
+		}
+		s.mu.Unlock()
+		writeJSON(w, 200, map[string]any{})
+	}))
 	api.HandleFunc("GET /api/v2/users/me", s.auth(func(w http.ResponseWriter, r *http.Request, user string) {
 		writeJSON(w, 200, userJSON("u-"+user, user, ""))
 	}))
