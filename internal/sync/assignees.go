@@ -131,6 +131,9 @@ func (u *users) cardAssignees(ids []string) (logins []string, unmatched []string
 
 // fbNames names Focalboard user ids by username (the id when unknown).
 func (u *users) fbNames(ids []string) []string {
+	if u == nil {
+		return nil
+	}
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
 		out = append(out, orDefault(u.fbName[id], id))
@@ -139,11 +142,11 @@ func (u *users) fbNames(ids []string) []string {
 }
 
 // joinNames is the Fields form of a set of logins: sorted, unique, comma-separated.
-func joinNames(emails []string) string {
-	sort.Strings(emails)
-	out := emails[:0:0]
-	for i, e := range emails {
-		if i == 0 || e != emails[i-1] {
+func joinNames(names []string) string {
+	sort.Strings(names)
+	out := names[:0:0]
+	for i, e := range names {
+		if i == 0 || e != names[i-1] {
 			out = append(out, e)
 		}
 	}

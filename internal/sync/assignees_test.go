@@ -285,3 +285,19 @@ func TestPairPollsBoardByUpdateAt(t *testing.T) {
 		}
 	})
 }
+
+// An explicit mapping wins over equal names: with ana@example.com mapped
+// to the Focalboard user ana, the Odoo user whose login is "ana" is not
+// ana on the board.
+func TestUsersMappingWinsOverEqualNames(t *testing.T) {
+	u := &users{odooLogin: map[int]string{1: "ana", 2: "ana@example.com", 3: "ben"}, odooID: map[string]int{"ana": 1, "ana@example.com": 2, "ben": 3},
+		fbName: map[string]string{"u-ana": "ana", "u-ben": "ben"}, fbID: map[string]string{"ana": "u-ana", "ben": "u-ben"},
+		toFB: map[string]string{"ana@example.com": "ana"}, toOdoo: map[string]string{"ana": "ana@example.com"}}
+	logins, unmatched, names := u.taskAssignees([]int{1, 2, 3})
+	if !reflect.DeepEqual(logins, []string{"ana@example.com", "ben"}) || !reflect.DeepEqual(unmatched, []int{1}) || !reflect.DeepEqual(names, []string{"ana"}) {
+		t.Fatalf("task side: %v %v %v", logins, unmatched, names)
+	}
+	if got, un := u.cardAssignees([]string{"u-ana", "u-ben", "u-gone"}); !reflect.DeepEqual(got, []string{"ana@example.com", "ben"}) || !reflect.DeepEqual(un, []string{"u-gone"}) {
+		t.Fatalf("card side: %v %v", got, un)
+	}
+}
