@@ -77,7 +77,7 @@ func TestPairAssigneesByName(t *testing.T) {
 		}
 		// Board → Odoo: ben is added (by the mapping); dora has no Odoo user
 		// and is left out; carl (unmatched on the task) is kept.
-		if _, err := e.board.ChangeCard(ctx, c["id"].(string), nil, map[string]any{pid: []string{"u-ana", "u-ben", "u-dora"}}, nil); err != nil {
+		if _, err := e.board.ChangeCard(ctx, c["id"].(string), focalboard.CardChange{Set: map[string]any{pid: []string{"u-ana", "u-ben", "u-dora"}}}); err != nil {
 			t.Fatal(err)
 		}
 		if rep := e.round(t); rep.TasksUpdated != 1 || rep.CardsUpdated != 0 {
@@ -140,7 +140,7 @@ func TestPairAssigneesConflict(t *testing.T) {
 	if err := e.pair.Odoo.Write(ctx, "project.task", []int{1}, map[string]any{"user_ids": []any{[]any{6, 0, []any{ana}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.board.ChangeCard(ctx, c["id"].(string), nil, map[string]any{pid: []string{"u-ben"}}, nil); err != nil {
+	if _, err := e.board.ChangeCard(ctx, c["id"].(string), focalboard.CardChange{Set: map[string]any{pid: []string{"u-ben"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if rep := e.round(t); rep.Conflicts != 1 || rep.CardsUpdated+rep.TasksUpdated != 0 {
@@ -186,9 +186,9 @@ func (b *countingBoard) PatchCard(ctx context.Context, id string, p focalboard.C
 	b.writes.Add(1)
 	return b.Client.PatchCard(ctx, id, p)
 }
-func (b *countingBoard) ChangeCard(ctx context.Context, id string, title *string, set map[string]any, del []string) (focalboard.Card, error) {
+func (b *countingBoard) ChangeCard(ctx context.Context, id string, ch focalboard.CardChange) (focalboard.Card, error) {
 	b.writes.Add(1)
-	return b.Client.ChangeCard(ctx, id, title, set, del)
+	return b.Client.ChangeCard(ctx, id, ch)
 }
 func (b *countingBoard) DeleteCard(ctx context.Context, board, id string) error {
 	b.writes.Add(1)

@@ -90,7 +90,7 @@ func TestPairContract(t *testing.T) {
 		t.Fatalf("links: %+v, %v", l, err)
 	}
 	// A user's own property, then an Odoo edit: the property stays.
-	if _, err := board.ChangeCard(ctx, card.ID, nil, map[string]any{"estimate-by-hand": "3"}, nil); err != nil {
+	if _, err := board.ChangeCard(ctx, card.ID, focalboard.CardChange{Set: map[string]any{"estimate-by-hand": "3"}}); err != nil {
 		t.Fatal(err)
 	}
 	round()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/insightpulseai/ipai/internal/connector/focalboard"
 	fakefb "github.com/insightpulseai/ipai/internal/fake/focalboard"
@@ -85,7 +86,7 @@ func TestPairKeepsUnmappedCardProperties(t *testing.T) {
 		// app does: the whole map with the new key.
 		c := e.card(t, "Reconcile bank")
 		id := c["id"].(string)
-		if _, err := e.board.ChangeCard(ctx, id, nil, map[string]any{"estimate": "3"}, nil); err != nil {
+		if _, err := e.board.ChangeCard(ctx, id, focalboard.CardChange{Set: map[string]any{"estimate": "3"}}); err != nil {
 			t.Fatal(err)
 		}
 		e.round(t)
@@ -139,5 +140,62 @@ func TestPairAddsPropertiesWithOptions(t *testing.T) {
 	}
 	if !reflect.DeepEqual(names, []string{"Status", "Priority", "Deadline", "Assignees"}) {
 		t.Fatalf("properties %v", names)
+	}
+}
+
+// editingBoard makes a user's edit to a card just before ipai writes it
+// (after the round listed the cards).
+type editingBoard struct {
+	*focalboard.Client
+	edit func(cardID string)
+}
+
+func (b *editingBoard) ChangeCard(ctx context.Context, id string, ch focalboard.CardChange) (focalboard.Card, error) {
+	if b.edit != nil {
+		b.edit(id)
+		b.edit = nil
+	}
+	return b.Client.ChangeCard(ctx, id, ch)
+}
+
+// A user's edit made after the round read the card is not overwritten:
+// the push stops, and the next round sees both changes (a conflict).
+func TestPairDoesNotOverwriteAConcurrentEdit(t *testing.T) {
+	ctx := context.Background()
+	e := newPairEnv(t, openDB(t, store.SQLite))
+	if rep := e.round(t); rep.CardsCreated != 1 {
+		t.Fatalf("round 1: %+v", rep)
+	}
+	eb := &editingBoard{Client: e.board}
+	e.pair.Board = eb
+	if err := e.pair.Odoo.Write(ctx, "project.task", []int{1}, map[string]any{"name": "Odoo title"}); err != nil {
+		t.Fatal(err)
+	}
+	eb.edit = func(id string) {
+		c, err := e.board.Card(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(time.Second); time.Now().UnixMilli() <= c.UpdateAt; { // a later millisecond
+			if time.Now().After(deadline) {
+				t.Fatal("clock did not advance")
+			}
+		}
+		title := "User title"
+		if _, err := e.board.PatchCard(ctx, id, focalboard.CardPatch{Title: &title}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rep := e.round(t); rep.CardsUpdated != 0 || rep.Errors != 1 {
+		t.Fatalf("round with the concurrent edit: %+v", rep)
+	}
+	if c := e.card(t, "User title"); c == nil {
+		t.Fatalf("the user's edit was overwritten: %v", e.fb.Cards(e.fb.BoardID))
+	}
+	if l := e.onlyLink(t); l.State != store.SyncError || !strings.Contains(l.LastError, "changed since it was read") {
+		t.Fatalf("link: %+v", l)
+	}
+	if rep := e.round(t); rep.Conflicts != 1 {
+		t.Fatalf("next round: %+v", rep)
 	}
 }

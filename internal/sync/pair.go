@@ -34,7 +34,7 @@ type Board interface {
 	PatchCard(ctx context.Context, cardID string, p focalboard.CardPatch) (focalboard.Card, error)
 	DeleteCard(ctx context.Context, boardID, cardID string) error
 	Blocks(ctx context.Context, boardID, parentID, typ string) ([]focalboard.Block, error)
-	ChangeCard(ctx context.Context, cardID string, title *string, set map[string]any, del []string) (focalboard.Card, error)
+	ChangeCard(ctx context.Context, cardID string, ch focalboard.CardChange) (focalboard.Card, error)
 	InsertBlocks(ctx context.Context, boardID string, blocks []focalboard.Block) ([]focalboard.Block, error)
 	PatchBlock(ctx context.Context, boardID, blockID string, p focalboard.BlockPatch) error
 	DeleteBlock(ctx context.Context, boardID, blockID string) error
@@ -613,9 +613,10 @@ func (p *Pair) pushCard(ctx context.Context, pr *props, c focalboard.Card, f Fie
 		return err
 	}
 	// Focalboard replaces a card's whole properties map: ChangeCard keeps
-	// the properties ipai does not map.
+	// the properties ipai does not map, and does not write over a change
+	// made since the card was listed (the next round compares it again).
 	title := f.Title
-	if _, err := p.Board.ChangeCard(ctx, c.ID, &title, set, del); err != nil {
+	if _, err := p.Board.ChangeCard(ctx, c.ID, focalboard.CardChange{Title: &title, Set: set, Delete: del, IfUpdateAt: c.UpdateAt}); err != nil {
 		return fmt.Errorf("update card %s: %w", c.ID, err)
 	}
 	if cardText(c, pr.texts[c.ID]) != f.Description {

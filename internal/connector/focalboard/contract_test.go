@@ -295,17 +295,17 @@ func TestContract(t *testing.T) {
 	// ChangeCard reads, merges and writes back.
 	tg.cas("change card keeps other properties", "properties", "title")
 	deadline := `{"from":1769817600000}`
-	changed, err := c.ChangeCard(ctx, card.ID, nil, map[string]any{"p-estimate": "5", "p-deadline": deadline}, nil)
+	changed, err := c.ChangeCard(ctx, card.ID, focalboard.CardChange{Set: map[string]any{"p-estimate": "5", "p-deadline": deadline}})
 	if err != nil || !reflect.DeepEqual(changed.Properties, map[string]any{"p-status": "o-done", "p-estimate": "5", "p-deadline": deadline}) {
 		t.Fatalf("change card = %+v, %v", changed, err)
 	}
 	tg.cas("change card deletes one property", "properties")
-	changed, err = c.ChangeCard(ctx, card.ID, nil, nil, []string{"p-deadline"})
+	changed, err = c.ChangeCard(ctx, card.ID, focalboard.CardChange{Delete: []string{"p-deadline"}})
 	if err != nil || !reflect.DeepEqual(changed.Properties, map[string]any{"p-status": "o-done", "p-estimate": "5"}) {
 		t.Fatalf("change card (delete) = %+v, %v", changed, err)
 	}
 	tg.cas("change card clears every property", "properties")
-	changed, err = c.ChangeCard(ctx, card.ID, nil, nil, []string{"p-status", "p-estimate"})
+	changed, err = c.ChangeCard(ctx, card.ID, focalboard.CardChange{Delete: []string{"p-status", "p-estimate"}})
 	if err != nil || len(changed.Properties) != 0 {
 		t.Fatalf("change card (clear) = %+v, %v", changed, err)
 	}

@@ -303,32 +303,50 @@ func (c *Client) PatchCard(ctx context.Context, cardID string, p CardPatch) (Car
 	return out, err
 }
 
-// ChangeCard sets and deletes some properties of a card (and its title
-// when title is not nil), keeping every other property: Focalboard's card
-// patch replaces the whole properties map, so the card is read first and
-// the merged map written back. Focalboard has no ETag or If-Match: a
-// change a user makes to the card between the read and the write (a few
-// milliseconds) is overwritten.
-func (c *Client) ChangeCard(ctx context.Context, cardID string, title *string, set map[string]any, del []string) (Card, error) {
+// CardChange is what ChangeCard changes: the title (when not nil), the
+// properties to set and those to delete.
+type CardChange struct {
+	Title  *string
+	Set    map[string]any
+	Delete []string
+	// IfUpdateAt, when not 0, is the card's updateAt as the caller last
+	// read it: a card changed since is not written (ErrCardChanged).
+	IfUpdateAt int64
+}
+
+// ErrCardChanged is returned by ChangeCard when the card changed since the
+// caller read it.
+var ErrCardChanged = errors.New("the card changed since it was read")
+
+// ChangeCard changes some properties of a card (and its title), keeping
+// every other property: Focalboard's card patch replaces the whole
+// properties map, so the card is read first and the merged map written
+// back. Focalboard has no ETag or If-Match: a change a user makes to the
+// card between that read and the write (milliseconds) is overwritten;
+// IfUpdateAt refuses to write over a change made before the read.
+func (c *Client) ChangeCard(ctx context.Context, cardID string, ch CardChange) (Card, error) {
 	cur, err := c.Card(ctx, cardID)
 	if err != nil {
 		return Card{}, err
 	}
-	props := make(map[string]any, len(cur.Properties)+len(set))
+	if ch.IfUpdateAt != 0 && cur.UpdateAt != ch.IfUpdateAt {
+		return Card{}, fmt.Errorf("card %s: %w (updateAt %d, now %d): not overwritten", cardID, ErrCardChanged, ch.IfUpdateAt, cur.UpdateAt)
+	}
+	props := make(map[string]any, len(cur.Properties)+len(ch.Set))
 	for k, v := range cur.Properties {
 		props[k] = v
 	}
-	for k, v := range set {
+	for k, v := range ch.Set {
 		props[k] = v
 	}
-	for _, k := range del {
+	for _, k := range ch.Delete {
 		delete(props, k)
 	}
 	if len(props) > 0 || len(cur.Properties) == 0 {
-		return c.PatchCard(ctx, cardID, CardPatch{Title: title, UpdatedProperties: props})
+		return c.PatchCard(ctx, cardID, CardPatch{Title: ch.Title, UpdatedProperties: props})
 	}
 	// An empty updatedProperties leaves the map alone: clear it as a block.
-	if err := c.PatchBlock(ctx, cur.BoardID, cardID, BlockPatch{Title: title, UpdatedFields: map[string]any{"properties": props}}); err != nil {
+	if err := c.PatchBlock(ctx, cur.BoardID, cardID, BlockPatch{Title: ch.Title, UpdatedFields: map[string]any{"properties": props}}); err != nil {
 		return Card{}, err
 	}
 	return c.Card(ctx, cardID)

@@ -160,11 +160,11 @@ func TestChangeCardKeepsOtherProperties(t *testing.T) {
 		t.Fatal(err)
 	}
 	title := "t2"
-	got, err := c.ChangeCard(ctx, card.ID, &title, map[string]any{"status": "done"}, []string{"gone"})
+	got, err := c.ChangeCard(ctx, card.ID, focalboard.CardChange{Title: &title, Set: map[string]any{"status": "done"}, Delete: []string{"gone"}})
 	if err != nil || got.Title != "t2" || !reflect.DeepEqual(got.Properties, map[string]any{"status": "done", "mine": "keep me"}) {
 		t.Fatalf("ChangeCard = %+v, %v", got, err)
 	}
-	got, err = c.ChangeCard(ctx, card.ID, nil, nil, []string{"status", "mine"})
+	got, err = c.ChangeCard(ctx, card.ID, focalboard.CardChange{Delete: []string{"status", "mine"}})
 	if err != nil || len(got.Properties) != 0 {
 		t.Fatalf("clearing every property = %+v, %v", got, err)
 	}
