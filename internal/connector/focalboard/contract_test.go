@@ -326,6 +326,34 @@ func TestContract(t *testing.T) {
 	if !errors.As(err, &se) || se.Status != 400 {
 		t.Fatalf("patch missing card: %v", err)
 	}
+	// A board that does not exist: 404 where the board is read, 403 where
+	// Focalboard checks permissions first.
+	for _, x := range []struct {
+		name, method, path string
+		body               any
+		status             int
+		msg                string
+	}{
+		{"get missing board", "GET", "/api/v2/boards/bmissing0000", nil, 404, "{boards} not found"},
+		{"patch missing board", "PATCH", "/api/v2/boards/bmissing0000", map[string]any{"title": "x"}, 404, "{boards} not found"},
+		{"blocks of missing board", "GET", "/api/v2/boards/bmissing0000/blocks?type=text", nil, 404, "{boards} not found"},
+		{"cards of missing board", "GET", "/api/v2/boards/bmissing0000/cards?page=0&per_page=100", nil, 403, "access denied to fetch cards"},
+		{"card on missing board", "POST", "/api/v2/boards/bmissing0000/cards?disable_notify=true", map[string]any{"title": "x"}, 403, "access denied to create card"},
+		{"block on missing board", "POST", "/api/v2/boards/bmissing0000/blocks?disable_notify=true",
+			[]map[string]any{{"id": "tmp3", "boardId": "bmissing0000", "parentId": card.ID, "type": "text", "createAt": 1, "updateAt": 1}}, 403, "access denied to make board changes"},
+		{"patch block on missing board", "PATCH", "/api/v2/boards/bmissing0000/blocks/" + made[0].ID, map[string]any{"title": "x"}, 403, "access denied to make board changes"},
+		{"card with another boardId", "POST", "/api/v2/boards/" + board.ID + "/cards?disable_notify=true", map[string]any{"title": "x", "boardId": "bother0000"}, 400, "Board IDs do not match"},
+		{"missing user", "GET", "/api/v2/users/umissing0000", nil, 404, "unable to find user: {user} not found"},
+	} {
+		tg.cas(x.name, "error", "errorCode")
+		if st, body := tg.raw(t, x.method, x.path, x.body); st != x.status || body["error"] != x.msg {
+			t.Errorf("%s: %d %v, want %d %q", x.name, st, body, x.status, x.msg)
+		}
+	}
+	tg.cas("users of another team")
+	if st, _ := tg.raw(t, "GET", "/api/v2/teams/9/users", nil); st != 200 {
+		t.Errorf("users of another team: %d", st)
+	}
 	tg.cas("delete missing block", "error", "errorCode")
 	if err := c.DeleteBlock(ctx, board.ID, "xmissing0000"); !errors.As(err, &se) || se.Status != 404 {
 		t.Fatalf("delete missing block: %v", err)

@@ -14,7 +14,7 @@ func (s *Server) listBlocks(w http.ResponseWriter, r *http.Request, _ string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.boards[board] == nil {
-		apiError(w, 404, "board not found")
+		apiError(w, 404, "{boards} not found")
 		return
 	}
 	out := []map[string]any{}
@@ -48,10 +48,6 @@ func (s *Server) insertBlocks(w http.ResponseWriter, r *http.Request, user strin
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.boards[board] == nil {
-		apiError(w, 404, "board not found")
-		return
-	}
 	out := []map[string]any{}
 	now := time.Now().UnixMilli()
 	// Focalboard checks each block in this order, with these messages
@@ -74,6 +70,10 @@ func (s *Server) insertBlocks(w http.ResponseWriter, r *http.Request, user strin
 			apiError(w, 400, "invalid BoardID for block id "+bid)
 			return
 		}
+	}
+	if s.boards[board] == nil { // Focalboard checks the board's permissions after the blocks
+		apiError(w, 403, "access denied to make board changes")
+		return
 	}
 	for _, b := range in {
 		typ, _ := b["type"].(string)
@@ -107,6 +107,10 @@ func (s *Server) patchBlock(w http.ResponseWriter, r *http.Request, user string)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.boards[r.PathValue("board")] == nil {
+		apiError(w, 403, "access denied to make board changes")
+		return
+	}
 	id := r.PathValue("block")
 	if c := s.cards[id]; c != nil && c["boardId"] == r.PathValue("board") {
 		// A card is a block whose fields hold contentOrder, icon and

@@ -32,7 +32,7 @@ func (s *Server) patchBoard(w http.ResponseWriter, r *http.Request, _ string) {
 	defer s.mu.Unlock()
 	b := s.boards[r.PathValue("board")]
 	if b == nil {
-		apiError(w, 404, "board not found")
+		apiError(w, 404, "{boards} not found")
 		return
 	}
 	if in.Title != nil {
@@ -66,6 +66,10 @@ func (s *Server) patchBoard(w http.ResponseWriter, r *http.Request, _ string) {
 func (s *Server) deleteBlock(w http.ResponseWriter, r *http.Request, _ string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.boards[r.PathValue("board")] == nil {
+		apiError(w, 403, "access denied to make board changes")
+		return
+	}
 	id := r.PathValue("block")
 	if b := s.blocks[id]; b != nil && b["boardId"] == r.PathValue("board") {
 		delete(s.blocks, id)
@@ -99,7 +103,7 @@ func (s *Server) deleteBoard(w http.ResponseWriter, r *http.Request, _ string) {
 	defer s.mu.Unlock()
 	id := r.PathValue("board")
 	if s.boards[id] == nil {
-		apiError(w, 404, "{board ID="+id+"} not found")
+		apiError(w, 404, "{boards} not found")
 		return
 	}
 	delete(s.boards, id)

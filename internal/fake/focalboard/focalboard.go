@@ -217,7 +217,7 @@ func (s *Server) getBoard(w http.ResponseWriter, r *http.Request, _ string) {
 	b := s.boards[r.PathValue("board")]
 	s.mu.Unlock()
 	if b == nil {
-		apiError(w, 404, "board not found")
+		apiError(w, 404, "{boards} not found")
 		return
 	}
 	writeJSON(w, 200, clone(b))
@@ -254,14 +254,14 @@ func (s *Server) createCard(w http.ResponseWriter, r *http.Request, user string)
 		apiError(w, 400, "invalid card")
 		return
 	}
-	if b, ok := in["boardId"].(string); ok && b != "" && b != boardID {
-		apiError(w, 400, "Board IDs do not match")
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.boards[boardID] == nil {
-		apiError(w, 404, "board not found")
+	if s.boards[boardID] == nil { // no permission on a board that does not exist
+		apiError(w, 403, "access denied to create card")
+		return
+	}
+	if b, ok := in["boardId"].(string); ok && b != "" && b != boardID {
+		apiError(w, 400, "Board IDs do not match")
 		return
 	}
 	now := time.Now().UnixMilli()
@@ -282,6 +282,13 @@ func (s *Server) listCards(w http.ResponseWriter, r *http.Request, _ string) {
 	per, err := strconv.Atoi(r.URL.Query().Get("per_page"))
 	if err != nil || per <= 0 {
 		per = 100
+	}
+	s.mu.Lock()
+	known := s.boards[r.PathValue("board")] != nil
+	s.mu.Unlock()
+	if !known {
+		apiError(w, 403, "access denied to fetch cards")
+		return
 	}
 	all := s.Cards(r.PathValue("board"))
 	out := []map[string]any{}
