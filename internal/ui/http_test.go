@@ -232,6 +232,11 @@ func (f *fakeBoard) PatchCard(_ context.Context, id string, p focalboard.CardPat
 }
 func (f *fakeBoard) DeleteCard(context.Context, string, string) error { return nil }
 
+// ChangeCard (read-modify-write of the properties) records the patch.
+func (f *fakeBoard) ChangeCard(ctx context.Context, id string, ch focalboard.CardChange) (focalboard.Card, error) {
+	return f.PatchCard(ctx, id, focalboard.CardPatch{Title: ch.Title, UpdatedProperties: ch.Set})
+}
+
 // Card content: no text blocks; writes are accepted.
 func (f *fakeBoard) Blocks(context.Context, string, string, string) ([]focalboard.Block, error) {
 	return nil, nil
