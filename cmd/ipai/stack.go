@@ -63,8 +63,10 @@ func stackInitCmd(dir *string) *cobra.Command {
 		Use:   "init",
 		Short: "Write a complete deployment (compose, Caddyfile, secrets, configs) into --dir",
 		Long: `init writes docker/docker-compose.yml, docker/.env (generated secrets, mode 0600),
-docker/.env.example, postgres/init, caddy/Caddyfile, superset/superset_config.py,
-keycloak/import, odoo/odoo.conf, n8n/workflows/ and docs/. Re-running never changes
+docker/.env.example, hub/ipai.yaml (the hub's settings), postgres/init, caddy/Caddyfile,
+superset/superset_config.py, keycloak/import, odoo/odoo.conf, n8n/workflows/ and docs/.
+The hub's image is built by compose from the ipai checkout's Dockerfile, or is the
+published image given with --hub-image. Re-running never changes
 a secret or a file you edited; --force regenerates files still as init wrote them.`,
 		Example: "  ipai stack init --dir /srv/ipai --domain example.com\n" +
 			"  ipai stack init --dir /srv/ipai --domain example.com --editions core,marketing,accounting --tz Asia/Manila\n" +
@@ -98,6 +100,8 @@ a secret or a file you edited; --force regenerates files still as init wrote the
 	c.Flags().StringVar(&o.TZ, "tz", "", "time zone of the services (default Asia/Manila)")
 	c.Flags().StringVar(&o.Email, "email", "", "ACME account e-mail for certificates (default admin@DOMAIN)")
 	c.Flags().BoolVar(&o.Force, "force", false, "regenerate files unchanged since init wrote them (never secrets or edited files)")
+	c.Flags().StringVar(&o.HubImage, "hub-image", "", "run this published, pinned image of the hub (default: build it from the ipai checkout)")
+	c.Flags().StringVar(&o.HubSource, "hub-source", "", "the ipai checkout compose builds the hub from (default: the one around the working directory)")
 	return c
 }
 

@@ -101,11 +101,14 @@ func TestInitComposeValidatesAndFollowsSecurityBoundaries(t *testing.T) {
 		t.Errorf("n8n database env wrong: %v", n8n)
 	}
 	hub := p.Services["hub"]
-	if got := *hub.Environment["IPAI_DATABASE_URL"]; got != "postgres://ipai:"+env["IPAI_DB_PASSWORD"]+"@postgres:5432/ipai?sslmode=disable" {
-		t.Errorf("hub IPAI_DATABASE_URL = %q", got)
-	}
 	if *hub.Environment["IPAI_MASTER_KEY"] != env["IPAI_MASTER_KEY"] || !slices.Equal(hub.Command, []string{"serve"}) {
 		t.Errorf("hub must run `serve` with the master key from .env")
+	}
+	if *hub.Environment["IPAI_CONFIG"] != "/etc/ipai/ipai.yaml" || *hub.Environment["IPAI_DB_PASSWORD"] != env["IPAI_DB_PASSWORD"] {
+		t.Errorf("hub must read the mounted ipai.yaml, with the database password from .env: %v", hub.Environment)
+	}
+	if hub.Build == nil || hub.Build.Context != FindHubSource(".") {
+		t.Errorf("hub must be built from the checkout %s: build = %+v", FindHubSource("."), hub.Build)
 	}
 	if got := p.Services["odoo-marketing"].Command; !slices.Contains(got, "--database=odoo_marketing") {
 		t.Errorf("odoo-marketing command = %v", got)
