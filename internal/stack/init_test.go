@@ -255,3 +255,32 @@ func TestInitCaddyfileValidatesWithCaddy(t *testing.T) {
 		t.Errorf("want a health_uri per site")
 	}
 }
+
+func TestInitHubImageOrSource(t *testing.T) {
+	dir, _ := initDir(t, InitOptions{Domain: "example.com", HubImage: "registry.example.com/ipai:1.2.0"})
+	hub := loadCompose(t, dir).Services["hub"]
+	if hub.Image != "registry.example.com/ipai:1.2.0" || hub.Build != nil {
+		t.Errorf("--hub-image: image %q, build %+v", hub.Image, hub.Build)
+	}
+	// A later init keeps the choice.
+	if _, err := Init(InitOptions{Dir: dir, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := loadCompose(t, dir).Services["hub"].Image; got != "registry.example.com/ipai:1.2.0" {
+		t.Errorf("re-init forgot --hub-image: %q", got)
+	}
+	for _, o := range []InitOptions{
+		{HubImage: "ipai"},
+		{HubImage: "r/ipai:1", HubSource: "."},
+		{HubSource: t.TempDir()},
+	} {
+		o.Dir, o.Domain = t.TempDir(), "example.com"
+		_, err := Init(o)
+		if err == nil || !strings.Contains(err.Error(), "--hub-") {
+			t.Errorf("Init(%+v) = %v, want an error naming the --hub- flag", o, err)
+		}
+		if _, statErr := os.Stat(Abs(o.Dir, ComposeFile)); statErr == nil {
+			t.Errorf("Init(%+v) wrote a compose file although it failed", o)
+		}
+	}
+}
