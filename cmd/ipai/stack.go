@@ -38,8 +38,36 @@ runs it, checks it, backs it up and restores it.`,
 	cmd.AddCommand(stackInitCmd(&dir))
 	cmd.AddCommand(stackComposeCmds(&dir, &docker)...)
 	cmd.AddCommand(stackLogsCmd(&dir, &docker), stackHealthCmd(&dir, &docker),
-		stackBackupCmd(&dir, &docker), stackRestoreCmd(&dir, &docker), stackProbeCmd())
+		stackBackupCmd(&dir, &docker), stackRestoreCmd(&dir, &docker), stackProbeCmd(), stackDoctorCmd(&dir))
 	return cmd
+}
+
+func stackDoctorCmd(dir *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "doctor",
+		Short: "Check a deployment folder offline and print what to fix; exit 1 when anything is wrong",
+		Long: `doctor checks, without Docker: the compose file loads; every image is pinned by tag or
+digest (or built); docker/.env has every key, non-empty, and mode 0600; every ${VAR} of the
+compose file and hub/ipai.yaml is defined; the Caddyfile serves each service's name under the
+domain from a service that exists; the hub is given only variables ipai reads, and its settings
+load as the hub would load them.`,
+		Example: "  ipai stack doctor --dir /srv/ipai",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			findings, err := stack.Doctor(cmd.Context(), stack.DoctorOptions{Dir: *dir})
+			if err != nil {
+				return err
+			}
+			for _, f := range findings {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n    fix: %s\n", f.File, f.What, f.Fix)
+			}
+			if len(findings) > 0 {
+				return &exitError{code: 1, msg: fmt.Sprintf("%d problem(s) in %s", len(findings), *dir)}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", *dir)
+			return nil
+		},
+	}
 }
 
 func envOr(k, def string) string {

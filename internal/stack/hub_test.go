@@ -22,7 +22,6 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/testpg"
 )
 
@@ -191,65 +190,6 @@ func hubBinary(t *testing.T) string {
 	return hubBin
 }
 
-// hubRun is the hub service of a generated compose file turned into a
-// command on this machine: its command and environment, with each bind
-// mount's target path replaced by its source.
-type hubRun struct {
-	args   []string
-	env    map[string]string
-	mounts map[string]string // container path → host path
-	config string            // host path of the mounted config file
-}
-
-func hubService(t *testing.T, p *types.Project) hubRun {
-	t.Helper()
-	svc, ok := p.Services["hub"]
-	if !ok {
-		t.Fatal("no hub service")
-	}
-	h := hubRun{args: svc.Command, env: map[string]string{}, mounts: map[string]string{}}
-	for _, v := range svc.Volumes {
-		if v.Type == types.VolumeTypeBind {
-			h.mounts[v.Target] = v.Source
-		}
-	}
-	for k, v := range svc.Environment {
-		if v == nil {
-			t.Fatalf("hub environment %s has no value", k)
-		}
-		h.env[k] = *v
-	}
-	if cfg := h.env["IPAI_CONFIG"]; cfg != "" {
-		h.config = h.mounts[cfg]
-		if h.config == "" {
-			t.Fatalf("IPAI_CONFIG=%s is not a mounted file; mounts %v", cfg, h.mounts)
-		}
-	}
-	return h
-}
-
-// command builds the hub's command with overrides (host-only differences:
-// the listen address, the data volume, the database host).
-func (h hubRun) command(bin string, args []string, over map[string]string) *exec.Cmd {
-	cmd := exec.Command(bin, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range h.env {
-		if k == "IPAI_CONFIG" {
-			v = h.config
-		}
-		if o, ok := over[k]; ok {
-			v = o
-		}
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	for k, v := range over {
-		if _, ok := h.env[k]; !ok {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-	}
-	return cmd
-}
-
 // TestGeneratedHubServiceRuns runs the ipai binary exactly as the generated
 // compose file's hub service says, for the default and the three-edition
 // deployment, and checks that every setting takes effect.
@@ -262,25 +202,22 @@ func TestGeneratedHubServiceRuns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := hubService(t, loadCompose(t, dir))
-			cfgText, err := os.ReadFile(h.config)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := loadCompose(t, dir)
 			// Every IPAI_* variable is one ipai reads, or one the mounted
-			// config names as ${VAR}.
-			for k := range h.env {
-				if _, known := config.Env[k]; strings.HasPrefix(k, "IPAI_") && !known && !strings.Contains(string(cfgText), "${"+k+"}") {
-					t.Errorf("the hub service sets %s, which ipai does not read", k)
-				}
+			// config names as ${VAR}; the settings load.
+			if f := checkHub(context.Background(), DoctorOptions{Dir: dir, IPAI: bin}, p); len(f) != 0 {
+				t.Errorf("hub service: %v", f)
 			}
 
 			// The settings ipai derives from exactly this environment.
-			out, err := h.command(bin, []string{"config", "show"}, nil).CombinedOutput()
+			show, err := HubCommand(context.Background(), p, bin, nil, "config", "show")
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := show.CombinedOutput()
 			if err != nil {
 				t.Fatalf("ipai config show: %v\n%s", err, out)
 			}
-			show := string(out)
 			for _, want := range []string{
 				"public_url: https://ipai.example.com\n",
 				"listen: :8080\n",
@@ -290,17 +227,19 @@ func TestGeneratedHubServiceRuns(t *testing.T) {
 				"ui.oidc.client_id: ipai-hub\n",
 				"ui.oidc.client_secret: (set)\n",
 			} {
-				if !strings.Contains(show, want) {
-					t.Errorf("ipai config show lacks %q:\n%s", want, show)
+				if !strings.Contains(string(out), want) {
+					t.Errorf("ipai config show lacks %q:\n%s", want, out)
 				}
 			}
 			for _, k := range []string{"IPAI_OIDC_CLIENT_SECRET", "IPAI_DB_PASSWORD", "IPAI_MASTER_KEY"} {
-				if env[k] == "" || strings.Contains(show, env[k]) {
+				if env[k] == "" || strings.Contains(string(out), env[k]) {
 					t.Errorf("%s is empty in .env or printed by config show", k)
 				}
 			}
-			if _, ok := h.mounts["/data"]; ok || !strings.Contains(show, "data_dir: /data") {
-				t.Errorf("the hub's data must be a named volume at /data")
+			for _, v := range p.Services["hub"].Volumes {
+				if v.Target == "/data" && v.Type != types.VolumeTypeVolume {
+					t.Errorf("the hub's data must be a named volume at /data, not %s", v.Type)
+				}
 			}
 
 			// serve, with the database host and the data volume of this
@@ -320,11 +259,14 @@ func TestGeneratedHubServiceRuns(t *testing.T) {
 			admin, _ := url.Parse(pg.DatabaseURL(db))
 			dbURL := "postgres://ipai:" + env["IPAI_DB_PASSWORD"] + "@" + admin.Host + "/" + db + "?sslmode=disable"
 			addr := freeAddr(t)
-			cmd := h.command(bin, h.args, map[string]string{
+			cmd, err := HubCommand(context.Background(), p, bin, map[string]string{
 				"IPAI_DATABASE_URL": dbURL,
 				"IPAI_LISTEN":       addr,
 				"IPAI_DATA_DIR":     t.TempDir(),
 			})
+			if err != nil {
+				t.Fatal(err)
+			}
 			logs := &syncBuf{}
 			cmd.Stdout, cmd.Stderr = logs, logs
 			if err := cmd.Start(); err != nil {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/insightpulseai/ipai/internal/secret"
@@ -37,18 +36,9 @@ func actionOf(t *testing.T, res []FileResult, path string) Action {
 	return ""
 }
 
-func loadCompose(t *testing.T, dir string, profiles ...string) *types.Project {
+func loadCompose(t *testing.T, dir string) *types.Project {
 	t.Helper()
-	opts, err := cli.NewProjectOptions([]string{Abs(dir, ComposeFile)},
-		cli.WithWorkingDirectory(Abs(dir, ProjectDir)),
-		cli.WithEnvFiles(Abs(dir, EnvFile)),
-		cli.WithDotEnv,
-		cli.WithProfiles(profiles),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := opts.LoadProject(context.Background())
+	p, err := loadProject(context.Background(), dir)
 	if err != nil {
 		t.Fatalf("generated compose file does not load with compose-go: %v", err)
 	}
@@ -57,7 +47,7 @@ func loadCompose(t *testing.T, dir string, profiles ...string) *types.Project {
 
 func TestInitComposeValidatesAndFollowsSecurityBoundaries(t *testing.T) {
 	dir, _ := initDir(t, InitOptions{Domain: "example.com", Editions: AllEditions, TZ: "Asia/Manila"})
-	p := loadCompose(t, dir, "init", "extended-init")
+	p := loadCompose(t, dir)
 	env, err := ReadEnv(dir)
 	if err != nil {
 		t.Fatal(err)
