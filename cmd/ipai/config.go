@@ -1,6 +1,14 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"net/url"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/insightpulseai/ipai/internal/config"
@@ -33,5 +41,94 @@ func newConfigCmd() *cobra.Command {
 			return nil
 		},
 	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "show [FILE]",
+		Short: "Print the settings ipai would run with (file, environment and defaults merged); secrets show as (set)",
+		Example: `  ipai config show
+  IPAI_CONFIG=/etc/ipai/ipai.yaml ipai config show`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := global.config
+			if len(args) == 1 {
+				path = args[0]
+			}
+			cfg, err := config.Load(path)
+			if err != nil {
+				return err
+			}
+			showSettings(cmd.OutOrStdout(), "", reflect.ValueOf(cfg))
+			return nil
+		},
+	})
 	return cmd
+}
+
+// showSettings prints v as "key.path: value" lines in the names of
+// ipai.yaml. Secrets (any key naming a secret, password, token or DSN, and
+// every value under a secrets map) print as (set); a URL's password is
+// masked.
+func showSettings(w io.Writer, path string, v reflect.Value) {
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		if d, ok := v.Interface().(time.Duration); ok {
+			fmt.Fprintf(w, "%s: %s\n", path, d)
+			return
+		}
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+			if name == "" || name == "-" || !t.Field(i).IsExported() {
+				continue
+			}
+			showSettings(w, join(name), v.Field(i))
+		}
+	case reflect.Slice:
+		if v.Len() == 0 {
+			fmt.Fprintf(w, "%s: []\n", path)
+		}
+		for i := 0; i < v.Len(); i++ {
+			showSettings(w, fmt.Sprintf("%s[%d]", path, i), v.Index(i))
+		}
+	case reflect.Map:
+		keys := v.MapKeys()
+		sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
+		for _, k := range keys {
+			p := join(fmt.Sprint(k))
+			if strings.HasSuffix(path, "secrets") {
+				fmt.Fprintf(w, "%s: %s\n", p, masked(fmt.Sprint(v.MapIndex(k))))
+				continue
+			}
+			showSettings(w, p, v.MapIndex(k))
+		}
+	case reflect.Interface, reflect.Pointer:
+		if !v.IsNil() {
+			showSettings(w, path, v.Elem())
+		}
+	default:
+		val := fmt.Sprint(v.Interface())
+		last := path[strings.LastIndex(path, ".")+1:]
+		switch {
+		case strings.Contains(last, "secret") || strings.Contains(last, "password") ||
+			strings.Contains(last, "token") || last == "dsn":
+			val = masked(val)
+		case strings.Contains(val, "://"):
+			if u, err := url.Parse(val); err == nil && u.User != nil {
+				val = u.Redacted()
+			}
+		}
+		fmt.Fprintf(w, "%s: %s\n", path, val)
+	}
+}
+
+func masked(v string) string {
+	if v == "" {
+		return ""
+	}
+	return "(set)"
 }

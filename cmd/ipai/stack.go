@@ -38,8 +38,36 @@ runs it, checks it, backs it up and restores it.`,
 	cmd.AddCommand(stackInitCmd(&dir))
 	cmd.AddCommand(stackComposeCmds(&dir, &docker)...)
 	cmd.AddCommand(stackLogsCmd(&dir, &docker), stackHealthCmd(&dir, &docker),
-		stackBackupCmd(&dir, &docker), stackRestoreCmd(&dir, &docker), stackProbeCmd())
+		stackBackupCmd(&dir, &docker), stackRestoreCmd(&dir, &docker), stackProbeCmd(), stackDoctorCmd(&dir))
 	return cmd
+}
+
+func stackDoctorCmd(dir *string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "doctor",
+		Short: "Check a deployment folder offline and print what to fix; exit 1 when anything is wrong",
+		Long: `doctor checks, without Docker: the compose file loads; every image is pinned by tag or
+digest (or built); docker/.env has every key, non-empty, and mode 0600; every ${VAR} of the
+compose file and hub/ipai.yaml is defined; the Caddyfile serves each service's name under the
+domain from a service that exists; the hub is given only variables ipai reads, and its settings
+load as the hub would load them.`,
+		Example: "  ipai stack doctor --dir /srv/ipai",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			findings, err := stack.Doctor(cmd.Context(), stack.DoctorOptions{Dir: *dir})
+			if err != nil {
+				return err
+			}
+			for _, f := range findings {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n    fix: %s\n", f.File, f.What, f.Fix)
+			}
+			if len(findings) > 0 {
+				return &exitError{code: 1, msg: fmt.Sprintf("%d problem(s) in %s", len(findings), *dir)}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", *dir)
+			return nil
+		},
+	}
 }
 
 func envOr(k, def string) string {
@@ -63,8 +91,10 @@ func stackInitCmd(dir *string) *cobra.Command {
 		Use:   "init",
 		Short: "Write a complete deployment (compose, Caddyfile, secrets, configs) into --dir",
 		Long: `init writes docker/docker-compose.yml, docker/.env (generated secrets, mode 0600),
-docker/.env.example, postgres/init, caddy/Caddyfile, superset/superset_config.py,
-keycloak/import, odoo/odoo.conf, n8n/workflows/ and docs/. Re-running never changes
+docker/.env.example, hub/ipai.yaml (the hub's settings), postgres/init, caddy/Caddyfile,
+superset/superset_config.py, keycloak/import, odoo/odoo.conf, n8n/workflows/ and docs/.
+The hub's image is built by compose from the ipai checkout's Dockerfile, or is the
+published image given with --hub-image. Re-running never changes
 a secret or a file you edited; --force regenerates files still as init wrote them.`,
 		Example: "  ipai stack init --dir /srv/ipai --domain example.com\n" +
 			"  ipai stack init --dir /srv/ipai --domain example.com --editions core,marketing,accounting --tz Asia/Manila\n" +
@@ -98,6 +128,8 @@ a secret or a file you edited; --force regenerates files still as init wrote the
 	c.Flags().StringVar(&o.TZ, "tz", "", "time zone of the services (default Asia/Manila)")
 	c.Flags().StringVar(&o.Email, "email", "", "ACME account e-mail for certificates (default admin@DOMAIN)")
 	c.Flags().BoolVar(&o.Force, "force", false, "regenerate files unchanged since init wrote them (never secrets or edited files)")
+	c.Flags().StringVar(&o.HubImage, "hub-image", "", "run this published, pinned image of the hub (default: build it from the ipai checkout)")
+	c.Flags().StringVar(&o.HubSource, "hub-source", "", "the ipai checkout compose builds the hub from (default: the one around the working directory)")
 	return c
 }
 

@@ -103,6 +103,22 @@ func Defaults() Config {
 	}
 }
 
+// Env lists every environment variable `ipai serve` reads, and what it sets.
+// A deployment that hands the hub any other IPAI_* variable is wrong (unless
+// the config file names it as ${VAR}).
+var Env = map[string]string{
+	"IPAI_CONFIG":         "the config file",
+	"IPAI_DATABASE_URL":   "database.url",
+	"IPAI_LISTEN":         "listen",
+	"IPAI_PUBLIC_URL":     "public_url",
+	"IPAI_DATA_DIR":       "data_dir",
+	"IPAI_LOG_LEVEL":      "log.level",
+	"IPAI_OUTBOUND_ALLOW": "outbound.allow (comma-separated, added to the file's)",
+	"IPAI_SENTRY_DSN":     "sentry.dsn",
+	"IPAI_MASTER_KEY":     "the master key sealing secrets (base64 of 32 bytes); default data_dir/master.key",
+	"IPAI_MCP_POLICY":     "the MCP tool policy file of `ipai mcp` (see MCP servers)",
+}
+
 // Load reads the config file at path (or $IPAI_CONFIG; none is fine), applies
 // environment overrides and validates the result.
 func Load(path string) (Config, error) {

@@ -29,6 +29,12 @@ type InitOptions struct {
 	TZ       string   // default Asia/Manila
 	Email    string   // ACME e-mail; default admin@<domain>
 	Force    bool     // regenerate files that are unchanged since they were generated
+	// HubImage runs a published image of the hub (e.g. registry/ipai:1.2.0);
+	// otherwise compose builds it from HubSource, a checkout of ipai with its
+	// Dockerfile (default: the one a previous init recorded, else the checkout
+	// around the working directory).
+	HubImage  string
+	HubSource string
 }
 
 // Action says what Init did with one file.
@@ -52,13 +58,15 @@ type FileResult struct {
 
 // state is what init remembers between runs (in .ipai-stack.json).
 type state struct {
-	Version  int               `json:"version"`
-	Domain   string            `json:"domain"`
-	TZ       string            `json:"tz"`
-	Email    string            `json:"email"`
-	Editions []string          `json:"editions"`
-	Files    map[string]string `json:"files"` // path → sha256 of the content as generated
-	Updated  time.Time         `json:"updated"`
+	Version   int               `json:"version"`
+	Domain    string            `json:"domain"`
+	TZ        string            `json:"tz"`
+	Email     string            `json:"email"`
+	Editions  []string          `json:"editions"`
+	HubImage  string            `json:"hub_image,omitempty"`
+	HubSource string            `json:"hub_source,omitempty"`
+	Files     map[string]string `json:"files"` // path → sha256 of the content as generated
+	Updated   time.Time         `json:"updated"`
 }
 
 func readState(dir string) (*state, error) {
@@ -115,6 +123,9 @@ func Init(opts InitOptions) ([]FileResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := hub(&opts, st, &data); err != nil {
+		return nil, err
+	}
 	files, err := template.Render(data)
 	if err != nil {
 		return nil, err
@@ -141,11 +152,78 @@ func Init(opts InitOptions) ([]FileResult, error) {
 		results = append(results, r)
 	}
 	st.Version, st.Domain, st.TZ, st.Email, st.Editions, st.Updated = 1, d.Domain, d.TZ, d.Email, d.Editions, time.Now().UTC()
+	st.HubImage, st.HubSource = opts.HubImage, opts.HubSource
 	b, _ := json.MarshalIndent(st, "", "  ")
 	if err := writeAtomic(Abs(opts.Dir, StateFile), append(b, '\n'), 0o644); err != nil {
 		return results, err
 	}
 	return results, nil
+}
+
+// hub decides where the hub's image comes from: a published image, or a
+// build from a checkout of ipai.
+func hub(opts *InitOptions, st *state, data *template.Data) error {
+	if opts.HubImage != "" && opts.HubSource != "" {
+		return errors.New("--hub-image and --hub-source exclude each other: run a published image, or build one from a checkout")
+	}
+	if opts.HubImage == "" && opts.HubSource == "" {
+		opts.HubImage, opts.HubSource = st.HubImage, st.HubSource
+	}
+	if opts.HubImage != "" {
+		if strings.ContainsAny(opts.HubImage, " \t\n") || !strings.Contains(opts.HubImage, ":") && !strings.Contains(opts.HubImage, "@") {
+			return fmt.Errorf("--hub-image %q: give a pinned reference, e.g. registry.example.com/ipai:1.2.0 or …@sha256:…", opts.HubImage)
+		}
+		data.Images.Hub = opts.HubImage
+		return nil
+	}
+	if opts.HubSource == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		if opts.HubSource = FindHubSource(wd); opts.HubSource == "" {
+			return errors.New("no image for the hub: pass --hub-image REF (a published ipai image) or --hub-source DIR " +
+				"(a checkout of ipai, whose Dockerfile compose builds), or run init from inside a checkout")
+		}
+	}
+	src, err := filepath.Abs(opts.HubSource)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(src, "Dockerfile")); err != nil {
+		return fmt.Errorf("--hub-source %s has no Dockerfile: give the root of an ipai checkout", src)
+	}
+	opts.HubSource = src
+	ctx := src
+	if proj, err := filepath.Abs(Abs(opts.Dir, ProjectDir)); err == nil {
+		if rel, err := filepath.Rel(proj, src); err == nil {
+			ctx = rel
+		}
+	}
+	data.HubBuild = filepath.ToSlash(ctx)
+	return nil
+}
+
+// FindHubSource returns the root of the ipai checkout holding dir (a folder
+// with go.mod of module github.com/insightpulseai/ipai and a Dockerfile), or "".
+func FindHubSource(dir string) string {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	for {
+		mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.HasPrefix(mod, []byte("module github.com/insightpulseai/ipai\n")) {
+			if _, err := os.Stat(filepath.Join(dir, "Dockerfile")); err == nil {
+				return dir
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
 }
 
 func writeGenerated(dir string, f template.File, st *state, force bool) (FileResult, error) {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/insightpulseai/ipai/internal/secret"
@@ -37,18 +36,9 @@ func actionOf(t *testing.T, res []FileResult, path string) Action {
 	return ""
 }
 
-func loadCompose(t *testing.T, dir string, profiles ...string) *types.Project {
+func loadCompose(t *testing.T, dir string) *types.Project {
 	t.Helper()
-	opts, err := cli.NewProjectOptions([]string{Abs(dir, ComposeFile)},
-		cli.WithWorkingDirectory(Abs(dir, ProjectDir)),
-		cli.WithEnvFiles(Abs(dir, EnvFile)),
-		cli.WithDotEnv,
-		cli.WithProfiles(profiles),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := opts.LoadProject(context.Background())
+	p, err := loadProject(context.Background(), dir)
 	if err != nil {
 		t.Fatalf("generated compose file does not load with compose-go: %v", err)
 	}
@@ -57,7 +47,7 @@ func loadCompose(t *testing.T, dir string, profiles ...string) *types.Project {
 
 func TestInitComposeValidatesAndFollowsSecurityBoundaries(t *testing.T) {
 	dir, _ := initDir(t, InitOptions{Domain: "example.com", Editions: AllEditions, TZ: "Asia/Manila"})
-	p := loadCompose(t, dir, "init", "extended-init")
+	p := loadCompose(t, dir)
 	env, err := ReadEnv(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -101,11 +91,14 @@ func TestInitComposeValidatesAndFollowsSecurityBoundaries(t *testing.T) {
 		t.Errorf("n8n database env wrong: %v", n8n)
 	}
 	hub := p.Services["hub"]
-	if got := *hub.Environment["IPAI_DATABASE_URL"]; got != "postgres://ipai:"+env["IPAI_DB_PASSWORD"]+"@postgres:5432/ipai?sslmode=disable" {
-		t.Errorf("hub IPAI_DATABASE_URL = %q", got)
-	}
 	if *hub.Environment["IPAI_MASTER_KEY"] != env["IPAI_MASTER_KEY"] || !slices.Equal(hub.Command, []string{"serve"}) {
 		t.Errorf("hub must run `serve` with the master key from .env")
+	}
+	if *hub.Environment["IPAI_CONFIG"] != "/etc/ipai/ipai.yaml" || *hub.Environment["IPAI_DB_PASSWORD"] != env["IPAI_DB_PASSWORD"] {
+		t.Errorf("hub must read the mounted ipai.yaml, with the database password from .env: %v", hub.Environment)
+	}
+	if hub.Build == nil || hub.Build.Context != FindHubSource(".") {
+		t.Errorf("hub must be built from the checkout %s: build = %+v", FindHubSource("."), hub.Build)
 	}
 	if got := p.Services["odoo-marketing"].Command; !slices.Contains(got, "--database=odoo_marketing") {
 		t.Errorf("odoo-marketing command = %v", got)
@@ -250,5 +243,34 @@ func TestInitCaddyfileValidatesWithCaddy(t *testing.T) {
 	}
 	if strings.Count(string(b), "health_uri") != 9 {
 		t.Errorf("want a health_uri per site")
+	}
+}
+
+func TestInitHubImageOrSource(t *testing.T) {
+	dir, _ := initDir(t, InitOptions{Domain: "example.com", HubImage: "registry.example.com/ipai:1.2.0"})
+	hub := loadCompose(t, dir).Services["hub"]
+	if hub.Image != "registry.example.com/ipai:1.2.0" || hub.Build != nil {
+		t.Errorf("--hub-image: image %q, build %+v", hub.Image, hub.Build)
+	}
+	// A later init keeps the choice.
+	if _, err := Init(InitOptions{Dir: dir, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := loadCompose(t, dir).Services["hub"].Image; got != "registry.example.com/ipai:1.2.0" {
+		t.Errorf("re-init forgot --hub-image: %q", got)
+	}
+	for _, o := range []InitOptions{
+		{HubImage: "ipai"},
+		{HubImage: "r/ipai:1", HubSource: "."},
+		{HubSource: t.TempDir()},
+	} {
+		o.Dir, o.Domain = t.TempDir(), "example.com"
+		_, err := Init(o)
+		if err == nil || !strings.Contains(err.Error(), "--hub-") {
+			t.Errorf("Init(%+v) = %v, want an error naming the --hub- flag", o, err)
+		}
+		if _, statErr := os.Stat(Abs(o.Dir, ComposeFile)); statErr == nil {
+			t.Errorf("Init(%+v) wrote a compose file although it failed", o)
+		}
 	}
 }

@@ -58,6 +58,10 @@ type Data struct {
 	Editions       []Edition
 	Sites          []Site
 	FrameAncestors []string
+	// HubBuild is the build context of the hub's image (a checkout of ipai
+	// with its Dockerfile), relative to the compose file's folder; "" runs
+	// the published Images.Hub instead.
+	HubBuild string
 }
 
 // File is one rendered file, its path relative to the deployment directory.
@@ -81,6 +85,7 @@ var outputs = []struct {
 	{"gitignore.tmpl", ".gitignore", 0o644},
 	{"QUICKSTART.md.tmpl", "docs/QUICKSTART.md", 0o644},
 	{"odoo.conf.tmpl", "odoo/odoo.conf", 0o644},
+	{"hub-ipai.yaml.tmpl", "hub/ipai.yaml", 0o644},
 }
 
 // Render renders every template with d.
