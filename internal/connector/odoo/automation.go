@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 )
@@ -48,8 +49,9 @@ func AutomationName(model, trigger string) string { return "ipai: " + model + " 
 
 // InstallWebhook creates a base.automation rule on the model with one
 // ir.actions.server of state "webhook" (Odoo 17+ "Send Webhook
-// Notification") posting the fields to in.URL. The server action is named
-// "ipai:<verb>" so that ipai knows which event it is.
+// Notification") posting the fields to in.URL with "action=<verb>" added to
+// its query, so that ipai knows which event it is (Odoo 17.2+ and 18 rename
+// the server action; the name "ipai:<verb>" serves Odoo 17.0).
 func (c *Client) InstallWebhook(ctx context.Context, in WebhookInstall) (Installed, error) {
 	verb, ok := Triggers[in.Trigger]
 	if !ok {
@@ -66,6 +68,15 @@ func (c *Client) InstallWebhook(ctx context.Context, in WebhookInstall) (Install
 	if in.URL == "" {
 		return Installed{}, errors.New("the webhook URL is required")
 	}
+	hook, err := url.Parse(in.URL)
+	if err != nil || (hook.Scheme != "http" && hook.Scheme != "https") || hook.Host == "" {
+		return Installed{}, fmt.Errorf("webhook URL %q is not an http(s) URL", in.URL)
+	}
+	// The verb travels in the URL: Odoo 17.2+ renames the server action to
+	// "Send Webhook Notification" but keeps the URL as given.
+	q := hook.Query()
+	q.Set("action", verb)
+	hook.RawQuery = q.Encode()
 	var models []struct {
 		ID int `json:"id"`
 	}
@@ -124,7 +135,7 @@ func (c *Client) InstallWebhook(ctx context.Context, in WebhookInstall) (Install
 		"name": name, "model_id": modelID, "trigger": in.Trigger, "active": true,
 		"action_server_ids": []any{[]any{0, 0, map[string]any{
 			"name": ActionPrefix + verb, "model_id": modelID, "state": "webhook", "usage": "base_automation",
-			"webhook_url": in.URL, "webhook_field_ids": []any{[]any{6, 0, fieldIDs}},
+			"webhook_url": hook.String(), "webhook_field_ids": []any{[]any{6, 0, fieldIDs}},
 		}}},
 	}
 	if in.FilterDomain != "" {
