@@ -139,11 +139,33 @@ func (c *Client) InstallWebhook(ctx context.Context, in WebhookInstall) (Install
 		}}},
 	}
 	if in.FilterDomain != "" {
-		vals["filter_domain"] = in.FilterDomain
+		vals["filter_domain"] = filterDomain(in.Trigger, in.FilterDomain)
 	}
 	id, err := c.Create(ctx, "base.automation", vals)
 	if err != nil {
 		return Installed{}, fmt.Errorf("create the automation rule: %w", err)
 	}
 	return Installed{AutomationID: id, Name: name, Fields: names}, nil
+}
+
+// filterDomain is the rule's filter_domain for a user's domain. Odoo
+// computes on_archive's as [("active", "=", False)] (on_unarchive's True)
+// and a given one replaces it: the rule would then fire on archive and
+// unarchive alike (seen on Odoo 18), so the active term is kept in front.
+func filterDomain(trigger, domain string) string {
+	d := strings.TrimSpace(domain)
+	var active string
+	switch trigger {
+	case "on_archive":
+		active = `("active", "=", False)`
+	case "on_unarchive":
+		active = `("active", "=", True)`
+	default:
+		return domain
+	}
+	inner := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(d, "["), "]"))
+	if inner == "" {
+		return "[" + active + "]"
+	}
+	return "[" + active + ", " + inner + "]"
 }

@@ -107,11 +107,21 @@ func ParseWebhook(body []byte) (Notification, error) {
 // cannot carry it). "create_or_write" is told apart by create_date and
 // write_date as ParseWebhook does.
 func (n *Notification) SetAction(v string) {
-	if v == "create_or_write" {
+	switch v {
+	case "create_or_write":
 		n.Action = verb("", n.doc)
-		return
+	case "write":
+		// An on_write rule fires on the writes Odoo makes inside a create
+		// (res.partner: 14 posts for one create on Odoo 18): create_date
+		// equal to write_date, to the microsecond, means the create.
+		if verb("", n.doc) == "create" {
+			n.Action = "create"
+			return
+		}
+		n.Action = v
+	default:
+		n.Action = v
 	}
-	n.Action = v
 }
 
 func parseID(raw json.RawMessage) (int64, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -226,15 +227,22 @@ func (s *Server) fire(model string, id int, verb string, vals, old Record) {
 		case "on_create":
 			ok = verb == "create"
 		case "on_create_or_write":
-			ok = verb == "create" || verb == "write"
+			// With a filter domain, Odoo makes its fields the rule's
+			// trigger fields: a write fires it only when one changed.
+			ok = verb == "create" || verb == "write" && s.domainFieldChanged(a, vals, old, rec)
 		case "on_write":
 			ok = verb == "write"
 		case "on_unlink":
 			ok = verb == "unlink"
 		case "on_archive", "on_unarchive":
-			want := trig == "on_unarchive"
+			// The trigger field is active; the filter domain Odoo computes
+			// is [("active", "=", False)] (True for on_unarchive) unless
+			// one was given, which replaces it.
 			_, touched := vals["active"]
-			ok = verb == "write" && touched && old["active"] != rec["active"] && rec["active"] == want
+			ok = verb == "write" && touched && old["active"] != rec["active"]
+			if fd, _ := a["filter_domain"].(string); strings.TrimSpace(fd) == "" {
+				ok = ok && rec["active"] == (trig == "on_unarchive")
+			}
 		}
 		if !ok || !s.matchesFilter(a, rec) {
 			continue
@@ -248,6 +256,21 @@ func (s *Server) fire(model string, id int, verb string, vals, old Record) {
 			s.queueWebhook(model, id, int(num(x)), act)
 		}
 	}
+}
+
+var domainFieldRe = regexp.MustCompile(`[(\[]\s*["'](\w+)["']`)
+
+func (s *Server) domainFieldChanged(a Record, vals, old, rec Record) bool {
+	fd, _ := a["filter_domain"].(string)
+	if strings.TrimSpace(fd) == "" {
+		return true
+	}
+	for _, m := range domainFieldRe.FindAllStringSubmatch(fd, -1) {
+		if _, written := vals[m[1]]; written && fmt.Sprint(old[m[1]]) != fmt.Sprint(rec[m[1]]) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) automationOn(a Record, model string) bool {
@@ -311,6 +334,7 @@ func (s *Server) queueWebhook(model string, id, actID int, act Record) {
 	h.Set("User-Agent", "python-requests/2.28.1")
 	h.Set("Accept", "*/*")
 	h.Set("Accept-Encoding", "gzip, deflate")
+	h.Set("Connection", "keep-alive")
 	s.auto.outbox = append(s.auto.outbox, WebhookPost{URL: url, Headers: h, Body: pyJSON(vals)})
 }
 
