@@ -102,14 +102,27 @@ func (s *Server) receiveOdoo(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// odooNamer caches the many2one display names webhook payloads are given.
-var odooNamer odoo.Namer
+// odooNamer caches the many2one display names webhook payloads are given;
+// odooClients the Odoo clients it reads them with (code → *odooClient).
+var (
+	odooNamer   odoo.Namer
+	odooClients sync.Map
+)
+
+type odooClient struct {
+	conf string // what the client was built from
+	cl   *odoo.Client
+	auth sync.Mutex
+}
 
 // nameOdooValues gives the notification's many2one ids their display
 // names ([id, "name"], as search_read and the watchers have them), so that
-// {{m2o .data.partner_id}} prints a name for webhook events too. Odoo is
-// asked with the connector's own client, at most 2 s; when that fails the
-// payload is stored as sent (ids), with a warning.
+// {{m2o .data.partner_id}} prints a name for webhook events too. Odoo
+// waits 1 s for the answer (then drops it), so this takes at most 500 ms
+// and calls nothing that waits for Odoo's open transaction: the client is
+// kept per connector, and its first login (common.authenticate, which
+// does wait on Odoo 18) runs in the background — until it is done, and
+// whenever Odoo is slow, the payload is stored as sent (ids).
 func (s *Server) nameOdooValues(ctx context.Context, code string, n odoo.Notification) []byte {
 	if s.Connectors == nil {
 		return n.Body
@@ -118,14 +131,39 @@ func (s *Server) nameOdooValues(ctx context.Context, code string, n odoo.Notific
 	if err != nil || cfg.Type != "odoo" {
 		return n.Body
 	}
-	c, err := connector.New(cfg, s.Connectors.HTTPClient())
-	cl, ok := c.(*odoo.Client)
-	if err != nil || !ok {
+	key := cfg.Secret("api_key")
+	if key == "" {
+		key = cfg.Secret("password")
+	}
+	conf := cfg.BaseURL + "\x00" + cfg.Setting("database") + "\x00" + cfg.Setting("login") + "\x00" + OdooTokenHash(key)
+	v, _ := odooClients.Load(code)
+	oc, _ := v.(*odooClient)
+	if oc == nil || oc.conf != conf {
+		c, err := connector.New(cfg, s.Connectors.HTTPClient())
+		cl, ok := c.(*odoo.Client)
+		if err != nil || !ok {
+			return n.Body
+		}
+		oc = &odooClient{conf: conf, cl: cl}
+		odooClients.Store(code, oc)
+	}
+	if !oc.cl.Authenticated() {
+		go func() {
+			if !oc.auth.TryLock() {
+				return
+			}
+			defer oc.auth.Unlock()
+			actx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := oc.cl.Authenticate(actx); err != nil {
+				s.Log.Warn("odoo webhook: login to read many2one names failed", "connector", code, "err", err)
+			}
+		}()
 		return n.Body
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	out, err := odooNamer.Enrich(ctx, cl, code, n.Model, n.Body)
+	out, err := odooNamer.Enrich(ctx, oc.cl, code, n.Model, n.Body)
 	if err != nil {
 		s.Log.Warn("odoo webhook: many2one names not read; the event keeps the ids", "connector", code, "model", n.Model, "err", err)
 	}

@@ -168,3 +168,13 @@ func bareID(v any) (int, bool) {
 	}
 	return 0, false
 }
+
+// Authenticated says whether calls need no common.authenticate first (the
+// uid is known, or the server speaks JSON-2). Odoo 18's authenticate waits
+// for open transactions that changed the user's records — among them the
+// one whose webhook is being received — so a webhook receiver must not
+// call it while Odoo waits for the answer.
+func (c *Client) Authenticated() bool {
+	uid, serie := c.state()
+	return uid > 0 || serie >= JSON2Serie
+}

@@ -322,8 +322,10 @@ func (s *Server) queueWebhook(model string, id, actID int, act Record) {
 		default:
 			if l, isList := v.([]any); isList && len(l) == 2 && isNum(l[0]) {
 				if _, named := l[1].(string); named {
-					v = l[0] // load=None: many2one as a bare id
+					v = int(num(l[0])) // load=None: many2one as a bare id
 				}
+			} else if _, rel := s.auto.relations[model][name]; isNum(v) && (rel || strings.HasSuffix(name, "_id")) {
+				v = int(num(v)) // an id written over JSON-RPC: Python prints an int
 			}
 		}
 		vals[name] = v
