@@ -167,3 +167,44 @@ func TestOdooChangeCaptureContract(t *testing.T) {
 		t.Errorf("create event parent_id = %v; want [%d, %q]\nlog: %s", created["parent_id"], parents[0], parentName[0].Name, logs)
 	}
 }
+
+// Issue 19 items 2 and 3 at the receiver: what Odoo 18 posts for a write,
+// an archive and a deletion of one record carries the same write_date and
+// values, and a record set back within one second repeats an earlier
+// state; each is its own event.
+func TestOdooSourceKeepsEveryChange(t *testing.T) {
+	h, _ := rulesHarness(t)
+	ctx := context.Background()
+	if err := h.db.CreateOdooToken(ctx, store.OdooToken{ID: "ot1", Connector: "odoo", Hash: OdooTokenHash("t0k"), CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	post := func(action, name, wd string) map[string]any {
+		t.Helper()
+		body := fmt.Sprintf(`{"_action": "Send Webhook Notification(#7)", "_id": 9, "_model": "res.partner.category", "active": true, `+
+			`"create_date": "2026-12-05 23:25:39.281226", "id": 9, "name": %q, "write_date": %q}`, name, wd)
+		st, out := h.do(t, "POST", "/integrations/odoo/odoo?token=t0k&action="+action, "", body)
+		if st != 200 {
+			t.Fatalf("%s: %d %v", action, st, out)
+		}
+		return out
+	}
+	w1 := post("create_or_write", "A", "2026-12-05 23:25:40.100000")
+	w2 := post("write", "A", "2026-12-05 23:25:40.100000") // the on_write rule's post of the same change
+	if w1["type"] != "odoo.res.partner.category.write" || w2["duplicate"] != true {
+		t.Fatalf("write: %v / %v; want one write event", w1, w2)
+	}
+	for _, c := range []struct{ action, typ string }{{"archive", "archive"}, {"unarchive", "unarchive"}, {"unlink", "unlink"}} {
+		if out := post(c.action, "A", "2026-12-05 23:25:40.100000"); out["duplicate"] != false || out["type"] != "odoo.res.partner.category."+c.typ {
+			t.Fatalf("%s after the write, same write_date: %v; want a new %s event", c.action, out, c.typ)
+		}
+	}
+	// A → B → A within one second: the last is a later state, not the first again.
+	for i, c := range []struct{ name, wd string }{{"B", "2026-12-05 23:25:40.500000"}, {"A", "2026-12-05 23:25:40.900000"}} {
+		if out := post("create_or_write", c.name, c.wd); out["duplicate"] != false {
+			t.Fatalf("change %d (%s at %s): %v; want a new event", i, c.name, c.wd, out)
+		}
+	}
+	if n, _ := h.db.CountEvents(ctx); n != 6 {
+		t.Fatalf("%d events; want write, archive, unarchive, unlink, B, A", n)
+	}
+}
