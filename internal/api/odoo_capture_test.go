@@ -19,6 +19,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
+	ipaisync "github.com/insightpulseai/ipai/internal/sync"
 )
 
 // TestOdooChangeCaptureContract installs webhook rules with InstallWebhook
@@ -105,6 +106,12 @@ func TestOdooChangeCaptureContract(t *testing.T) {
 	if err := c.Read(ctx, model, parents, []string{"display_name"}, &parentName); err != nil {
 		t.Fatal(err)
 	}
+	// A watcher on the same model and fields, the safety net install-webhooks
+	// offers: it must not double what the webhooks delivered.
+	w := &ipaisync.Watcher{DB: db, Odoo: c, Source: "odoo", Model: model, Fields: []string{"name", "parent_id", "active"}}
+	if _, err := w.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
 	tag := fmt.Sprintf("ipai capture %d", time.Now().UnixNano())
 	id, err := c.Create(ctx, model, map[string]any{"name": tag, "parent_id": parents[0]})
 	if err != nil {
@@ -121,6 +128,9 @@ func TestOdooChangeCaptureContract(t *testing.T) {
 		if err := c.Write(ctx, model, []int{id}, v); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if res, err := w.Poll(ctx); err != nil || res.Events != 0 || res.Duplicates == 0 {
+		t.Errorf("watcher after the webhooks: %+v %v; want the record's state as a duplicate, no new event", res, err)
 	}
 	if err := c.ExecuteKW(ctx, model, "unlink", []any{[]int{id}}, nil, &ok); err != nil {
 		t.Fatal(err)

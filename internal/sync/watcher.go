@@ -152,7 +152,10 @@ func (w *Watcher) Poll(ctx context.Context) (PollResult, error) {
 		dom = []any{[]any{"write_date", ">=", lo.WriteDate}}
 	}
 	if fl, ok := cur.floor(); ok && !less(fl, lo) {
-		dom = after(fl)
+		// Nothing of the start's second: Odoo stores write_date with
+		// microseconds, so "write_date > <second>" would still match the
+		// records changed within it (seen on Odoo 18).
+		dom = []any{[]any{"write_date", ">=", nextSecond(fl.WriteDate)}}
 	}
 	fields := w.Fields
 	if fields != nil {
@@ -186,6 +189,15 @@ func (w *Watcher) Poll(ctx context.Context) (PollResult, error) {
 			return res, nil
 		}
 	}
+}
+
+// nextSecond is the second after an Odoo datetime "YYYY-MM-DD HH:MM:SS".
+func nextSecond(s string) string {
+	t, err := time.Parse(time.DateTime, s)
+	if err != nil {
+		return s
+	}
+	return t.Add(time.Second).Format(time.DateTime)
 }
 
 // commit stores one page of records as events with the cursor.
