@@ -71,7 +71,8 @@ func (s *Server) EnableAutomation(models map[string][]string) {
 // and ir.actions.server do (recorded in
 // internal/connector/odoo/testdata/odoo18_webhooks.json):
 //   - the server action of a rule is renamed "Send Webhook Notification"
-//     whatever name it was created with; the URL is kept as given;
+//     whatever name it was created with (Odoo 18; Odoo 19 keeps the name,
+//     testdata/odoo19_webhooks.json); the URL is kept as given;
 //   - the body is json.dumps(vals, sort_keys=True, default=str): "_action"
 //     "<name>(#<action id>)", "_id", "_model" and the selected fields read
 //     with load=None (many2one as a bare id, id included), datetimes as
@@ -174,7 +175,7 @@ func (s *Server) createAutomation(id int) {
 		}
 		vals, _ := l[2].(map[string]any)
 		a := copyRec(vals)
-		if a["state"] == "webhook" {
+		if a["state"] == "webhook" && s.renamesWebhooks() {
 			a["name"] = "Send Webhook Notification"
 		}
 		a["base_automation_id"] = id
@@ -190,6 +191,13 @@ func (s *Server) createAutomation(id int) {
 	if ids != nil {
 		r["action_server_ids"] = ids
 	}
+}
+
+// renamesWebhooks says whether the series renames a rule's webhook actions
+// (Odoo 17.2+ and 18 do; Odoo 19 keeps the given name, as recorded).
+func (s *Server) renamesWebhooks() bool {
+	major, _ := strconv.Atoi(strings.TrimPrefix(strings.SplitN(s.serie, ".", 2)[0], "saas~"))
+	return major < 19
 }
 
 // fire queues the posts of the rules a change triggers (caller holds s.mu).
