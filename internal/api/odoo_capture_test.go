@@ -109,8 +109,16 @@ func TestOdooChangeCaptureContract(t *testing.T) {
 	// A watcher on the same model and fields, the safety net install-webhooks
 	// offers: it must not double what the webhooks delivered.
 	w := &ipaisync.Watcher{DB: db, Odoo: c, Source: "odoo", Model: model, Fields: []string{"name", "parent_id", "active"}}
-	if _, err := w.Poll(ctx); err != nil {
+	started, err := w.Poll(ctx)
+	if err != nil {
 		t.Fatal(err)
+	}
+	// "start: now" leaves out the whole second of the start: change the
+	// record after it.
+	for deadline := time.Now().Add(3 * time.Second); time.Now().UTC().Format(time.DateTime) <= started.Cursor.FloorWriteDate; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("clock never passed the watcher's start %s", started.Cursor.FloorWriteDate)
+		}
 	}
 	tag := fmt.Sprintf("ipai capture %d", time.Now().UnixNano())
 	id, err := c.Create(ctx, model, map[string]any{"name": tag, "parent_id": parents[0]})
