@@ -16,6 +16,12 @@ import (
 // fields_get once per TTL and each related model's display names with one
 // read per model and payload, caching names for NameTTL. The record itself
 // is never read: Odoo posts before its transaction commits.
+//
+// Names are added when the event is received rather than by a template
+// helper resolving ids at delivery: the stored event then carries what
+// every consumer (rules, conditions, n8n, the events API, replays) reads,
+// webhook and polled events look alike, and no rule needs an Odoo
+// connector of its own.
 type Namer struct {
 	TTL     time.Duration // fields_get cache (default 10 min)
 	NameTTL time.Duration // display name cache (default 1 min)
