@@ -30,9 +30,18 @@ func newOdooCmd() *cobra.Command {
 		Short: "Create an Odoo automation rule that posts record changes to this hub as odoo.<model>.<verb> events",
 		Long: `Creates, through the Odoo API of the connector, a base.automation rule on MODEL with a
 "Send Webhook Notification" server action (Odoo 17+) posting to
-<hub URL>/integrations/odoo/CONNECTOR?token=<new token>. The token is stored
-here only as a SHA-256. create_date and write_date are always sent, so
-on_create_or_write events become odoo.<model>.create or odoo.<model>.write.`,
+<hub URL>/integrations/odoo/CONNECTOR?token=<new token>&action=<verb>. The token is
+stored here only as a SHA-256. create_date and write_date are always sent, so
+on_create_or_write events become odoo.<model>.create or odoo.<model>.write;
+on_archive, on_unarchive and on_unlink give odoo.<model>.archive, .unarchive, .unlink.
+
+Odoo sends each notification once (1 s timeout, no retry): while the hub is down
+or slow the change is not delivered. Add the watcher this command prints
+(sync.watchers in ipai.yaml) as the safety net; its events dedupe against the
+webhooks' when it reads the same fields.
+
+With --filter-domain, Odoo makes the domain's fields the trigger fields of an
+on_create_or_write rule: it then fires only when one of them changes.`,
 		Example: `  ipai odoo install-webhooks odoo --model purchase.order --trigger on_create_or_write --fields name,state,amount_total,partner_id
   ipai odoo install-webhooks odoo --model hr.expense --trigger on_create --url https://hub.example.com`,
 		Args: cobra.ExactArgs(1),
@@ -119,5 +128,26 @@ func installOdooWebhooks(cmd *cobra.Command, code, hubURL string, in odoo.Webhoo
 	fmt.Fprintf(cmd.OutOrStdout(), "Odoo posts %s to %s/integrations/odoo/%s (token stored as a hash)\n",
 		strings.Join(got.Fields, ", "), strings.TrimSuffix(hubURL, "/"), code)
 	fmt.Fprintf(cmd.OutOrStdout(), "events: odoo.%s.<verb>; route them with rules matching type odoo.%s.*\n", in.Model, in.Model)
+	fmt.Fprint(cmd.OutOrStdout(), watcherAdvice(code, in.Model, got.Fields))
 	return nil
+}
+
+// watcherAdvice tells that Odoo's webhooks are fire-and-forget and gives
+// the sync.watchers entry that catches what they miss: the same model and
+// fields, so that its events dedupe against the webhooks' (same keys).
+func watcherAdvice(code, model string, fields []string) string {
+	var fs []string
+	for _, f := range fields {
+		if f != "create_date" && f != "write_date" { // a watcher always reads them
+			fs = append(fs, f)
+		}
+	}
+	return fmt.Sprintf(`
+note: Odoo sends each notification once (1 s timeout, no retry): while this hub is down
+or slow, changes are lost. Add this watcher to ipai.yaml as the safety net; it polls
+the same fields, so a change seen by both gives one event:
+sync:
+  watchers:
+    - {connector: %s, model: %s, fields: [%s]}
+`, code, model, strings.Join(fs, ", "))
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,13 +33,21 @@ func TestOdooInstallWebhooks(t *testing.T) {
 	if len(autos) != 1 {
 		t.Fatalf("automation rules: %v", autos)
 	}
-	act := autos[0]["action_server_ids"].([]any)[0].([]any)[2].(map[string]any)
-	hookURL, _ := act["webhook_url"].(string)
-	prefix := "https://hub.example.com/integrations/odoo/erp?token="
-	if !strings.HasPrefix(hookURL, prefix) || len(hookURL) < len(prefix)+40 {
+	acts := od.Records("ir.actions.server")
+	if len(acts) != 1 {
+		t.Fatalf("server actions: %v", acts)
+	}
+	hookURL, _ := acts[0]["webhook_url"].(string)
+	u, err := url.Parse(hookURL)
+	token := u.Query().Get("token")
+	if err != nil || u.Scheme+"://"+u.Host+u.Path != "https://hub.example.com/integrations/odoo/erp" || len(token) < 40 ||
+		u.Query().Get("action") != "create_or_write" {
 		t.Fatalf("webhook url = %q", hookURL)
 	}
-	token := strings.TrimPrefix(hookURL, prefix)
+	// Odoo's webhooks are fire-and-forget: the watcher that backs them up is offered.
+	if !strings.Contains(out, "no retry") || !strings.Contains(out, "- {connector: erp, model: purchase.order, fields: [amount_total, state]}") {
+		t.Fatalf("install output does not offer the safety-net watcher:\n%s", out)
+	}
 	if strings.Contains(out, token) {
 		t.Fatal("the token was printed")
 	}

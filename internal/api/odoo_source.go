@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/connector"
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/problem"
@@ -70,19 +73,121 @@ func (s *Server) receiveOdoo(w http.ResponseWriter, r *http.Request) error {
 		if !validVerb(v) {
 			return problem.BadRequest("action %q: use lowercase letters, digits and _", v)
 		}
-		n.Action = v // the URL may name the verb (a hand-made server action)
+		n.SetAction(v) // the verb ipai put in the URL (Odoo 18 renames the action)
 	}
 	if s.Hooks == nil || s.Hooks.Ingester == nil {
 		return errors.New("odoo source: no ingester configured")
 	}
-	res, err := s.Hooks.Ingester.Ingest(r.Context(), inbound.Request{Source: code, Type: "odoo." + n.Model + "." + n.Action,
-		IdemKey: odoo.NotificationKey(n), Payload: n.Body}) // the key change capture uses too
+	// Odoo waits 1 s for the answer and then gives up (the event is still
+	// stored): the work below must not depend on the request staying open.
+	ctx := context.WithoutCancel(r.Context())
+	payload := s.nameOdooValues(ctx, code, n)
+	typ := "odoo." + n.Model + "." + n.Action
+	key := odoo.NotificationKey(n) // the key change capture uses too
+	res, err := s.Hooks.Ingester.Ingest(ctx, inbound.Request{Source: code, Type: typ, IdemKey: key, Payload: payload})
 	if err != nil {
 		return err
 	}
+	if res.Duplicate && key != "" && s.laterState(ctx, res.EventID, n) {
+		// Same values and second as an earlier change, but a later one (a
+		// record set back within a second): never drop a later state.
+		res, err = s.Hooks.Ingester.Ingest(ctx, inbound.Request{Source: code, Type: typ,
+			IdemKey: key + ":" + odoo.NotificationWriteDate(n), Payload: payload})
+		if err != nil {
+			return err
+		}
+	}
 	_ = s.DB.TouchOdooToken(r.Context(), rec.ID, time.Now())
-	writeJSON(w, http.StatusOK, map[string]any{"event_id": res.EventID, "duplicate": res.Duplicate, "type": "odoo." + n.Model + "." + n.Action})
+	writeJSON(w, http.StatusOK, map[string]any{"event_id": res.EventID, "duplicate": res.Duplicate, "type": typ})
 	return nil
+}
+
+// odooNamer caches the many2one display names webhook payloads are given;
+// odooClients the Odoo clients it reads them with (code → *odooClient).
+var (
+	odooNamer   odoo.Namer
+	odooClients sync.Map
+)
+
+type odooClient struct {
+	conf string // what the client was built from
+	cl   *odoo.Client
+	auth sync.Mutex
+}
+
+// nameOdooValues gives the notification's many2one ids their display
+// names ([id, "name"], as search_read and the watchers have them), so that
+// {{m2o .data.partner_id}} prints a name for webhook events too. Odoo
+// waits 1 s for the answer (then drops it), so this takes at most 500 ms
+// and calls nothing that waits for Odoo's open transaction: the client is
+// kept per connector, and its first login (common.authenticate, which
+// does wait on Odoo 18) runs in the background — until it is done, and
+// whenever Odoo is slow, the payload is stored as sent (ids).
+func (s *Server) nameOdooValues(ctx context.Context, code string, n odoo.Notification) []byte {
+	if s.Connectors == nil {
+		return n.Body
+	}
+	cfg, err := s.Connectors.Config(ctx, code)
+	if err != nil || cfg.Type != "odoo" {
+		return n.Body
+	}
+	key := cfg.Secret("api_key")
+	if key == "" {
+		key = cfg.Secret("password")
+	}
+	conf := cfg.BaseURL + "\x00" + cfg.Setting("database") + "\x00" + cfg.Setting("login") + "\x00" + OdooTokenHash(key)
+	v, _ := odooClients.Load(code)
+	oc, _ := v.(*odooClient)
+	if oc == nil || oc.conf != conf {
+		c, err := connector.New(cfg, s.Connectors.HTTPClient())
+		cl, ok := c.(*odoo.Client)
+		if err != nil || !ok {
+			return n.Body
+		}
+		oc = &odooClient{conf: conf, cl: cl}
+		odooClients.Store(code, oc)
+	}
+	if !oc.cl.Authenticated() {
+		go func() {
+			if !oc.auth.TryLock() {
+				return
+			}
+			defer oc.auth.Unlock()
+			actx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := oc.cl.Version(actx); err == nil && oc.cl.Authenticated() {
+				return // Odoo 19+: JSON-2 with the key, no login
+			}
+			if _, err := oc.cl.Authenticate(actx); err != nil {
+				s.Log.Warn("odoo webhook: login to read many2one names failed", "connector", code, "err", err)
+			}
+		}()
+		return n.Body
+	}
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	out, err := odooNamer.Enrich(ctx, oc.cl, code, n.Model, n.Body)
+	if err != nil {
+		s.Log.Warn("odoo webhook: many2one names not read; the event keeps the ids", "connector", code, "model", n.Model, "err", err)
+	}
+	return out
+}
+
+// laterState says whether the event holding a notification's key is
+// another notification with a different write_date (to the microsecond:
+// another transaction) than this one.
+func (s *Server) laterState(ctx context.Context, eventID string, n odoo.Notification) bool {
+	wd := odoo.NotificationWriteDate(n)
+	ev, err := s.DB.Event(ctx, eventID)
+	if err != nil || wd == "" {
+		return false
+	}
+	var held struct {
+		WriteDate string `json:"write_date"`
+		Via       string `json:"_via"` // "poll": seconds only, cannot tell
+	}
+	_ = json.Unmarshal([]byte(ev.Payload), &held)
+	return held.Via == "" && held.WriteDate != "" && held.WriteDate != wd
 }
 
 func validVerb(v string) bool {

@@ -104,7 +104,7 @@ func TestFinanceExample(t *testing.T) {
 			"Purchase order P00042 confirmed: PHP 5,000.00", 0},
 		{"employee hired", ev("odoo", "odoo.hr.employee.create", map[string]any{"_id": 8, "name": "Ana Cruz", "active": true}),
 			"HR", "hr.employee:8:hire", "normal", "Onboard Ana Cruz", 0},
-		{"employee archived", ev("odoo", "odoo.hr.employee.write", map[string]any{"_id": 8, "name": "Ana Cruz", "active": false}),
+		{"employee archived", ev("odoo", "odoo.hr.employee.archive", map[string]any{"_id": 8, "name": "Ana Cruz", "active": false}),
 			"HR", "hr.employee:8:departure", "normal", "Offboard Ana Cruz", 0},
 	}
 	for _, tc := range workItems {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
@@ -63,10 +62,18 @@ type Watcher struct {
 	hasActive    *bool
 }
 
-// Cursor is a watcher's position: the last change it committed.
+// Cursor is a watcher's position: the last change it committed, and for a
+// watcher that started "now", where it started (Floor*): nothing at or
+// before that is read again, overlap or not.
 type Cursor struct {
-	WriteDate string `json:"write_date"`
-	ID        int64  `json:"id"`
+	WriteDate      string `json:"write_date"`
+	ID             int64  `json:"id"`
+	FloorWriteDate string `json:"floor_write_date,omitempty"`
+	FloorID        int64  `json:"floor_id,omitempty"`
+}
+
+func (c Cursor) floor() (Cursor, bool) {
+	return Cursor{WriteDate: c.FloorWriteDate, ID: c.FloorID}, c.FloorWriteDate != ""
 }
 
 // Name is the watcher's cursor name.
@@ -130,11 +137,25 @@ func (w *Watcher) Poll(ctx context.Context) (PollResult, error) {
 		return w.startNow(ctx)
 	}
 	res.Cursor = cur
-	lo := cur
+	// The first page starts at the cursor's second, inclusive (Odoo's
+	// write_date has seconds: a record changed again within the cursor's
+	// second is read again and, its values differing, reported), or
+	// Overlap earlier; never before where a "now" watcher started.
+	lo := Cursor{WriteDate: cur.WriteDate}
 	if w.Overlap > 0 && cur.WriteDate != "" {
 		if t, err := time.Parse(time.DateTime, cur.WriteDate); err == nil {
 			lo = Cursor{WriteDate: t.Add(-w.Overlap).Format(time.DateTime)}
 		}
+	}
+	dom := []any{}
+	if lo.WriteDate != "" {
+		dom = []any{[]any{"write_date", ">=", lo.WriteDate}}
+	}
+	if fl, ok := cur.floor(); ok && !less(fl, lo) {
+		// Nothing of the start's second: Odoo stores write_date with
+		// microseconds, so "write_date > <second>" would still match the
+		// records changed within it (seen on Odoo 18).
+		dom = []any{[]any{"write_date", ">=", nextSecond(fl.WriteDate)}}
 	}
 	fields := w.Fields
 	if fields != nil {
@@ -146,7 +167,7 @@ func (w *Watcher) Poll(ctx context.Context) (PollResult, error) {
 		if fields != nil {
 			opts["fields"] = fields
 		}
-		if err := w.Odoo.SearchRead(ctx, w.Model, w.activeDomain(ctx, after(lo)), opts, &recs); err != nil {
+		if err := w.Odoo.SearchRead(ctx, w.Model, w.activeDomain(ctx, dom), opts, &recs); err != nil {
 			return res, fmt.Errorf("poll %s: %w", w.Model, err)
 		}
 		if len(recs) == 0 {
@@ -163,11 +184,20 @@ func (w *Watcher) Poll(ctx context.Context) (PollResult, error) {
 		if less(res.Cursor, last) {
 			res.Cursor = last
 		}
-		lo = last
+		dom = after(last)
 		if len(recs) < w.batch() {
 			return res, nil
 		}
 	}
+}
+
+// nextSecond is the second after an Odoo datetime "YYYY-MM-DD HH:MM:SS".
+func nextSecond(s string) string {
+	t, err := time.Parse(time.DateTime, s)
+	if err != nil {
+		return s
+	}
+	return t.Add(time.Second).Format(time.DateTime)
 }
 
 // commit stores one page of records as events with the cursor.
@@ -193,13 +223,14 @@ func (w *Watcher) commit(ctx context.Context, recs []map[string]any, cur Cursor)
 			return res, last, err
 		}
 		reqs = append(reqs, inbound.Request{Source: w.Source, Type: "odoo." + w.Model + "." + verb,
-			IdemKey: odoo.ChangeKey(w.Model, id, wd), Payload: body})
+			IdemKey: odoo.ChangeKey(w.Model, id, verb, wd, r), Payload: body})
 		ids = append(ids, id)
 		last = Cursor{WriteDate: odoo.NormalizeDatetime(wd), ID: id}
 	}
 	next := cur
 	if less(next, last) {
 		next = last
+		next.FloorWriteDate, next.FloorID = cur.FloorWriteDate, cur.FloorID
 	}
 	cv, _ := json.Marshal(next)
 	var ndel int
@@ -263,6 +294,7 @@ func (w *Watcher) startNow(ctx context.Context) (PollResult, error) {
 		for _, id := range same {
 			res.Cursor.ID = max(res.Cursor.ID, int64(id))
 		}
+		res.Cursor.FloorWriteDate, res.Cursor.FloorID = res.Cursor.WriteDate, res.Cursor.ID
 	}
 	cv, _ := json.Marshal(res.Cursor)
 	err = w.DB.InTx(ctx, func(tx *store.Tx) error {
@@ -345,7 +377,7 @@ func (w *Watcher) Sweep(ctx context.Context) (int, error) {
 			gone = append(gone, id)
 			body, _ := json.Marshal(map[string]any{"_model": w.Model, "_id": id, "_via": "sweep"})
 			reqs = append(reqs, inbound.Request{Source: w.Source, Type: "odoo." + w.Model + ".unlink",
-				IdemKey: "odoo:" + w.Model + ":" + strconv.FormatInt(id, 10) + ":unlink", Payload: body})
+				IdemKey: odoo.UnlinkKey(w.Model, id), Payload: body})
 		}
 	}
 	if len(gone) == 0 {

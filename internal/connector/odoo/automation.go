@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 )
@@ -48,8 +49,9 @@ func AutomationName(model, trigger string) string { return "ipai: " + model + " 
 
 // InstallWebhook creates a base.automation rule on the model with one
 // ir.actions.server of state "webhook" (Odoo 17+ "Send Webhook
-// Notification") posting the fields to in.URL. The server action is named
-// "ipai:<verb>" so that ipai knows which event it is.
+// Notification") posting the fields to in.URL with "action=<verb>" added to
+// its query, so that ipai knows which event it is (Odoo 17.2+ and 18 rename
+// the server action; the name "ipai:<verb>" serves Odoo 17.0).
 func (c *Client) InstallWebhook(ctx context.Context, in WebhookInstall) (Installed, error) {
 	verb, ok := Triggers[in.Trigger]
 	if !ok {
@@ -66,6 +68,15 @@ func (c *Client) InstallWebhook(ctx context.Context, in WebhookInstall) (Install
 	if in.URL == "" {
 		return Installed{}, errors.New("the webhook URL is required")
 	}
+	hook, err := url.Parse(in.URL)
+	if err != nil || (hook.Scheme != "http" && hook.Scheme != "https") || hook.Host == "" {
+		return Installed{}, fmt.Errorf("webhook URL %q is not an http(s) URL", in.URL)
+	}
+	// The verb travels in the URL: Odoo 17.2+ renames the server action to
+	// "Send Webhook Notification" but keeps the URL as given.
+	q := hook.Query()
+	q.Set("action", verb)
+	hook.RawQuery = q.Encode()
 	var models []struct {
 		ID int `json:"id"`
 	}
@@ -124,15 +135,37 @@ func (c *Client) InstallWebhook(ctx context.Context, in WebhookInstall) (Install
 		"name": name, "model_id": modelID, "trigger": in.Trigger, "active": true,
 		"action_server_ids": []any{[]any{0, 0, map[string]any{
 			"name": ActionPrefix + verb, "model_id": modelID, "state": "webhook", "usage": "base_automation",
-			"webhook_url": in.URL, "webhook_field_ids": []any{[]any{6, 0, fieldIDs}},
+			"webhook_url": hook.String(), "webhook_field_ids": []any{[]any{6, 0, fieldIDs}},
 		}}},
 	}
 	if in.FilterDomain != "" {
-		vals["filter_domain"] = in.FilterDomain
+		vals["filter_domain"] = filterDomain(in.Trigger, in.FilterDomain)
 	}
 	id, err := c.Create(ctx, "base.automation", vals)
 	if err != nil {
 		return Installed{}, fmt.Errorf("create the automation rule: %w", err)
 	}
 	return Installed{AutomationID: id, Name: name, Fields: names}, nil
+}
+
+// filterDomain is the rule's filter_domain for a user's domain. Odoo
+// computes on_archive's as [("active", "=", False)] (on_unarchive's True)
+// and a given one replaces it: the rule would then fire on archive and
+// unarchive alike (seen on Odoo 18), so the active term is kept in front.
+func filterDomain(trigger, domain string) string {
+	d := strings.TrimSpace(domain)
+	var active string
+	switch trigger {
+	case "on_archive":
+		active = `("active", "=", False)`
+	case "on_unarchive":
+		active = `("active", "=", True)`
+	default:
+		return domain
+	}
+	inner := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(d, "["), "]"))
+	if inner == "" {
+		return "[" + active + "]"
+	}
+	return "[" + active + ", " + inner + "]"
 }

@@ -3,6 +3,7 @@ package odoo_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -26,15 +27,21 @@ func TestInstallWebhookCreatesAutomationAndServerAction(t *testing.T) {
 	if len(autos) != 1 || autos[0]["id"] != got.AutomationID || autos[0]["trigger"] != "on_create_or_write" || autos[0]["name"] != "ipai: purchase.order on_create_or_write" {
 		t.Fatalf("automation = %v", autos)
 	}
-	cmds, _ := autos[0]["action_server_ids"].([]any)
-	if len(cmds) != 1 {
-		t.Fatalf("server actions = %v", autos[0]["action_server_ids"])
+	// As Odoo 18 keeps it: the server action renamed, the URL as given.
+	acts := s.Records("ir.actions.server")
+	if ids, _ := autos[0]["action_server_ids"].([]any); len(ids) != 1 || len(acts) != 1 {
+		t.Fatalf("server actions = %v / %v", autos[0]["action_server_ids"], acts)
 	}
-	act := cmds[0].([]any)[2].(map[string]any)
-	if act["state"] != "webhook" || act["webhook_url"] != in.URL || act["name"] != "ipai:create_or_write" {
+	act := acts[0]
+	if act["state"] != "webhook" || act["name"] != "Send Webhook Notification" {
 		t.Fatalf("server action = %v", act)
 	}
-	ids := act["webhook_field_ids"].([]any)[0].([]any)[2].([]any)
+	// The verb travels in the URL, which Odoo keeps.
+	u, _ := url.Parse(act["webhook_url"].(string))
+	if u.Query().Get("action") != "create_or_write" || u.Query().Get("token") != "t0k" || u.Host != "hub.example.com" {
+		t.Fatalf("webhook_url = %v; want the verb in the query", act["webhook_url"])
+	}
+	ids := act["webhook_field_ids"].([]any)
 	if len(ids) != 4 || strings.Join(got.Fields, ",") != "amount_total,create_date,state,write_date" {
 		t.Fatalf("fields = %v (%v)", ids, got.Fields)
 	}

@@ -23,6 +23,8 @@ type Notification struct {
 	Action string
 	// Body is the JSON object itself (unwrapped from a JSON-RPC envelope).
 	Body []byte
+
+	doc map[string]json.RawMessage
 }
 
 // ActionPrefix starts the name of server actions ipai installs; the rest of
@@ -41,9 +43,11 @@ var (
 // wrapped in a JSON-RPC envelope ({"jsonrpc":"2.0","params":{…}}).
 //
 // The verb is, in order: the part after "ipai:" in the server action's name
-// (actions installed by ipai are named "ipai:<verb>"); for "ipai:create_or_write"
-// and actions ipai did not name, "create" when create_date equals write_date
-// and "write" when they differ; else "notify".
+// (Odoo 17.0 keeps the name ipai gives; 17.2+ and 18 rename it, see
+// SetAction); for "ipai:create_or_write" and actions ipai did not name,
+// "create" when create_date equals write_date (Odoo sets both from one
+// clock reading, to the microsecond) and "write" when they differ; else
+// "notify".
 func ParseWebhook(body []byte) (Notification, error) {
 	var n Notification
 	var doc map[string]json.RawMessage
@@ -93,7 +97,31 @@ func ParseWebhook(body []byte) (Notification, error) {
 	n.ID = id
 	n.ActionName, _ = str("_action", "_name")
 	n.Action = verb(n.ActionName, doc)
+	n.doc = doc
 	return n, nil
+}
+
+// SetAction applies the verb a webhook URL names (?action=<verb>, which
+// InstallWebhook puts there: Odoo 17.2+ renames every webhook server action
+// of an automation rule to "Send Webhook Notification", so the action name
+// cannot carry it). "create_or_write" is told apart by create_date and
+// write_date as ParseWebhook does.
+func (n *Notification) SetAction(v string) {
+	switch v {
+	case "create_or_write":
+		n.Action = verb("", n.doc)
+	case "write":
+		// An on_write rule fires on the writes Odoo makes inside a create
+		// (res.partner: 14 posts for one create on Odoo 18): create_date
+		// equal to write_date, to the microsecond, means the create.
+		if verb("", n.doc) == "create" {
+			n.Action = "create"
+			return
+		}
+		n.Action = v
+	default:
+		n.Action = v
+	}
 }
 
 func parseID(raw json.RawMessage) (int64, error) {

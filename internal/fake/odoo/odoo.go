@@ -46,6 +46,7 @@ type Server struct {
 	sessions map[string]int
 	now      func() time.Time
 	methods  map[string]Method // "model method" → custom ORM method (methods.go)
+	auto     automationState   // webhook automation engine (automation.go)
 }
 
 // New starts a fake Odoo 18.0 with database "odoo", user admin (password
@@ -78,6 +79,7 @@ func (s *Server) SetClock(now func() time.Time) { s.mu.Lock(); s.now = now; s.mu
 
 // Add stores a record (filling id, create_date, write_date) and returns its id.
 func (s *Server) Add(model string, vals Record) int {
+	defer s.flushWebhooks() // after the unlock
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.create(model, vals)
@@ -106,12 +108,15 @@ func (s *Server) create(model string, vals Record) int {
 		r[k] = x2many(nil, v)
 	}
 	r["id"] = id
-	ts := s.now().UTC().Format("2006-01-02 15:04:05")
+	now := s.now()
+	ts := now.UTC().Format("2006-01-02 15:04:05")
 	r["create_date"], r["write_date"] = ts, ts
 	if _, ok := r["display_name"]; !ok {
 		r["display_name"] = r["name"]
 	}
 	s.models[model][id] = r
+	s.stamp(model, id, now, true)
+	s.fire(model, id, "create", vals, nil)
 	return id
 }
 

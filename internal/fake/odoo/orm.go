@@ -8,6 +8,7 @@ import (
 
 // execute runs an ORM method on the in-memory models (caller holds no lock).
 func (s *Server) execute(model, method string, args []any, kw map[string]any) (any, *Error) {
+	defer s.flushWebhooks() // after the unlock, before the answer: Odoo posts inside the request
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	recs, ok := s.models[model]
@@ -73,16 +74,21 @@ func (s *Server) execute(model, method string, args []any, kw map[string]any) (a
 		if method == "write" && vals == nil {
 			return nil, &Error{Name: "builtins.ValueError", Message: "write() expects a dict of values"}
 		}
-		ts := s.now().UTC().Format("2006-01-02 15:04:05")
+		now := s.now()
+		ts := now.UTC().Format("2006-01-02 15:04:05")
 		for _, id := range ids {
 			if method == "unlink" {
+				s.fire(model, id, "unlink", nil, nil)
 				delete(recs, id)
 				continue
 			}
+			old := copyRec(recs[id])
 			for k, v := range vals {
 				recs[id][k] = x2many(recs[id][k], v)
 			}
 			recs[id]["write_date"] = ts
+			s.stamp(model, id, now, false)
+			s.fire(model, id, "write", vals, old)
 		}
 		return true, nil
 	case "fields_get":
@@ -92,6 +98,7 @@ func (s *Server) execute(model, method string, args []any, kw map[string]any) (a
 				out[k] = map[string]any{"string": strings.ReplaceAll(k, "_", " "), "type": fieldType(k, v), "required": k == "name"}
 			}
 		}
+		s.addRelations(model, out)
 		return out, nil
 	case "name_search":
 		var out []any
