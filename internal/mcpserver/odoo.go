@@ -119,6 +119,10 @@ func checkDomain(d []any) error {
 func odooErr(err error) error {
 	msg := err.Error()
 	switch {
+	case odoo.IsUnknownModel(err):
+		return fmt.Errorf("odoo: model not installed on this Odoo (%v); check the spelling, install the app that provides it, or use odoo_list_models to see the installed models", err)
+	case strings.Contains(msg, "ValueError: Invalid field") || strings.Contains(msg, "(builtins.ValueError): Invalid field"):
+		return fmt.Errorf("odoo: unknown field (%v); use odoo_fields_get to find the model's field names", err)
 	case strings.Contains(msg, "builtins.KeyError"):
 		return fmt.Errorf("odoo: unknown model or field (%v); use odoo_list_models and odoo_fields_get to find the right names", err)
 	case strings.Contains(msg, "AccessDenied"):
@@ -428,9 +432,9 @@ func (o *odooServer) postMessage(ctx context.Context, c *Call, in postMessageIn)
 	if c.DryRun {
 		return out, nil
 	}
-	var id int
-	if err := o.c.ExecuteKW(ctx, in.Model, "message_post", []any{[]int{in.ID}},
-		map[string]any{"body": in.Body, "message_type": "comment", "subtype_xmlid": "mail.mt_note"}, &id); err != nil {
+	id, err := o.c.MessagePost(ctx, in.Model, in.ID,
+		map[string]any{"body": in.Body, "message_type": "comment", "subtype_xmlid": "mail.mt_note"})
+	if err != nil {
 		return postMessageOut{}, odooErr(err)
 	}
 	out.Applied, out.MessageID = true, id
