@@ -536,6 +536,12 @@ func (c *Client) FieldsGet(ctx context.Context, model string) (map[string]Field,
 	return out, err
 }
 
+// FieldsGetAttrs runs fields_get asking only the given attributes (e.g.
+// "type", "store") and decodes the answer into out.
+func (c *Client) FieldsGetAttrs(ctx context.Context, model string, attributes []string, out any) error {
+	return c.ExecuteKW(ctx, model, "fields_get", nil, map[string]any{"attributes": attributes}, out)
+}
+
 // Test calls common.version (reachable, version: series 17 and 18 on
 // JSON-RPC, 19+ on JSON-2) and authenticates (auth).
 func (c *Client) Test(ctx context.Context, p *connector.Probe) {
@@ -544,7 +550,7 @@ func (c *Client) Test(ctx context.Context, p *connector.Probe) {
 		p.Fail(connector.CheckReachable, err)
 		return
 	}
-	p.Pass(connector.CheckReachable, "common.version answered")
+	p.Pass(connector.CheckReachable, "version answered")
 	p.Version(v.ServerVersion)
 	major, err := v.Major()
 	if err != nil {

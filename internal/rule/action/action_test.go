@@ -239,3 +239,36 @@ func TestParseRetryAfter(t *testing.T) {
 		t.Errorf("garbage: %v", d)
 	}
 }
+
+// A method that returns None (Odoo omits "result") is delivered, once: not
+// an error that the dispatcher would retry, running the method again.
+func TestOdooCallReturningNoneIsDeliveredOnce(t *testing.T) {
+	od := fakeodoo.New()
+	defer od.Close()
+	var mu sync.Mutex
+	calls := 0
+	od.SetMethod("purchase.order", "button_cancel", func(recs map[int]fakeodoo.Record, args []any, _ map[string]any) (any, *fakeodoo.Error) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		for _, id := range args[0].([]any) {
+			recs[int(id.(float64))]["state"] = "cancel"
+		}
+		return nil, nil // purchase.order.button_cancel returns None
+	})
+	po := od.Add("purchase.order", fakeodoo.Record{"name": "P00042", "state": "to approve"})
+	x := New(FromConfigs(configs{
+		"odoo": {Code: "odoo", Type: "odoo", BaseURL: od.URL, Settings: map[string]string{"database": fakeodoo.DB, "login": fakeodoo.Login}, Secrets: map[string]string{"api_key": fakeodoo.APIKey}},
+	}))
+	payload := `{"_model":"purchase.order","_id":` + itoa(po) + `}`
+	r := x.All()[rule.KindOdoo].Execute(context.Background(), claimed(t, rule.Action{Kind: rule.KindOdoo, Connector: "odoo",
+		Model: "purchase.order", Method: "button_cancel", Args: `[[{{.data._id}}]]`}, payload))
+	if r.Err != nil || r.Permanent || r.RetryAfter != 0 {
+		t.Fatalf("button_cancel (returns None) = %+v; want delivered", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 || od.Records("purchase.order")[0]["state"] != "cancel" {
+		t.Fatalf("button_cancel ran %d times, order %v", calls, od.Records("purchase.order")[0])
+	}
+}
