@@ -202,6 +202,13 @@ func (c *Client) Authenticate(ctx context.Context) (int, error) {
 	var raw json.RawMessage
 	err := c.call(ctx, "/jsonrpc", map[string]any{"service": "common", "method": "authenticate",
 		"args": []any{c.db, c.login, c.key, map[string]any{}}}, &raw)
+	var se *connector.ServiceError
+	if errors.As(err, &se) && se.Code == "psycopg2.OperationalError" && strings.Contains(se.Message, "does not exist") {
+		// Odoo 17/18 answer a wrong database name with PostgreSQL's
+		// connection error: FATAL: database "x" does not exist.
+		return 0, &connector.ServiceError{Status: se.Status, Code: "database_not_found",
+			Message: fmt.Sprintf("database %q was not found on this Odoo server (%s); check the database name", c.db, connector.OneLine(se.Message))}
+	}
 	if err != nil {
 		return 0, err
 	}

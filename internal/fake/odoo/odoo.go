@@ -243,6 +243,9 @@ func (s *Server) jsonrpc(r *http.Request, p map[string]any) (any, *Error) {
 		case "about":
 			return "See http://openerp.com", nil
 		case "login", "authenticate":
+			if db := str(0); db != DB {
+				return nil, noDatabase(db)
+			}
 			if uid := s.checkPassword(str(0), str(1), str(2)); uid != 0 {
 				return uid, nil
 			}
@@ -255,6 +258,9 @@ func (s *Server) jsonrpc(r *http.Request, p map[string]any) (any, *Error) {
 		}
 		if len(args) < 5 {
 			return nil, &Error{Name: "builtins.TypeError", Message: "execute_kw() missing required positional arguments"}
+		}
+		if db := str(0); db != DB {
+			return nil, noDatabase(db)
 		}
 		uid, _ := args[1].(float64)
 		if int(uid) != AdminUID || s.checkPassword(str(0), Login, str(2)) == 0 {
@@ -281,6 +287,13 @@ func (s *Server) jsonrpc(r *http.Request, p map[string]any) (any, *Error) {
 		}
 	}
 	return nil, &Error{Name: "builtins.KeyError", Message: fmt.Sprintf("'%s'", service)}
+}
+
+// noDatabase is what Odoo 18 answers on /jsonrpc for a database it does
+// not have (recorded: the PostgreSQL connection error, as an "Odoo Server
+// Error" envelope).
+func noDatabase(db string) *Error {
+	return &Error{Name: "psycopg2.OperationalError", Message: fmt.Sprintf("connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  database \"%s\" does not exist\n", db)}
 }
 
 type sessionResult struct {

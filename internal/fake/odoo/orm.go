@@ -155,7 +155,7 @@ func (s *Server) run(model, method string, ids []int, p map[string]any) (any, *E
 		for k, v := range def {
 			vals[k] = v
 		}
-		return s.create(model, vals), nil
+		return []int{s.create(model, vals)}, nil // Odoo 18 answers [id] too
 	case "write", "unlink", "action_archive", "action_unarchive":
 		for _, id := range ids {
 			if recs[id] == nil {
