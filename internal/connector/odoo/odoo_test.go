@@ -236,6 +236,13 @@ func TestJSON2PositionalArgs(t *testing.T) {
 	if err := c.ExecuteKW(ctx, "res.partner", "default_get", []any{[]string{"name"}}, nil, &defaults); err != nil {
 		t.Fatalf("default_get [[name]]: %v", err)
 	}
+	// res.users.has_group(group_ext_id), as chatops approvals call it.
+	s.EnablePurchase()
+	uid := s.Add("res.users", fake.Record{"name": "Approver", "login": "approver", "groups": []any{"purchase.group_purchase_manager"}})
+	var ok bool
+	if err := c.ExecuteKW(ctx, "res.users", "has_group", []any{[]any{uid}, "purchase.group_purchase_manager"}, nil, &ok); err != nil || !ok {
+		t.Fatalf("has_group [[uid], group] = %v, %v", ok, err)
+	}
 	// ids given twice, or an argument ipai cannot name: refused before
 	// anything is sent.
 	before := log.count("POST /json/2/")

@@ -49,7 +49,10 @@ func (s *Server) EnablePurchase() {
 	}
 	s.SetMethod("purchase.order", "button_approve", transition("purchase", map[string]any{}))
 	s.SetMethod("purchase.order", "button_cancel", transition("cancel", nil))
-	s.SetMethod("res.users", "has_group", func(recs map[int]Record, args []any, _ map[string]any) (any, *Error) {
+	s.SetMethod("res.users", "has_group", func(recs map[int]Record, args []any, kw map[string]any) (any, *Error) {
+		if g, ok := kw["group_ext_id"]; ok && len(args) == 1 { // by name (JSON-2)
+			args = append(args, g)
+		}
 		if len(args) < 2 {
 			return nil, &Error{Name: "builtins.TypeError", Message: "has_group() missing 1 required positional argument: 'group_ext_id'"}
 		}

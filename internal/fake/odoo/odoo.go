@@ -468,6 +468,12 @@ func (s *Server) json2(w http.ResponseWriter, r *http.Request) {
 		args = []any{ids}
 	}
 	res, e := s.execute(model, method, args, params)
+	if e != nil && e.Name == "builtins.TypeError" {
+		// a missing or unexpected argument: json2.py's signature.bind
+		// refuses it before the call
+		httpErr(422, "werkzeug.exceptions.UnprocessableEntity", e.Message)
+		return
+	}
 	if e != nil {
 		status := 500
 		switch e.Name {
