@@ -53,7 +53,7 @@ type Client struct {
 
 	mu    sync.Mutex
 	uid   int
-	serie int // 0 until Version ran
+	serie int // 0 until Version ran (-1: unreadable)
 }
 
 var _ connector.Connector = (*Client)(nil)
@@ -162,11 +162,13 @@ func (c *Client) Version(ctx context.Context) (VersionInfo, error) {
 			return v, connector.Malformed("version answer has no server_serie")
 		}
 	}
-	if m, perr := v.Major(); perr == nil {
-		c.mu.Lock()
-		c.serie = m
-		c.mu.Unlock()
+	m, perr := v.Major()
+	if perr != nil {
+		m = -1 // answered, but unreadable: JSON-RPC, and do not ask again
 	}
+	c.mu.Lock()
+	c.serie = m
+	c.mu.Unlock()
 	return v, nil
 }
 
@@ -233,10 +235,17 @@ func (c *Client) state() (uid, serie int) {
 }
 
 // ExecuteKW calls model.method(*args, **kwargs) and decodes the result into
-// out. On Odoo 19+ (after Version) it goes through JSON-2 instead, with
-// kwargs as named parameters and args[0] as ids for record methods.
+// out. On Odoo 19+ it goes through JSON-2 instead (json2FromKW). The first
+// call asks the version when Version has not run, so every client picks
+// its API by itself (/jsonrpc is deprecated in 19 and goes in 20).
 func (c *Client) ExecuteKW(ctx context.Context, model, method string, args []any, kwargs map[string]any, out any) error {
 	uid, serie := c.state()
+	if serie == 0 {
+		if _, err := c.Version(ctx); err != nil {
+			return err
+		}
+		uid, serie = c.state()
+	}
 	if serie >= JSON2Serie {
 		return c.json2FromKW(ctx, model, method, args, kwargs, out)
 	}

@@ -300,6 +300,19 @@ func TestVersionWithoutJSONRPC(t *testing.T) {
 	if log.count("POST /jsonrpc") != 0 {
 		t.Fatalf("Odoo 19 connection test used /jsonrpc: %v", log.paths)
 	}
+	// A client used without calling Version (rule actions, approvals)
+	// learns the series on its first call and goes JSON-2 too.
+	s19 := fake.New()
+	defer s19.Close()
+	s19.SetSerie("19.0")
+	log19 := &pathLog{}
+	fresh := odoo.New(s19.URL, fake.DB, fake.Login, fake.APIKey, &http.Client{Transport: log19})
+	if n, err := fresh.SearchCount(context.Background(), "res.partner", nil); err != nil || n != 2 {
+		t.Fatalf("search_count = %d, %v", n, err)
+	}
+	if log19.count("POST /jsonrpc") != 0 || log19.count("POST /json/2/res.partner/search_count") != 1 {
+		t.Fatalf("a fresh client on Odoo 19 requested %v", log19.paths)
+	}
 	s18 := fake.New()
 	defer s18.Close()
 	c18 := odoo.New(s18.URL, fake.DB, fake.Login, fake.APIKey, nil)

@@ -272,3 +272,19 @@ func TestOdooCallReturningNoneIsDeliveredOnce(t *testing.T) {
 		t.Fatalf("button_cancel ran %d times, order %v", calls, od.Records("purchase.order")[0])
 	}
 }
+
+// On Odoo 19 (JSON-2) a positional argument ipai cannot name is refused,
+// permanently: the rule has to change, no retry helps.
+func TestOdooCallUnnamedPositionalIsPermanent(t *testing.T) {
+	od := fakeodoo.New()
+	defer od.Close()
+	od.SetSerie("19.0")
+	x := New(FromConfigs(configs{
+		"odoo": {Code: "odoo", Type: "odoo", BaseURL: od.URL, Settings: map[string]string{"database": fakeodoo.DB, "login": fakeodoo.Login}, Secrets: map[string]string{"api_key": fakeodoo.APIKey}},
+	}))
+	r := x.All()[rule.KindOdoo].Execute(context.Background(), claimed(t, rule.Action{Kind: rule.KindOdoo, Connector: "odoo",
+		Model: "res.partner", Method: "action_custom", Args: `[[1], "extra"]`}, `{}`))
+	if r.Err == nil || !r.Permanent || !strings.Contains(r.Err.Error(), "kwargs") {
+		t.Fatalf("unnamed positional argument = %+v; want a permanent error asking for kwargs", r)
+	}
+}
