@@ -201,6 +201,16 @@ func runContract(t *testing.T, tg target) {
 		t.Fatalf("invalid field: %v", err)
 	}
 
+	rec.Case("search without its required domain", errName())
+	err = c.ExecuteKW(ctx, "res.partner", "search", nil, nil, nil)
+	wantCode := "builtins.TypeError" // 18: Python's call fails
+	if json2 {
+		wantCode = "werkzeug.exceptions.UnprocessableEntity" // 19: signature.bind fails first
+	}
+	if !errors.As(err, &se) || se.Code != wantCode || !strings.Contains(se.Message, "'domain'") {
+		t.Fatalf("search without a domain: %v", err)
+	}
+
 	rec.Case("wrong database")
 	bad := odoo.New(tg.url, "ipai_no_such_db", tg.login, tg.key, &http.Client{Transport: rec, Timeout: 60 * time.Second})
 	if _, err := bad.Version(ctx); err != nil {

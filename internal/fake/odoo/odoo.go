@@ -455,7 +455,10 @@ func (s *Server) json2(w http.ResponseWriter, r *http.Request) {
 	}
 	if known {
 		if _, e := bind(method, sg, nil, params); e != nil {
-			msg := strings.TrimPrefix(e.Message, method+"() ")
+			msg := strings.TrimPrefix(e.Message, "BaseModel."+method+"() ")
+			if strings.HasPrefix(msg, "missing 1 required positional argument: ") {
+				msg = "missing a required argument: " + strings.TrimPrefix(msg, "missing 1 required positional argument: ")
+			}
 			httpErr(422, "werkzeug.exceptions.UnprocessableEntity", msg)
 			return
 		}

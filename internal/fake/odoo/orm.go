@@ -11,22 +11,23 @@ import (
 // execute_kw argument. params name the positional parameters after self
 // (Odoo 19 odoo/orm/models.py; 18 has the same order).
 type sig struct {
-	model  bool
-	params []string
-	kwOnly bool // keyword-only parameters (message_post)
+	model    bool
+	params   []string
+	kwOnly   bool // keyword-only parameters (message_post)
+	required int  // how many of params have no default
 }
 
 var sigs = map[string]sig{
-	"search":           {model: true, params: []string{"domain", "offset", "limit", "order"}},
+	"search":           {model: true, params: []string{"domain", "offset", "limit", "order"}, required: 1},
 	"search_read":      {model: true, params: []string{"domain", "fields", "offset", "limit", "order"}},
-	"search_count":     {model: true, params: []string{"domain", "limit"}},
+	"search_count":     {model: true, params: []string{"domain", "limit"}, required: 1},
 	"name_search":      {model: true, params: []string{"name", "domain", "operator", "limit"}},
-	"name_create":      {model: true, params: []string{"name"}},
-	"default_get":      {model: true, params: []string{"fields"}},
+	"name_create":      {model: true, params: []string{"name"}, required: 1},
+	"default_get":      {model: true, params: []string{"fields"}, required: 1},
 	"fields_get":       {model: true, params: []string{"allfields", "attributes"}},
-	"create":           {model: true, params: []string{"vals_list"}},
+	"create":           {model: true, params: []string{"vals_list"}, required: 1},
 	"read":             {params: []string{"fields", "load"}},
-	"write":            {params: []string{"vals"}},
+	"write":            {params: []string{"vals"}, required: 1},
 	"copy":             {params: []string{"default"}},
 	"unlink":           {},
 	"action_archive":   {},
@@ -43,13 +44,20 @@ func bind(method string, sg sig, args []any, kw map[string]any) (map[string]any,
 		out[k] = v
 	}
 	if len(args) > len(sg.params) {
-		return nil, &Error{Name: "builtins.TypeError", Message: fmt.Sprintf("%s() takes %d positional arguments but %d were given", method, len(sg.params)+1, len(args)+1)}
+		return nil, &Error{Name: "builtins.TypeError", Message: fmt.Sprintf("BaseModel.%s() takes %d positional arguments but %d were given", method, len(sg.params)+1, len(args)+1)}
 	}
 	for i, v := range args {
 		if _, dup := out[sg.params[i]]; dup {
-			return nil, &Error{Name: "builtins.TypeError", Message: fmt.Sprintf("%s() got multiple values for argument '%s'", method, sg.params[i])}
+			return nil, &Error{Name: "builtins.TypeError", Message: fmt.Sprintf("BaseModel.%s() got multiple values for argument '%s'", method, sg.params[i])}
 		}
 		out[sg.params[i]] = v
+	}
+	for _, p := range sg.params[:sg.required] {
+		if _, ok := out[p]; !ok {
+			// Python's call (JSON-RPC); JSON-2's signature.bind says
+			// "missing a required argument: 'x'" (the handler's 422)
+			return nil, &Error{Name: "builtins.TypeError", Message: fmt.Sprintf("BaseModel.%s() missing 1 required positional argument: '%s'", method, p)}
+		}
 	}
 	for k := range out {
 		if k == "context" {
@@ -60,7 +68,7 @@ func bind(method string, sg sig, args []any, kw map[string]any) (map[string]any,
 			known = known || p == k
 		}
 		if !known && !(method == "search_read" || method == "read") { // **read_kwargs
-			return nil, &Error{Name: "builtins.TypeError", Message: fmt.Sprintf("%s() got an unexpected keyword argument '%s'", method, k)}
+			return nil, &Error{Name: "builtins.TypeError", Message: fmt.Sprintf("BaseModel.%s() got an unexpected keyword argument '%s'", method, k)}
 		}
 	}
 	return out, nil
