@@ -158,3 +158,25 @@ func TestN8NFromStoredConnector(t *testing.T) {
 		t.Fatalf("master key file: %v", err)
 	}
 }
+
+// A connector error with newlines in the service's message is stored on
+// one line, so `ipai connector list` keeps one row a connector.
+func TestConnectorListErrorOnOneLine(t *testing.T) {
+	dataDir := t.TempDir()
+	t.Setenv("IPAI_DATA_DIR", dataDir)
+	t.Setenv(secret.EnvKey, "")
+	db := filepath.Join(dataDir, "ipai.db")
+	mm := mattermost.New()
+	t.Cleanup(mm.Close)
+	seedConnectors(t, db, dataDir, integration.Input{Code: "chat", Type: "mattermost", BaseURL: mm.URL,
+		Secrets: map[string]string{"token": mattermost.AdminToken}})
+	mm.Fail(http.StatusServiceUnavailable, `{"id":"x","message":"down for maintenance\nback at 10:00\n","status_code":503}`)
+	if _, _, err := run(t, "connector", "test", "--db", db, "chat"); exitCode(err) != 1 {
+		t.Fatalf("test of a failing connector: %v; want exit 1", err)
+	}
+	out, _, err := run(t, "connector", "list", "--db", db)
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if err != nil || len(lines) != 2 || !strings.Contains(lines[1], "down for maintenance back at 10:00") {
+		t.Fatalf("list: %d lines %q %v; want the header and one row", len(lines), out, err)
+	}
+}

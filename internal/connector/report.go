@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -69,7 +70,15 @@ func (p *Probe) Fail(name string, err error) {
 	if p.err == nil {
 		p.err = err
 	}
-	p.checks = append(p.checks, Check{Name: name, OK: false, Detail: err.Error()})
+	p.checks = append(p.checks, Check{Name: name, OK: false, Detail: OneLine(err.Error())})
+}
+
+// OneLine returns s on one line: runs of white space (newlines and tabs
+// included, as services put in their error messages) become one space,
+// and the ends are trimmed. Stored as a connector's last error, it keeps
+// tables and logs one row a connector.
+func OneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // Version records the version the service reported.

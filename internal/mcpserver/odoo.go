@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -24,6 +26,62 @@ type odooServer struct {
 	c      *odoo.Client
 	policy OdooPolicy
 	env    *Env
+
+	mu       sync.Mutex
+	defaults map[string]defaultFields // model → fields read when none are asked
+}
+
+type defaultFields struct {
+	names []string
+	at    time.Time
+}
+
+// defaultFieldsTTL bounds how long a model's default field list is kept
+// (an app installed later may add fields).
+const defaultFieldsTTL = 10 * time.Minute
+
+// skippedTypes are left out of reads that name no fields: binaries (images
+// and attachments, base64 — tens of kilobytes a record), html bodies and
+// x2many id lists. Asked for by name, they are read.
+var skippedTypes = map[string]bool{"binary": true, "html": true, "one2many": true, "many2many": true,
+	"properties": true, "properties_definition": true}
+
+// readFields returns the fields to read: the asked or allow-listed ones
+// (policy), else the model's stored fields whose type is not in
+// skippedTypes, plus display_name.
+func (o *odooServer) readFields(ctx context.Context, model string, asked []string) ([]string, error) {
+	fields, err := o.policy.ReadFields(model, asked)
+	if err != nil || fields != nil {
+		return fields, err
+	}
+	o.mu.Lock()
+	d, ok := o.defaults[model]
+	o.mu.Unlock()
+	if ok && time.Since(d.at) < defaultFieldsTTL {
+		return d.names, nil
+	}
+	var defs map[string]struct {
+		Type  string `json:"type"`
+		Store *bool  `json:"store"`
+	}
+	if err := o.c.FieldsGetAttrs(ctx, model, []string{"type", "store"}, &defs); err != nil {
+		return nil, odooErr(err)
+	}
+	names := []string{}
+	for name, f := range defs {
+		stored := f.Store == nil || *f.Store
+		if name == "display_name" || (stored && !skippedTypes[f.Type] && !isDenied(name)) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	o.mu.Lock()
+	if o.defaults == nil {
+		o.defaults = map[string]defaultFields{}
+	}
+	o.defaults[model] = defaultFields{names: names, at: time.Now()}
+	o.mu.Unlock()
+	return names, nil
 }
 
 // NewOdoo returns the odoo server over one Odoo client. Works on Odoo 17/18
@@ -54,7 +112,7 @@ type modelIn struct {
 type searchReadIn struct {
 	Model  string   `json:"model" jsonschema:"technical model name, e.g. res.partner"`
 	Domain []any    `json:"domain,omitempty" jsonschema:"Odoo domain, e.g. [[\"is_company\",\"=\",true]]; empty matches all"`
-	Fields []string `json:"fields,omitempty" jsonschema:"fields to return; empty returns the allowed fields"`
+	Fields []string `json:"fields,omitempty" jsonschema:"fields to return; empty returns the stored fields except binary (images, files), html and one2many/many2many lists — name those to get them"`
 	Limit  int      `json:"limit,omitempty" jsonschema:"maximum records (default 80, at most 500)"`
 	Offset int      `json:"offset,omitempty"`
 	Order  string   `json:"order,omitempty" jsonschema:"e.g. name asc, id desc"`
@@ -70,11 +128,11 @@ func (o *odooServer) searchRead(ctx context.Context, c *Call, in searchReadIn) (
 	if err := o.policy.CanRead(in.Model); err != nil {
 		return recordsOut{}, err
 	}
-	fields, err := o.policy.ReadFields(in.Model, in.Fields)
-	if err != nil {
+	if err := checkDomain(in.Domain); err != nil {
 		return recordsOut{}, err
 	}
-	if err := checkDomain(in.Domain); err != nil {
+	fields, err := o.readFields(ctx, in.Model, in.Fields)
+	if err != nil {
 		return recordsOut{}, err
 	}
 	opts := map[string]any{"limit": min(clampN(in.Limit, defaultLimit), maxLimit)}
@@ -119,6 +177,10 @@ func checkDomain(d []any) error {
 func odooErr(err error) error {
 	msg := err.Error()
 	switch {
+	case odoo.IsUnknownModel(err):
+		return fmt.Errorf("odoo: model not installed on this Odoo (%v); check the spelling, install the app that provides it, or use odoo_list_models to see the installed models", err)
+	case strings.Contains(msg, "ValueError: Invalid field") || strings.Contains(msg, "(builtins.ValueError): Invalid field"):
+		return fmt.Errorf("odoo: unknown field (%v); use odoo_fields_get to find the model's field names", err)
 	case strings.Contains(msg, "builtins.KeyError"):
 		return fmt.Errorf("odoo: unknown model or field (%v); use odoo_list_models and odoo_fields_get to find the right names", err)
 	case strings.Contains(msg, "AccessDenied"):
@@ -140,7 +202,7 @@ func (o *odooServer) read(ctx context.Context, c *Call, in readIn) (recordsOut, 
 	if len(in.IDs) == 0 {
 		return recordsOut{}, fmt.Errorf("ids: give at least one record id (find ids with odoo_search_read)")
 	}
-	fields, err := o.policy.ReadFields(in.Model, in.Fields)
+	fields, err := o.readFields(ctx, in.Model, in.Fields)
 	if err != nil {
 		return recordsOut{}, err
 	}
@@ -428,9 +490,9 @@ func (o *odooServer) postMessage(ctx context.Context, c *Call, in postMessageIn)
 	if c.DryRun {
 		return out, nil
 	}
-	var id int
-	if err := o.c.ExecuteKW(ctx, in.Model, "message_post", []any{[]int{in.ID}},
-		map[string]any{"body": in.Body, "message_type": "comment", "subtype_xmlid": "mail.mt_note"}, &id); err != nil {
+	id, err := o.c.MessagePost(ctx, in.Model, in.ID,
+		map[string]any{"body": in.Body, "message_type": "comment", "subtype_xmlid": "mail.mt_note"})
+	if err != nil {
 		return postMessageOut{}, odooErr(err)
 	}
 	out.Applied, out.MessageID = true, id
@@ -455,7 +517,10 @@ func (o *odooServer) resource(ctx context.Context, req *mcp.ReadResourceRequest)
 	if err := o.policy.CanRead(model); err != nil {
 		return nil, err
 	}
-	fields, _ := o.policy.ReadFields(model, nil)
+	fields, err := o.readFields(ctx, model, nil)
+	if err != nil {
+		return nil, err
+	}
 	var recs []map[string]any
 	if err := o.c.Read(ctx, model, []int{id}, fields, &recs); err != nil {
 		return nil, odooErr(err)

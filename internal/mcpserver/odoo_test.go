@@ -365,6 +365,82 @@ func TestOdoo19JSON2(t *testing.T) {
 	if fx.fake.Records("res.partner")[1]["phone"] != "+63 2 555" {
 		t.Fatal("JSON-2 write did not reach Odoo")
 	}
+	// message_post answers [id] on JSON-2: posted once, reported posted.
+	var mo postMessageOut
+	mustOK(t, cs, "odoo_post_message", map[string]any{"model": "res.partner", "id": 2, "body": "Checked on JSON-2"}, &mo)
+	msgs := fx.fake.Records("mail.message")
+	if len(msgs) != 1 || !mo.Applied || mo.MessageID != msgs[0]["id"] {
+		t.Fatalf("JSON-2 message_post = %+v, messages %v", mo, msgs)
+	}
+}
+
+// odoo_call passes positional arguments on JSON-2 by name (read's fields,
+// name_search's name), and refuses those it cannot name.
+func TestOdooCallPositionalJSON2(t *testing.T) {
+	fx := newOdooFixture(t)
+	fx.fake.SetSerie("19.0")
+	env := &Env{Audit: fx.rec, Local: principal("tok-1", "mcp:odoo:write")}
+	c := odoo.New(fx.fake.URL, fakeodoo.DB, fakeodoo.Login, fakeodoo.APIKey, nil)
+	if _, err := c.Version(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := OdooPolicy{CallMethods: []string{"res.partner.read", "res.partner.name_search", "res.partner.action_custom"}}
+	cs := connect(t, NewOdoo(env, c, p))
+	var co callOut
+	mustOK(t, cs, "odoo_call", map[string]any{"model": "res.partner", "method": "read", "args": []any{[]any{1}, []any{"name"}}}, &co)
+	rows, _ := co.Result.([]any)
+	if len(rows) != 1 || len(rows[0].(map[string]any)) != 2 {
+		t.Fatalf("read [[1],[name]] = %v; want id and name only", co.Result)
+	}
+	mustOK(t, cs, "odoo_call", map[string]any{"model": "res.partner", "method": "name_search", "args": []any{"Azure"}}, &co)
+	if !strings.Contains(fmt.Sprint(co.Result), "Azure Interior") {
+		t.Fatalf("name_search [Azure] = %v", co.Result)
+	}
+	mustFail(t, cs, "odoo_call", map[string]any{"model": "res.partner", "method": "action_custom", "args": []any{[]any{1}, "x"}}, "kwargs")
+}
+
+// A method returning None is a success for odoo_call.
+func TestOdooCallNoneResult(t *testing.T) {
+	fx := newOdooFixture(t)
+	_, _, do := fx.session(t, OdooPolicy{CallMethods: []string{"res.partner.action_archive"}}, "mcp:odoo:write")
+	var co callOut
+	if msg := do("odoo_call", map[string]any{"model": "res.partner", "method": "action_archive", "args": []any{[]any{2}}}, &co); msg != "" || !co.Applied {
+		t.Fatalf("action_archive = %+v %q", co, msg)
+	}
+	if fx.fake.Records("res.partner")[1]["active"] != false {
+		t.Fatal("partner not archived")
+	}
+}
+
+// Reads that name no fields leave binaries, html and x2many lists out; an
+// unknown model gets the "not installed" hint.
+func TestOdooDefaultFieldsAndUnknownModel(t *testing.T) {
+	for _, serie := range []string{"18.0", "19.0"} {
+		fx := newOdooFixture(t)
+		fx.fake.SetSerie(serie)
+		env := &Env{Audit: fx.rec, Local: principal("tok-1", "mcp:odoo:read")}
+		c := odoo.New(fx.fake.URL, fakeodoo.DB, fakeodoo.Login, fakeodoo.APIKey, nil)
+		if _, err := c.Version(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		cs := connect(t, NewOdoo(env, c, OdooPolicy{}))
+		var out recordsOut
+		mustOK(t, cs, "odoo_search_read", map[string]any{"model": "res.partner", "domain": []any{[]any{"is_company", "=", true}}}, &out)
+		if out.Count != 2 || out.Records[0]["name"] == nil || out.Records[0]["email"] == nil || out.Records[0]["display_name"] == nil {
+			t.Fatalf("%s: default read = %+v", serie, out)
+		}
+		for _, f := range []string{"image_1920", "comment", "child_ids", "category_id", "message_ids"} {
+			if _, ok := out.Records[0][f]; ok {
+				t.Fatalf("%s: default read returned %s: %v", serie, f, out.Records[0])
+			}
+		}
+		mustOK(t, cs, "odoo_read", map[string]any{"model": "res.partner", "ids": []any{1}, "fields": []any{"image_1920"}}, &out)
+		if out.Records[0]["image_1920"] == nil {
+			t.Fatalf("%s: image asked by name not read: %v", serie, out.Records[0])
+		}
+		mustFail(t, cs, "odoo_search_read", map[string]any{"model": "x_not.installed", "fields": []any{"name"}}, "model not installed")
+		mustFail(t, cs, "odoo_search_read", map[string]any{"model": "x_not.installed"}, "model not installed")
+	}
 }
 
 func TestMaskJSON(t *testing.T) {

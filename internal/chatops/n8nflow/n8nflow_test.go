@@ -146,6 +146,12 @@ func TestTriggerPolicy(t *testing.T) {
 	if out, err := f.Trigger(ctx, "run_method", tr); err != nil || out["status"] != "success" || od.Records("purchase.order")[0]["state"] != "purchase" {
 		t.Fatalf("button_approve = %v, %v", out, err)
 	}
+	// button_cancel returns None: Odoo's answer has no "result"; a success.
+	po2 := od.Add("purchase.order", fakeodoo.Record{"name": "P2", "state": "to approve"})
+	tr, _ = n8nflow.ParseTrigger("run_method", []byte(`{"model":"purchase.order","method":"button_cancel","record_id":`+jsonInt(po2)+`}`))
+	if out, err := f.Trigger(ctx, "run_method", tr); err != nil || out["status"] != "success" || od.Records("purchase.order")[1]["state"] != "cancel" {
+		t.Fatalf("button_cancel (returns None) = %v, %v", out, err)
+	}
 	tr, _ = n8nflow.ParseTrigger("create_record", []byte(`{"model":"res.partner","values":{"name":"From n8n"}}`))
 	if out, err := f.Trigger(ctx, "create_record", tr); err != nil || out["record_name"] != "From n8n" {
 		t.Fatalf("create_record = %v, %v", out, err)

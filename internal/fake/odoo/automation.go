@@ -116,12 +116,6 @@ func (s *Server) SetRelation(model, field, comodel string) {
 	s.auto.relations[model][field] = comodel
 }
 
-func (s *Server) addRelations(model string, out map[string]any) {
-	for f, rel := range s.auto.relations[model] {
-		out[f] = map[string]any{"string": strings.ReplaceAll(f, "_", " "), "type": "many2one", "required": false, "relation": rel}
-	}
-}
-
 // WebhookPosts returns the notifications sent so far.
 func (s *Server) WebhookPosts() []WebhookPost {
 	s.mu.Lock()

@@ -20,39 +20,39 @@ func (s *Server) SetMethod(model, name string, m Method) {
 	s.methods[model+" "+name] = m
 }
 
-// EnablePurchase adds purchase.order with Odoo's approval methods
-// (button_approve: "to approve" → "purchase"; button_cancel → "cancel") and
-// res.users.has_group(group) backed by each user's "groups" list of xml ids.
+// EnablePurchase adds purchase.order with Odoo 18's approval methods, as
+// the real ones behave (purchase/models/purchase_order.py): button_approve
+// moves the orders to "purchase" whatever their state (it has no state
+// guard) and returns {}; button_cancel moves them to "cancel" and returns
+// None (no "result" in the JSON-RPC answer). And res.users.has_group(group)
+// backed by each user's "groups" list of xml ids.
 func (s *Server) EnablePurchase() {
-	transition := func(to string, from ...string) Method {
+	transition := func(to string, result any) Method {
 		return func(recs map[int]Record, args []any, _ map[string]any) (any, *Error) {
 			if len(args) == 0 {
-				return nil, &Error{Name: "builtins.TypeError", Message: "missing ids"}
+				return nil, &Error{Name: "builtins.IndexError", Message: "list index out of range"}
 			}
 			ids, e := toIDs(args[0])
 			if e != nil {
 				return nil, e
 			}
 			for _, id := range ids {
-				r := recs[id]
-				if r == nil {
+				if recs[id] == nil {
 					return nil, &Error{Name: "odoo.exceptions.MissingError", Message: fmt.Sprintf("Record does not exist or has been deleted.\n(Record: purchase.order(%d,), User: 2)", id)}
 				}
-				ok := len(from) == 0
-				for _, f := range from {
-					ok = ok || r["state"] == f
-				}
-				if !ok {
-					return nil, &Error{Name: "odoo.exceptions.UserError", Message: fmt.Sprintf("Order %v is in state %v and cannot be changed that way.", r["name"], r["state"])}
-				}
-				r["state"] = to
 			}
-			return true, nil
+			for _, id := range ids {
+				recs[id]["state"] = to
+			}
+			return result, nil
 		}
 	}
-	s.SetMethod("purchase.order", "button_approve", transition("purchase", "to approve"))
-	s.SetMethod("purchase.order", "button_cancel", transition("cancel", "draft", "sent", "to approve", "purchase"))
-	s.SetMethod("res.users", "has_group", func(recs map[int]Record, args []any, _ map[string]any) (any, *Error) {
+	s.SetMethod("purchase.order", "button_approve", transition("purchase", map[string]any{}))
+	s.SetMethod("purchase.order", "button_cancel", transition("cancel", nil))
+	s.SetMethod("res.users", "has_group", func(recs map[int]Record, args []any, kw map[string]any) (any, *Error) {
+		if g, ok := kw["group_ext_id"]; ok && len(args) == 1 { // by name (JSON-2)
+			args = append(args, g)
+		}
 		if len(args) < 2 {
 			return nil, &Error{Name: "builtins.TypeError", Message: "has_group() missing 1 required positional argument: 'group_ext_id'"}
 		}

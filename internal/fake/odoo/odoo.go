@@ -31,6 +31,10 @@ const (
 	AdminUID = 2
 )
 
+// seedImage is a partner's image_1920 as read() returns it: base64 (a
+// 1×1 PNG here; real avatars run to tens of kilobytes each).
+const seedImage = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+
 // Record is one record's field values ("id" included).
 type Record = map[string]any
 
@@ -47,6 +51,7 @@ type Server struct {
 	now      func() time.Time
 	methods  map[string]Method // "model method" → custom ORM method (methods.go)
 	auto     automationState   // webhook automation engine (automation.go)
+	schemas  map[string]map[string]FieldDef
 }
 
 // New starts a fake Odoo 18.0 with database "odoo", user admin (password
@@ -54,15 +59,18 @@ type Server struct {
 // project.task and account.move records.
 func New() *Server {
 	s := &Server{serie: "18.0", models: map[string]map[int]Record{}, nextID: map[string]int{},
-		sessions: map[string]int{}, now: time.Now}
+		sessions: map[string]int{}, now: time.Now, schemas: map[string]map[string]FieldDef{}}
+	for m, f := range seedSchemas {
+		s.schemas[m] = f
+	}
 	for _, m := range []string{"res.partner", "res.users", "project.project", "project.task", "account.move", "crm.lead", "hr.expense"} {
 		s.models[m] = map[int]Record{}
 		s.nextID[m] = 1
 	}
 	s.Add("res.users", Record{"name": "Administrator", "login": Login})
 	s.Add("res.users", Record{"name": "Administrator", "login": Login})
-	s.Add("res.partner", Record{"name": "Deco Addict", "is_company": true, "email": "deco@example.com", "customer_rank": 1})
-	s.Add("res.partner", Record{"name": "Azure Interior", "is_company": true, "email": "azure@example.com", "customer_rank": 1})
+	s.Add("res.partner", Record{"name": "Deco Addict", "is_company": true, "email": "deco@example.com", "customer_rank": 1, "image_1920": seedImage})
+	s.Add("res.partner", Record{"name": "Azure Interior", "is_company": true, "email": "azure@example.com", "customer_rank": 1, "image_1920": seedImage})
 	proj := s.Add("project.project", Record{"name": "Month-end close", "active": true})
 	s.Add("project.task", Record{"name": "Reconcile bank", "project_id": []any{proj, "Month-end close"}, "priority": "0", "active": true})
 	s.Add("account.move", Record{"name": "INV/2026/00001", "move_type": "out_invoice", "state": "posted",
@@ -136,14 +144,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /web/dataset/call_kw", s.rpc(s.callKW))
 	mux.HandleFunc("POST /web/dataset/call_kw/", s.rpc(s.callKW))
 	mux.HandleFunc("POST /json/2/{model}/{method}", s.json2)
+	mux.HandleFunc("GET /web/version", s.webVersion)
 	mux.HandleFunc("GET /web/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]string{"status": "pass"})
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(404)
-		_, _ = w.Write([]byte("<!DOCTYPE html><html><body><h1>404: Not Found</h1></body></html>"))
-	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { notFoundHTML(w, notFoundPage) })
 	return mux
 }
 
@@ -194,7 +199,9 @@ func writeRPC(w http.ResponseWriter, id, result any, e *Error) {
 		out["error"] = map[string]any{"code": code, "message": top, "data": map[string]any{
 			"name": e.Name, "message": e.Message, "arguments": []any{e.Message}, "context": map[string]any{},
 			"debug": "Traceback (most recent call last):\n  File \"odoo/http.py\", line 1\n" + e.Name + ": " + e.Message}}
-	} else {
+	} else if result != nil {
+		// odoo/http.py JsonRPCDispatcher._response writes "result" only
+		// when it is not None: a method returning None answers without it.
 		out["result"] = result
 	}
 	writeJSON(w, 200, out)
@@ -241,6 +248,9 @@ func (s *Server) jsonrpc(r *http.Request, p map[string]any) (any, *Error) {
 		case "about":
 			return "See http://openerp.com", nil
 		case "login", "authenticate":
+			if db := str(0); db != DB {
+				return nil, noDatabase(db)
+			}
 			if uid := s.checkPassword(str(0), str(1), str(2)); uid != 0 {
 				return uid, nil
 			}
@@ -253,6 +263,9 @@ func (s *Server) jsonrpc(r *http.Request, p map[string]any) (any, *Error) {
 		}
 		if len(args) < 5 {
 			return nil, &Error{Name: "builtins.TypeError", Message: "execute_kw() missing required positional arguments"}
+		}
+		if db := str(0); db != DB {
+			return nil, noDatabase(db)
 		}
 		uid, _ := args[1].(float64)
 		if int(uid) != AdminUID || s.checkPassword(str(0), Login, str(2)) == 0 {
@@ -279,6 +292,13 @@ func (s *Server) jsonrpc(r *http.Request, p map[string]any) (any, *Error) {
 		}
 	}
 	return nil, &Error{Name: "builtins.KeyError", Message: fmt.Sprintf("'%s'", service)}
+}
+
+// noDatabase is what Odoo 18 answers on /jsonrpc for a database it does
+// not have (recorded: the PostgreSQL connection error, as an "Odoo Server
+// Error" envelope).
+func noDatabase(db string) *Error {
+	return &Error{Name: "psycopg2.OperationalError", Message: fmt.Sprintf("connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  database \"%s\" does not exist\n", db)}
 }
 
 type sessionResult struct {
@@ -335,68 +355,151 @@ func (s *Server) callKW(r *http.Request, p map[string]any) (any, *Error) {
 	return s.execute(model, method, args, kwargs)
 }
 
-func (s *Server) json2(w http.ResponseWriter, r *http.Request) {
+// notFoundNoDB is the page Odoo 19 serves (odoo/http.py NOT_FOUND_NODB)
+// when a request names a database it does not have (X-Odoo-Database) and
+// the path is not one of the database-free routes, as /json/2 is not.
+const notFoundNoDB = `<!DOCTYPE html>
+<title>404 Not Found</title>
+<h1>Not Found</h1>
+<p>No database is selected and the requested URL was not found in the server-wide controllers.</p>
+<p>Please verify the hostname, <a href=/web/login>login</a> and try again.</p>
+
+<!-- Alternatively, use the X-Odoo-Database header. -->
+`
+
+func (s *Server) json2API() bool {
 	s.mu.Lock()
 	serie := s.serie
 	s.mu.Unlock()
-	if !strings.HasPrefix(serie, "19") && !strings.HasPrefix(serie, "2") {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(404)
-		_, _ = w.Write([]byte("<!DOCTYPE html><html><body><h1>404: Not Found</h1></body></html>"))
+	return strings.HasPrefix(serie, "19") || strings.HasPrefix(serie, "2") || strings.HasPrefix(serie, "saas~19")
+}
+
+func notFoundHTML(w http.ResponseWriter, page string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(404)
+	_, _ = w.Write([]byte(page))
+}
+
+const notFoundPage = "<!DOCTYPE html><html><body><h1>404: Not Found</h1></body></html>"
+
+// webVersion serves GET /web/version as Odoo 19's rpc module does
+// ({"version_info": […], "version": "19.0"}); Odoo 17 and 18 have no such
+// route (404 page).
+func (s *Server) webVersion(w http.ResponseWriter, r *http.Request) {
+	if !s.json2API() {
+		notFoundHTML(w, notFoundPage)
 		return
 	}
-	j2err := func(status int, name, msg string) {
-		writeJSON(w, status, map[string]any{"name": name, "message": msg, "arguments": []any{msg, status}, "context": map[string]any{}, "debug": "Traceback…"})
+	v := s.versionInfo()
+	writeJSON(w, 200, map[string]any{"version_info": v["server_version_info"], "version": v["server_version"]})
+}
+
+// json2 serves POST /json/2/<model>/<method> as Odoo 19's addons/rpc
+// json2.py with odoo/http.py's Json2Dispatcher: named parameters only
+// (ids for record methods), errors as {"name", "message", "arguments",
+// "context", "debug"} with the exception's HTTP status (UserError 422,
+// AccessError/AccessDenied 403, MissingError 404, werkzeug NotFound 404 and
+// UnprocessableEntity 422, anything else 500), a recordset result as its
+// ids and None as null.
+func (s *Server) json2(w http.ResponseWriter, r *http.Request) {
+	if !s.json2API() {
+		notFoundHTML(w, notFoundPage)
+		return
 	}
+	if db := r.Header.Get("X-Odoo-Database"); db != "" && db != DB {
+		notFoundHTML(w, notFoundNoDB)
+		return
+	}
+	j2err := func(status int, name, msg string, args []any) {
+		if args == nil {
+			args = []any{msg}
+		}
+		writeJSON(w, status, map[string]any{"name": name, "message": msg, "arguments": args, "context": map[string]any{},
+			"debug": "Traceback (most recent call last):\n  File \"odoo/http.py\", line 1\n" + name + ": " + msg})
+	}
+	httpErr := func(status int, name, msg string) { j2err(status, name, msg, []any{msg, status}) }
 	h := r.Header.Get("Authorization")
 	if !strings.EqualFold(strings.SplitN(h, " ", 2)[0], "bearer") || !strings.HasSuffix(h, " "+APIKey) {
-		j2err(401, "werkzeug.exceptions.Unauthorized", "Invalid apikey")
+		httpErr(401, "werkzeug.exceptions.Unauthorized", "Invalid apikey")
 		return
 	}
-	var params map[string]any
-	if err := json.NewDecoder(r.Body).Decode(&params); err != nil {
-		j2err(400, "werkzeug.exceptions.BadRequest", "400 Bad Request: invalid JSON")
-		return
+	params := map[string]any{}
+	if r.ContentLength != 0 {
+		if err := json.NewDecoder(r.Body).Decode(&params); err != nil {
+			httpErr(400, "werkzeug.exceptions.BadRequest", "could not parse the body as json: "+err.Error())
+			return
+		}
 	}
 	model, method := r.PathValue("model"), r.PathValue("method")
 	if model == "res.users" && method == "context_get" {
 		writeJSON(w, 200, map[string]any{"lang": "en_US", "tz": "UTC", "uid": AdminUID})
 		return
 	}
-	var args []any
-	switch method {
-	case "search", "search_read", "search_count":
-		d := params["domain"]
-		if d == nil {
-			d = []any{}
-		}
-		args = []any{d}
-		delete(params, "domain")
-	case "create":
-		args = []any{params["vals_list"]}
-		delete(params, "vals_list")
-	case "write":
-		args = []any{params["ids"], params["vals"]}
-		delete(params, "ids")
-		delete(params, "vals")
-	default:
-		if ids, ok := params["ids"]; ok {
-			args = []any{ids}
-			delete(params, "ids")
+	s.mu.Lock()
+	_, haveModel := s.models[model]
+	custom := s.methods[model+" "+method] != nil
+	s.mu.Unlock()
+	if !haveModel {
+		httpErr(404, "werkzeug.exceptions.NotFound", fmt.Sprintf("the model %s does not exist", pyRepr(model)))
+		return
+	}
+	sg, known := sigs[method]
+	if !known && !custom {
+		httpErr(404, "werkzeug.exceptions.NotFound", fmt.Sprintf("The method '%s.%s' does not exist", model, method))
+		return
+	}
+	ids, hasIDs := params["ids"]
+	delete(params, "ids")
+	delete(params, "context")
+	if l, ok := ids.([]any); hasIDs && ok && len(l) == 0 {
+		hasIDs = false
+	}
+	if known && sg.model && hasIDs {
+		httpErr(422, "werkzeug.exceptions.UnprocessableEntity", fmt.Sprintf("cannot call %s.%s with ids", model, method))
+		return
+	}
+	if known {
+		if _, e := bind(method, sg, nil, params); e != nil {
+			msg := strings.TrimPrefix(e.Message, "BaseModel."+method+"() ")
+			if strings.HasPrefix(msg, "missing 1 required positional argument: ") {
+				msg = "missing a required argument: " + strings.TrimPrefix(msg, "missing 1 required positional argument: ")
+			}
+			httpErr(422, "werkzeug.exceptions.UnprocessableEntity", msg)
+			return
 		}
 	}
-	delete(params, "context")
+	var args []any
+	if !(known && sg.model) {
+		if ids == nil {
+			ids = []any{}
+		}
+		args = []any{ids}
+	}
 	res, e := s.execute(model, method, args, params)
+	if e != nil && e.Name == "builtins.TypeError" {
+		// a missing or unexpected argument: json2.py's signature.bind
+		// refuses it before the call
+		httpErr(422, "werkzeug.exceptions.UnprocessableEntity", e.Message)
+		return
+	}
 	if e != nil {
-		status := 422
+		status := 500
 		switch e.Name {
+		case "odoo.exceptions.UserError", "odoo.exceptions.ValidationError":
+			status = 422
 		case "odoo.exceptions.AccessDenied", "odoo.exceptions.AccessError":
 			status = 403
-		case "odoo.exceptions.MissingError", "builtins.KeyError":
+		case "odoo.exceptions.MissingError":
 			status = 404
 		}
-		j2err(status, e.Name, e.Message)
+		j2err(status, e.Name, e.Message, nil)
 		return
+	}
+	switch method {
+	case "create", "copy", "message_post": // recordsets: their ids
+		if id, ok := res.(int); ok {
+			res = []int{id}
+		}
 	}
 	writeJSON(w, 200, res)
 }

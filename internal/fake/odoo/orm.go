@@ -6,73 +6,182 @@ import (
 	"strings"
 )
 
-// execute runs an ORM method on the in-memory models (caller holds no lock).
+// sig is a method's Python signature as the fake knows it: @api.model
+// methods take no ids; record methods take the ids as their first
+// execute_kw argument. params name the positional parameters after self
+// (Odoo 19 odoo/orm/models.py; 18 has the same order).
+type sig struct {
+	model    bool
+	params   []string
+	kwOnly   bool // keyword-only parameters (message_post)
+	required int  // how many of params have no default
+}
+
+var sigs = map[string]sig{
+	"search":           {model: true, params: []string{"domain", "offset", "limit", "order"}, required: 1},
+	"search_read":      {model: true, params: []string{"domain", "fields", "offset", "limit", "order"}},
+	"search_count":     {model: true, params: []string{"domain", "limit"}, required: 1},
+	"name_search":      {model: true, params: []string{"name", "domain", "operator", "limit"}},
+	"name_create":      {model: true, params: []string{"name"}, required: 1},
+	"default_get":      {model: true, params: []string{"fields"}, required: 1},
+	"fields_get":       {model: true, params: []string{"allfields", "attributes"}},
+	"create":           {model: true, params: []string{"vals_list"}, required: 1},
+	"read":             {params: []string{"fields", "load"}},
+	"write":            {params: []string{"vals"}, required: 1},
+	"copy":             {params: []string{"default"}},
+	"unlink":           {},
+	"action_archive":   {},
+	"action_unarchive": {},
+	"message_post":     {kwOnly: true},
+}
+
+// bind does what Python's call does with execute_kw's args and kwargs:
+// positional arguments fill the named parameters in order; too many, or
+// one given twice, is a TypeError.
+func bind(method string, sg sig, args []any, kw map[string]any) (map[string]any, *Error) {
+	out := make(map[string]any, len(kw)+len(args))
+	for k, v := range kw {
+		out[k] = v
+	}
+	if len(args) > len(sg.params) {
+		return nil, &Error{Name: "builtins.TypeError", Message: fmt.Sprintf("BaseModel.%s() takes %d positional arguments but %d were given", method, len(sg.params)+1, len(args)+1)}
+	}
+	for i, v := range args {
+		if _, dup := out[sg.params[i]]; dup {
+			return nil, &Error{Name: "builtins.TypeError", Message: fmt.Sprintf("BaseModel.%s() got multiple values for argument '%s'", method, sg.params[i])}
+		}
+		out[sg.params[i]] = v
+	}
+	for _, p := range sg.params[:sg.required] {
+		if _, ok := out[p]; !ok {
+			// Python's call (JSON-RPC); JSON-2's signature.bind says
+			// "missing a required argument: 'x'" (the handler's 422)
+			return nil, &Error{Name: "builtins.TypeError", Message: fmt.Sprintf("BaseModel.%s() missing 1 required positional argument: '%s'", method, p)}
+		}
+	}
+	for k := range out {
+		if k == "context" {
+			continue
+		}
+		known := sg.kwOnly
+		for _, p := range sg.params {
+			known = known || p == k
+		}
+		if !known && !(method == "search_read" || method == "read") { // **read_kwargs
+			return nil, &Error{Name: "builtins.TypeError", Message: fmt.Sprintf("BaseModel.%s() got an unexpected keyword argument '%s'", method, k)}
+		}
+	}
+	return out, nil
+}
+
+// execute runs an ORM method on the in-memory models (caller holds no
+// lock): execute_kw's convention, args[0] being the ids of a record method.
 func (s *Server) execute(model, method string, args []any, kw map[string]any) (any, *Error) {
 	defer s.flushWebhooks() // after the unlock, before the answer: Odoo posts inside the request
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	recs, ok := s.models[model]
-	if !ok {
-		return nil, &Error{Name: "builtins.KeyError", Message: fmt.Sprintf("'%s'", model)}
+	if _, ok := s.models[model]; !ok {
+		// odoo/service/model.py execute_cr: env.get(obj) is None
+		return nil, &Error{Name: "odoo.exceptions.UserError", Message: fmt.Sprintf("Object %s doesn't exist", model), Top: "Odoo Server Error"}
 	}
-	arg := func(i int) any {
-		if i < len(args) {
-			return args[i]
+	if m := s.methods[model+" "+method]; m != nil {
+		return m(s.models[model], args, kw)
+	}
+	sg, known := sigs[method]
+	if !known {
+		return nil, &Error{Name: "builtins.AttributeError", Message: fmt.Sprintf("The method '%s.%s' does not exist", model, method)}
+	}
+	var ids []int
+	if !sg.model {
+		if len(args) == 0 {
+			return nil, &Error{Name: "builtins.IndexError", Message: "list index out of range"}
 		}
-		return nil
+		var e *Error
+		if ids, e = toIDs(args[0]); e != nil {
+			return nil, e
+		}
+		args = args[1:]
 	}
+	p, e := bind(method, sg, args, kw)
+	if e != nil {
+		return nil, e
+	}
+	return s.run(model, method, ids, p)
+}
+
+// run executes a known method with named parameters (lock held).
+func (s *Server) run(model, method string, ids []int, p map[string]any) (any, *Error) {
+	recs := s.models[model]
 	switch method {
 	case "search", "search_read", "search_count":
-		dom := arg(0)
-		if d, ok := kw["domain"]; ok {
-			dom = d
+		if e := s.checkFields(model, p["fields"]); e != nil {
+			return nil, e
 		}
-		ids, e := s.search(model, dom, kw)
+		found, e := s.search(model, p["domain"], p)
 		if e != nil {
 			return nil, e
 		}
 		switch method {
 		case "search":
-			return ids, nil
+			return found, nil
 		case "search_count":
-			return len(ids), nil
+			return len(found), nil
 		}
-		return s.read(model, ids, kw["fields"])
+		return s.read(model, found, p["fields"])
 	case "read":
-		ids, e := toIDs(arg(0))
-		if e != nil {
+		if e := s.checkFields(model, p["fields"]); e != nil {
 			return nil, e
 		}
-		return s.read(model, ids, kw["fields"])
+		return s.read(model, ids, p["fields"])
 	case "create":
-		switch v := arg(0).(type) {
+		switch v := p["vals_list"].(type) {
 		case map[string]any:
 			return s.create(model, v), nil
 		case []any:
-			var ids []int
+			var out []int
 			for _, x := range v {
 				m, ok := x.(map[string]any)
 				if !ok {
 					return nil, &Error{Name: "builtins.ValueError", Message: "create() expects dicts of values"}
 				}
-				ids = append(ids, s.create(model, m))
+				out = append(out, s.create(model, m))
 			}
-			return ids, nil
+			return out, nil
 		}
 		return nil, &Error{Name: "builtins.ValueError", Message: "create() expects a dict of values"}
-	case "write", "unlink":
-		ids, e := toIDs(arg(0))
-		if e != nil {
-			return nil, e
+	case "copy":
+		if len(ids) != 1 || recs[ids[0]] == nil {
+			return nil, &Error{Name: "builtins.ValueError", Message: fmt.Sprintf("Expected singleton: %s%v", model, ids)}
 		}
+		vals := copyRec(recs[ids[0]])
+		for _, k := range []string{"id", "create_date", "write_date", "display_name"} {
+			delete(vals, k)
+		}
+		if n, ok := vals["name"].(string); ok {
+			vals["name"] = n + " (copy)"
+		}
+		def, _ := p["default"].(map[string]any)
+		for k, v := range def {
+			vals[k] = v
+		}
+		return []int{s.create(model, vals)}, nil // Odoo 18 answers [id] too
+	case "write", "unlink", "action_archive", "action_unarchive":
 		for _, id := range ids {
 			if recs[id] == nil {
 				return nil, &Error{Name: "odoo.exceptions.MissingError", Message: "Record does not exist or has been deleted.\n(Record: " + model + fmt.Sprintf("(%d,), User: 2)", id)}
 			}
 		}
-		vals, _ := arg(1).(map[string]any)
-		if method == "write" && vals == nil {
-			return nil, &Error{Name: "builtins.ValueError", Message: "write() expects a dict of values"}
+		vals, _ := p["vals"].(map[string]any)
+		switch method {
+		case "write":
+			if vals == nil {
+				return nil, &Error{Name: "builtins.ValueError", Message: "write() expects a dict of values"}
+			}
+			if e := s.checkFields(model, keysOf(vals)); e != nil {
+				return nil, e
+			}
+		case "action_archive", "action_unarchive":
+			vals = map[string]any{"active": method == "action_unarchive"}
 		}
 		now := s.now()
 		ts := now.UTC().Format("2006-01-02 15:04:05")
@@ -90,34 +199,52 @@ func (s *Server) execute(model, method string, args []any, kw map[string]any) (a
 			s.stamp(model, id, now, false)
 			s.fire(model, id, "write", vals, old)
 		}
+		if method == "action_archive" || method == "action_unarchive" {
+			return nil, nil // these return None: no "result" in the answer
+		}
 		return true, nil
 	case "fields_get":
-		out := map[string]any{"id": map[string]any{"string": "ID", "type": "integer", "required": false}}
-		for _, r := range recs {
-			for k, v := range r {
-				out[k] = map[string]any{"string": strings.ReplaceAll(k, "_", " "), "type": fieldType(k, v), "required": k == "name"}
-			}
-		}
-		s.addRelations(model, out)
-		return out, nil
+		return s.fieldsGet(model, p["allfields"], p["attributes"]), nil
 	case "name_search":
+		q, _ := p["name"].(string)
 		var out []any
 		for _, id := range s.sortedIDs(model) {
 			name, _ := recs[id]["name"].(string)
-			q, _ := kw["name"].(string)
-			if q == "" {
-				q, _ = arg(0).(string)
-			}
 			if strings.Contains(strings.ToLower(name), strings.ToLower(q)) {
 				out = append(out, []any{id, name})
 			}
 		}
+		if out == nil {
+			out = []any{}
+		}
 		return out, nil
+	case "name_create":
+		name, _ := p["name"].(string)
+		id := s.create(model, Record{"name": name})
+		return []any{id, name}, nil
+	case "default_get":
+		return map[string]any{}, nil
+	case "message_post":
+		if len(ids) != 1 || recs[ids[0]] == nil {
+			return nil, &Error{Name: "builtins.ValueError", Message: fmt.Sprintf("Expected singleton: %s%v", model, ids)}
+		}
+		if s.models["mail.message"] == nil {
+			s.models["mail.message"] = map[int]Record{}
+			s.nextID["mail.message"] = 1
+		}
+		body, _ := p["body"].(string)
+		return s.create("mail.message", Record{"model": model, "res_id": ids[0], "body": body,
+			"message_type": p["message_type"], "subtype_xmlid": p["subtype_xmlid"]}), nil
 	}
-	if m := s.methods[model+" "+method]; m != nil {
-		return m(recs, args, kw)
+	return nil, &Error{Name: "builtins.AttributeError", Message: fmt.Sprintf("The method '%s.%s' does not exist", model, method)}
+}
+
+func keysOf(m map[string]any) []any {
+	out := make([]any, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
-	return nil, &Error{Name: "builtins.AttributeError", Message: fmt.Sprintf("The method '%s' does not exist on the model '%s'", method, model)}
+	return out
 }
 
 func fieldType(k string, v any) string {
@@ -178,7 +305,11 @@ func (s *Server) read(model string, ids []int, fields any) (any, *Error) {
 			return nil, &Error{Name: "odoo.exceptions.MissingError", Message: "Record does not exist or has been deleted."}
 		}
 		if want == nil {
-			out = append(out, copyRec(r))
+			row := copyRec(r)
+			for k, v := range row {
+				row[k] = s.m2o(model, k, v)
+			}
+			out = append(out, row)
 			continue
 		}
 		row := Record{"id": id}
@@ -187,7 +318,7 @@ func (s *Server) read(model string, ids []int, fields any) (any, *Error) {
 			if !ok {
 				v = false // Odoo returns False for empty fields
 			}
-			row[f] = v
+			row[f] = s.m2o(model, f, v) // many2one as [id, display_name]
 		}
 		out = append(out, row)
 	}

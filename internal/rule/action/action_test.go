@@ -266,3 +266,52 @@ func TestFocalboardCardBasicAuth(t *testing.T) {
 		t.Fatalf("logins = %d, want 2 (one, then one renewal)", n)
 	}
 }
+
+// A method that returns None (Odoo omits "result") is delivered, once: not
+// an error that the dispatcher would retry, running the method again.
+func TestOdooCallReturningNoneIsDeliveredOnce(t *testing.T) {
+	od := fakeodoo.New()
+	defer od.Close()
+	var mu sync.Mutex
+	calls := 0
+	od.SetMethod("purchase.order", "button_cancel", func(recs map[int]fakeodoo.Record, args []any, _ map[string]any) (any, *fakeodoo.Error) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		for _, id := range args[0].([]any) {
+			recs[int(id.(float64))]["state"] = "cancel"
+		}
+		return nil, nil // purchase.order.button_cancel returns None
+	})
+	po := od.Add("purchase.order", fakeodoo.Record{"name": "P00042", "state": "to approve"})
+	x := New(FromConfigs(configs{
+		"odoo": {Code: "odoo", Type: "odoo", BaseURL: od.URL, Settings: map[string]string{"database": fakeodoo.DB, "login": fakeodoo.Login}, Secrets: map[string]string{"api_key": fakeodoo.APIKey}},
+	}))
+	payload := `{"_model":"purchase.order","_id":` + itoa(po) + `}`
+	r := x.All()[rule.KindOdoo].Execute(context.Background(), claimed(t, rule.Action{Kind: rule.KindOdoo, Connector: "odoo",
+		Model: "purchase.order", Method: "button_cancel", Args: `[[{{.data._id}}]]`}, payload))
+	if r.Err != nil || r.Permanent || r.RetryAfter != 0 {
+		t.Fatalf("button_cancel (returns None) = %+v; want delivered", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 || od.Records("purchase.order")[0]["state"] != "cancel" {
+		t.Fatalf("button_cancel ran %d times, order %v", calls, od.Records("purchase.order")[0])
+	}
+}
+
+// On Odoo 19 (JSON-2) a positional argument ipai cannot name is refused,
+// permanently: the rule has to change, no retry helps.
+func TestOdooCallUnnamedPositionalIsPermanent(t *testing.T) {
+	od := fakeodoo.New()
+	defer od.Close()
+	od.SetSerie("19.0")
+	x := New(FromConfigs(configs{
+		"odoo": {Code: "odoo", Type: "odoo", BaseURL: od.URL, Settings: map[string]string{"database": fakeodoo.DB, "login": fakeodoo.Login}, Secrets: map[string]string{"api_key": fakeodoo.APIKey}},
+	}))
+	r := x.All()[rule.KindOdoo].Execute(context.Background(), claimed(t, rule.Action{Kind: rule.KindOdoo, Connector: "odoo",
+		Model: "res.partner", Method: "action_custom", Args: `[[1], "extra"]`}, `{}`))
+	if r.Err == nil || !r.Permanent || !strings.Contains(r.Err.Error(), "kwargs") {
+		t.Fatalf("unnamed positional argument = %+v; want a permanent error asking for kwargs", r)
+	}
+}

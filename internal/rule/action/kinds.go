@@ -3,12 +3,14 @@ package action
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 
 	"github.com/insightpulseai/ipai/internal/connector/focalboard"
 	"github.com/insightpulseai/ipai/internal/connector/mattermost"
+	"github.com/insightpulseai/ipai/internal/connector/odoo"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -99,6 +101,9 @@ func (x *Executors) odoo(ctx context.Context, r rule.Rendered, _ *store.Claimed)
 	}
 	var out json.RawMessage
 	if err := cl.ExecuteKW(ctx, r.Model, r.Method, r.Args, r.Kwargs, &out); err != nil {
+		if errors.Is(err, odoo.ErrPositional) { // the rule must change: no retry helps
+			return "", fmt.Errorf("%w: %w", errPermanent, err)
+		}
 		return "", err
 	}
 	return string(out), nil
