@@ -227,14 +227,12 @@ func runContract(t *testing.T, tg target) {
 }
 
 // TestTranscriptsReplay sends the requests recorded from the real Odoo 18
-// and 19 (testdata/odoo*.json) to the fake of the same series: the fake
-// must answer with the same status and JSON shape.
+// and 19 (testdata/odoo18.json, odoo19.json) to the fake of the same
+// series: the fake must answer with the same status and JSON shape. (The
+// odoo*_webhooks*.json files are what Odoo posted, compared by the fake
+// automation engine's own test.)
 func TestTranscriptsReplay(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "odoo*.json"))
-	if len(files) == 0 {
-		t.Fatal("no recorded transcripts in testdata")
-	}
-	for _, file := range files {
+	for _, file := range []string{filepath.Join("testdata", "odoo18.json"), filepath.Join("testdata", "odoo19.json")} {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			f, err := transcript.Load(file)
 			if err != nil {

@@ -23,8 +23,11 @@ func TestNamerGivesMany2oneNames(t *testing.T) {
 	s.SetRelation("purchase.order", "user_id", "res.users")
 	var calls []string
 	hc := &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
-		b, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(b))
+		var b []byte
+		if r.Body != nil {
+			b, _ = io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
 		var env struct {
 			Params struct {
 				Method string `json:"method"`
