@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -274,5 +275,152 @@ func TestOutgoingWebhookBridge(t *testing.T) {
 	if _, err := h.mm.Outgoing(ctx, http.DefaultClient, h.srv.URL+"/integrations/mattermost/outgoing", "forged0token0aaaaaaaaaaaaa",
 		alice.ID, h.town, "@agent hi", "@agent", false); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("forged outgoing token: %v", err)
+	}
+}
+
+// postApproval runs the mattermost.approval executor for purchase.order
+// po and returns the post and its buttons' signed contexts by id.
+func (h *hub) postApproval(t *testing.T, po int, name string) (fakemm.Post, map[string]map[string]any) {
+	t.Helper()
+	a := rule.Action{Kind: rule.KindApproval, Connector: "chat", Channel: "town-square", Model: "purchase.order",
+		Args: []any{"{{.data.id}}"}, Title: "Approve {{.data.name}}", Text: "PO {{.data.name}}"}
+	payload, _ := json.Marshal(map[string]any{"id": po, "name": name, "amount_total": 100})
+	cl := &store.Claimed{Delivery: store.Delivery{ID: "msg_" + name, Kind: rule.KindApproval, Action: rule.ActionJSON(a)},
+		Event: store.Event{ID: "evt_" + name, Type: "odoo.purchase.order.to_approve", Payload: string(payload)}}
+	res := h.co.Executors()[rule.KindApproval].Execute(context.Background(), cl)
+	if res.Err != nil {
+		t.Fatalf("approval post: %v", res.Err)
+	}
+	var out struct {
+		PostID string `json:"post_id"`
+	}
+	_ = json.Unmarshal([]byte(res.Response), &out)
+	p, ok := h.mm.Post(out.PostID)
+	if !ok {
+		t.Fatalf("no post %s", out.PostID)
+	}
+	ctxs := map[string]map[string]any{}
+	for _, act := range p.Props["attachments"].([]any)[0].(map[string]any)["actions"].([]any) {
+		am := act.(map[string]any)
+		ctxs[am["id"].(string)] = am["integration"].(map[string]any)["context"].(map[string]any)
+	}
+	return p, ctxs
+}
+
+// click posts a button's context to the hub as Mattermost does for a post
+// that still shows it.
+func (h *hub) click(t *testing.T, userID, postID string, ctxMap map[string]any) (int, chatops.ActionResponse) {
+	t.Helper()
+	b, _ := json.Marshal(map[string]any{"user_id": userID, "post_id": postID, "type": "button", "context": ctxMap})
+	st, body := post(t, h.srv.URL+"/integrations/mattermost/actions", "application/json", string(b))
+	var ar chatops.ActionResponse
+	if err := json.Unmarshal([]byte(body), &ar); err != nil {
+		t.Fatalf("click answer %d %q: %v", st, body, err)
+	}
+	return st, ar
+}
+
+func hasActions(p fakemm.Post) bool {
+	atts, _ := p.Props["attachments"].([]any)
+	for _, a := range atts {
+		if acts, _ := a.(map[string]any)["actions"].([]any); len(acts) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Issue 19 6a: after Reject, a stale Approve must not approve the
+// cancelled order (Odoo's button_approve checks no state); a button works
+// once; a record that left the posted state is not acted on; a double
+// click calls Odoo once; the used post loses its buttons and says who
+// decided.
+func TestApprovalButtonsWorkOnceAndOnlyInThePostedState(t *testing.T) {
+	h := newHub(t)
+	ctx := context.Background()
+	alice := h.mm.AddUser("alice", "pw")
+	h.odoo.Add("res.users", fakeodoo.Record{"name": "Alice Approver", "login": "alice@example.com", "email": "alice@example.com",
+		"groups": []any{"purchase.group_purchase_manager"}})
+	stateOf := func(id int) any {
+		for _, r := range h.odoo.Records("purchase.order") {
+			if r["id"] == id {
+				return r["state"]
+			}
+		}
+		return nil
+	}
+
+	// Reject, then the still-shown Approve: the order stays cancelled.
+	po1 := h.odoo.Add("purchase.order", fakeodoo.Record{"name": "P00001", "state": "to approve"})
+	p1, ctx1 := h.postApproval(t, po1, "P00001")
+	if ctx1["approve"]["state"] != "to approve" {
+		t.Fatalf("the signed context lacks the posted state: %v", ctx1["approve"])
+	}
+	fr, err := h.mm.Click(ctx, http.DefaultClient, p1.ID, "reject", alice.ID)
+	if err != nil || fr.Update == nil || stateOf(po1) != "cancel" {
+		t.Fatalf("reject = %+v %v, state %v", fr, err, stateOf(po1))
+	}
+	if _, err := h.mm.Click(ctx, http.DefaultClient, p1.ID, "reject", alice.ID); err == nil {
+		t.Fatal("the rejected post still has its buttons")
+	}
+	got, _ := h.mm.Post(p1.ID)
+	if hasActions(got) || !strings.Contains(got.Message, "rejected by @alice") {
+		t.Fatalf("post after reject = %q %v", got.Message, got.Props)
+	}
+	st, ar := h.click(t, alice.ID, p1.ID, ctx1["approve"])
+	if st != 200 || stateOf(po1) != "cancel" || !strings.Contains(ar.EphemeralText, "Already decided") ||
+		!strings.Contains(ar.EphemeralText, "Rejected by @alice") {
+		t.Fatalf("stale approve = %d %+v, state %v (want the cancelled order left alone)", st, ar, stateOf(po1))
+	}
+
+	// The record left the posted state elsewhere (cancelled in Odoo): refused.
+	po2 := h.odoo.Add("purchase.order", fakeodoo.Record{"name": "P00002", "state": "to approve"})
+	p2, _ := h.postApproval(t, po2, "P00002")
+	od, err := h.co.Clients.Odoo(ctx, "erp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := od.Write(ctx, "purchase.order", []int{po2}, map[string]any{"state": "cancel"}); err != nil {
+		t.Fatal(err)
+	}
+	fr, err = h.mm.Click(ctx, http.DefaultClient, p2.ID, "approve", alice.ID)
+	if err != nil || stateOf(po2) != "cancel" || !strings.Contains(fr.EphemeralText, "now in state `cancel`") || fr.Update == nil {
+		t.Fatalf("approve of a cancelled order = %+v %v, state %v", fr, err, stateOf(po2))
+	}
+	got, _ = h.mm.Post(p2.ID)
+	if hasActions(got) || !strings.Contains(got.Message, "no longer awaiting a decision") {
+		t.Fatalf("post after a stale click = %q", got.Message)
+	}
+
+	// A double click calls Odoo once.
+	var mu sync.Mutex
+	calls := 0
+	h.odoo.SetMethod("purchase.order", "button_approve", func(recs map[int]fakeodoo.Record, args []any, _ map[string]any) (any, *fakeodoo.Error) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond) // hold the call open so the clicks overlap
+		for _, id := range args[0].([]any) {
+			recs[int(id.(float64))]["state"] = "purchase"
+		}
+		return map[string]any{}, nil
+	})
+	po3 := h.odoo.Add("purchase.order", fakeodoo.Record{"name": "P00003", "state": "to approve"})
+	p3, ctx3 := h.postApproval(t, po3, "P00003")
+	var wg sync.WaitGroup
+	answers := make([]chatops.ActionResponse, 4)
+	for i := range answers {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, answers[i] = h.click(t, alice.ID, p3.ID, ctx3["approve"]) }()
+	}
+	wg.Wait()
+	approved := 0
+	for _, a := range answers {
+		if a.EphemeralText == "Approved." {
+			approved++
+		}
+	}
+	if calls != 1 || approved != 1 || stateOf(po3) != "purchase" {
+		t.Fatalf("double click: %d Odoo calls, %d approvals (%+v), state %v; want exactly one", calls, approved, answers, stateOf(po3))
 	}
 }

@@ -21,7 +21,7 @@ func (s *Server) SetMethod(model, name string, m Method) {
 }
 
 // EnablePurchase adds purchase.order with Odoo's approval methods
-// (button_approve: "to approve" → "purchase"; button_cancel → "cancel") and
+// (button_approve: any state → "purchase"; button_cancel → "cancel") and
 // res.users.has_group(group) backed by each user's "groups" list of xml ids.
 func (s *Server) EnablePurchase() {
 	transition := func(to string, from ...string) Method {
@@ -50,8 +50,10 @@ func (s *Server) EnablePurchase() {
 			return true, nil
 		}
 	}
-	s.SetMethod("purchase.order", "button_approve", transition("purchase", "to approve"))
-	s.SetMethod("purchase.order", "button_cancel", transition("cancel", "draft", "sent", "to approve", "purchase"))
+	// Odoo 18's button_approve and button_cancel check no state: approve
+	// moves even a cancelled order to purchase (purchase_order.py).
+	s.SetMethod("purchase.order", "button_approve", transition("purchase"))
+	s.SetMethod("purchase.order", "button_cancel", transition("cancel"))
 	s.SetMethod("res.users", "has_group", func(recs map[int]Record, args []any, _ map[string]any) (any, *Error) {
 		if len(args) < 2 {
 			return nil, &Error{Name: "builtins.TypeError", Message: "has_group() missing 1 required positional argument: 'group_ext_id'"}
