@@ -62,6 +62,13 @@ func newHub(t testing.TB) *hub {
 		if _, err := svc.Create(ctx, in); err != nil {
 			t.Fatal(err)
 		}
+		// Only active connectors are used (README, Connectors).
+		if rep, err := svc.Test(ctx, in.Code); err != nil || !rep.OK {
+			t.Fatalf("test connector %s: %+v %v", in.Code, rep, err)
+		}
+		if _, err := svc.Activate(ctx, in.Code); err != nil {
+			t.Fatal(err)
+		}
 	}
 	disp := delivery.NewDispatcher(db, nil, al, nil, delivery.Options{Poll: 20 * time.Millisecond, Workers: 4})
 	ing := inbound.NewIngester(db, rule.NewRouter(), inbound.IngesterOptions{OnCommit: func(int) { disp.Wake() }})
@@ -422,5 +429,39 @@ func TestApprovalButtonsWorkOnceAndOnlyInThePostedState(t *testing.T) {
 	}
 	if calls != 1 || approved != 1 || stateOf(po3) != "purchase" {
 		t.Fatalf("double click: %d Odoo calls, %d approvals (%+v), state %v; want exactly one", calls, approved, answers, stateOf(po3))
+	}
+}
+
+// Issue 19 6b: only active connectors are used (README, Connectors). A
+// connector whose Test Connection failed (state error) is not used by
+// approvals or chat replies; the delivery is retried (not dead), and goes
+// through once the connector is tested and activated again.
+func TestConnectorInErrorIsNotUsed(t *testing.T) {
+	h := newHub(t)
+	ctx := context.Background()
+	alice := h.mm.AddUser("alice", "pw")
+	po := h.odoo.Add("purchase.order", fakeodoo.Record{"name": "P00009", "state": "to approve"})
+	if err := h.db.RecordConnectorTest(ctx, "chat", connector.StateError, time.Now(), "dial tcp: connection refused", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	a := rule.Action{Kind: rule.KindApproval, Connector: "chat", Channel: "town-square", Model: "purchase.order", Args: []any{po}}
+	cl := &store.Claimed{Delivery: store.Delivery{ID: "msg_x", Kind: rule.KindApproval, Action: rule.ActionJSON(a)},
+		Event: store.Event{ID: "evt_x", Type: "odoo.purchase.order.to_approve", Payload: `{}`}}
+	res := h.co.Executors()[rule.KindApproval].Execute(ctx, cl)
+	if res.Err == nil || res.Permanent || !strings.Contains(res.Err.Error(), `connector "chat" is error, not active`) || len(h.mm.Posts()) != 0 {
+		t.Fatalf("approval through a connector in error = %+v (posts %d); want a retried failure and no post", res, len(h.mm.Posts()))
+	}
+	resp, err := h.mm.RunCommand(ctx, http.DefaultClient, alice.ID, h.town, "/ipai status")
+	if err != nil || !strings.Contains(resp.Text, "not active") {
+		t.Fatalf("/ipai status through a connector in error = %+v, %v", resp, err)
+	}
+	if err := h.db.RecordConnectorTest(ctx, "chat", connector.StateTesting, time.Now(), "", 1, "9.11.1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.db.TransitionConnector(ctx, "chat", connector.StateTesting, connector.StateActive, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if res := h.co.Executors()[rule.KindApproval].Execute(ctx, cl); res.Err != nil || len(h.mm.Posts()) != 1 {
+		t.Fatalf("approval after re-activation = %+v", res)
 	}
 }

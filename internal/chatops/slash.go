@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/rule/action"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -176,6 +177,11 @@ func (s *Service) Slash(ctx context.Context, bot, command string, r SlashRequest
 	call := &Call{Bot: b, Command: c, Req: r}
 	resp, later := s.plan(ctx, call)
 	if later {
+		// The answer goes through the bot's connector: say now if it cannot.
+		if _, _, err := s.Clients.Mattermost(ctx, b.Connector); errors.Is(err, action.ErrInactive) {
+			return SlashOutcome{200, Ephemeral("ipai cannot answer /%s now: %v", command, err)}
+		}
+
 		if err := s.enqueueReply(ctx, call); err != nil {
 			s.Log.Error("enqueue slash reply", "err", err)
 			return SlashOutcome{200, Ephemeral("ipai could not queue the work; try again in a moment")}

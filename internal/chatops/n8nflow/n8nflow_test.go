@@ -44,6 +44,13 @@ func setup(t *testing.T, n8nURL, apiKey string) (*n8nflow.Service, *store.DB, *f
 		if _, err := svc.Create(ctx, in); err != nil {
 			t.Fatal(err)
 		}
+		// Only active connectors are used (README, Connectors).
+		if rep, err := svc.Test(ctx, in.Code); err != nil || !rep.OK {
+			t.Fatalf("test connector %s: %+v %v", in.Code, rep, err)
+		}
+		if _, err := svc.Activate(ctx, in.Code); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() { db.Close(); od.Close() })
 	f := &n8nflow.Service{DB: db, Clients: action.FromConfigs(svc), Cfg: config.N8NFlows{Connector: "flows", Scheme: "hmac-hex",
