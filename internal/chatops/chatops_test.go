@@ -465,3 +465,54 @@ func TestConnectorInErrorIsNotUsed(t *testing.T) {
 		t.Fatalf("approval after re-activation = %+v", res)
 	}
 }
+
+// Issue 19 item 6: /opex counts only open tasks (Odoo 17+ project.task
+// state: done and cancelled are closed), and /bir-status reads the
+// deadline_date field the MCP tool odoo_bir_deadlines reads.
+func TestOpexAndBIRStatusReadTheRealFields(t *testing.T) {
+	h := newHub(t)
+	ctx := context.Background()
+	alice := h.mm.AddUser("alice", "pw")
+	if _, err := h.co.PutCommand(ctx, "ipai-bot", chatops.CommandInput{Trigger: "/bir-status"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.co.Register(ctx, "ipai-bot"); err != nil {
+		t.Fatal(err)
+	}
+	for name, state := range map[string]string{"Close AP": "01_in_progress", "Accrue payroll": "04_waiting_normal",
+		"Post depreciation": "1_done", "Old checklist": "1_canceled"} {
+		h.odoo.Add("project.task", fakeodoo.Record{"name": name, "state": state, "active": true, "date_deadline": "2020-01-31"})
+	}
+	h.odoo.Add("bir.filing_deadline", fakeodoo.Record{"name": "1601-C Feb", "form_type": "1601-C", "deadline_date": "2026-03-10", "status": "pending"})
+	h.odoo.Add("bir.filing_deadline", fakeodoo.Record{"name": "1601-C Jan", "form_type": "1601-C", "deadline_date": "2026-02-10", "status": "filed"})
+	reply := func(line, want string) string {
+		t.Helper()
+		n := len(h.mm.Ephemerals())
+		if _, err := h.mm.RunCommand(ctx, http.DefaultClient, alice.ID, h.town, line); err != nil {
+			t.Fatal(err)
+		}
+		var text string
+		waitFor(t, line, func() bool {
+			for _, e := range h.mm.Ephemerals()[n:] {
+				if strings.Contains(e.Text, want) {
+					text = e.Text
+					return true
+				}
+			}
+			return false
+		})
+		return text
+	}
+	closing := reply("/opex closing", "Open month-end tasks")
+	if !strings.Contains(closing, "Close AP") || !strings.Contains(closing, "Accrue payroll") ||
+		strings.Contains(closing, "Post depreciation") || strings.Contains(closing, "Old checklist") {
+		t.Fatalf("/opex closing lists closed tasks or misses open ones:\n%s", closing)
+	}
+	if st := reply("/opex status", "open tasks"); !strings.Contains(st, ": 3 open tasks, 2 overdue") {
+		t.Fatalf("/opex status = %q; want the seeded task and the two open ones (those two overdue)", st)
+	}
+	bir := reply("/bir-status", "BIR filing deadlines")
+	if !strings.Contains(bir, "2026-03-10") || strings.Contains(bir, "2026-02-10") {
+		t.Fatalf("/bir-status = %q; want the unfiled deadline's date", bir)
+	}
+}

@@ -260,7 +260,7 @@ func (s *Service) ExecuteReply(ctx context.Context, cl *store.Claimed) (status i
 		return 0, "", fmt.Errorf("command /%s: %w", job.Command, err), true
 	}
 	if err := s.checkResponseURL(ctx, b.Connector, req.ResponseURL); err != nil {
-		return 0, "", err, true
+		return 0, "", err, !errors.Is(err, action.ErrInactive)
 	}
 	work, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	out := s.execute(work, &Call{Bot: b, Command: c, Req: req})
