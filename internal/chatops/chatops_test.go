@@ -370,6 +370,9 @@ func TestApprovalButtonsWorkOnceAndOnlyInThePostedState(t *testing.T) {
 	if _, err := h.mm.Click(ctx, http.DefaultClient, p1.ID, "reject", alice.ID); err == nil {
 		t.Fatal("the rejected post still has its buttons")
 	}
+	if eph := h.mm.Ephemerals(); len(eph) == 0 || eph[len(eph)-1].Text != "Rejected." || eph[len(eph)-1].RootID != p1.ID {
+		t.Fatalf("the click's ephemeral answer = %+v; want it in the post's thread", eph)
+	}
 	got, _ := h.mm.Post(p1.ID)
 	if hasActions(got) || !strings.Contains(got.Message, "rejected by @alice") {
 		t.Fatalf("post after reject = %q %v", got.Message, got.Props)
