@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/connector"
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
+	"github.com/insightpulseai/ipai/internal/delivery"
 	fakemm "github.com/insightpulseai/ipai/internal/fake/mattermost"
 	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
 	"github.com/insightpulseai/ipai/internal/integration"
@@ -69,15 +71,20 @@ type roundTrip func(*http.Request) (*http.Response, error)
 
 func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// TestApprovalEndToEnd runs an approval through a real Mattermost and a
-// real Odoo when IPAI_TEST_MATTERMOST_URL (+ _TOKEN, a system admin's) and
-// IPAI_TEST_ODOO_URL (+ _DB, _LOGIN, _KEY) are set, else through the fakes:
-// a purchase order in "to approve" is posted, rejected with the real
-// button (POST /api/v4/posts/{id}/actions/{action}), and a stale Approve
-// (the context replayed, as a client still showing the button would send
-// it) must leave the cancelled order cancelled. A second order cancelled
-// in Odoo behind the post's back must not be approved by its button.
-func TestApprovalEndToEnd(t *testing.T) {
+// world is ipai's hub wired to a real Mattermost and Odoo (from the
+// IPAI_TEST_* variables) or to the fakes.
+type world struct {
+	real                        bool
+	team                        string
+	mmURL, mmToken, channel     string
+	odURL, odDB, odLogin, odKey string
+	db                          *store.DB
+	svc                         *capture
+	co                          *chatops.Service
+	srv                         *httptest.Server
+}
+
+func newWorld(t *testing.T) *world {
 	ctx := context.Background()
 	mmURL, mmToken := os.Getenv("IPAI_TEST_MATTERMOST_URL"), os.Getenv("IPAI_TEST_MATTERMOST_TOKEN")
 	team, channel := os.Getenv("IPAI_TEST_MATTERMOST_TEAM"), os.Getenv("IPAI_TEST_MATTERMOST_CHANNEL")
@@ -121,16 +128,41 @@ func TestApprovalEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	disp := delivery.NewDispatcher(db, nil, al, nil, delivery.Options{Poll: 20 * time.Millisecond, Workers: 2})
 	co := &chatops.Service{DB: db, Box: box, Audit: al, Clients: action.FromConfigs(svc), HTTP: svc.HTTPClient(),
-		Cfg: config.ChatOps{Odoo: "erp", Approvals: config.Approvals{Odoo: "erp"}}}
+		Cfg: config.ChatOps{Odoo: "erp", Approvals: config.Approvals{Odoo: "erp"}}, Wake: disp.Wake}
 	if err := co.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
+	for kind, e := range co.Executors() {
+		disp.Register(kind, e)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { disp.Run(runCtx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 	s := &api.Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.DiscardHandler), ChatOps: co}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	co.BaseURL = srv.URL
 
+	return &world{real: real, mmURL: mmURL, mmToken: mmToken, team: team, channel: channel, odURL: odURL, odDB: odDB, odLogin: odLogin,
+		odKey: odKey, db: db, svc: svc, co: co, srv: srv}
+}
+
+// TestApprovalEndToEnd runs an approval through a real Mattermost and a
+// real Odoo when IPAI_TEST_MATTERMOST_URL (+ _TOKEN, a system admin's) and
+// IPAI_TEST_ODOO_URL (+ _DB, _LOGIN, _KEY) are set, else through the fakes:
+// a purchase order in "to approve" is posted, rejected with the real
+// button (POST /api/v4/posts/{id}/actions/{action}), and a stale Approve
+// (the context replayed, as a client still showing the button would send
+// it) must leave the cancelled order cancelled. A second order cancelled
+// in Odoo behind the post's back must not be approved by its button.
+func TestApprovalEndToEnd(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	real, mmURL, mmToken, channel, svc, co, srv := w.real, w.mmURL, w.mmToken, w.channel, w.svc, w.co, w.srv
+	odURL, odDB, odLogin, odKey := w.odURL, w.odDB, w.odLogin, w.odKey
 	od := odoo.New(odURL, odDB, odLogin, odKey, nil)
 	mmc, _, err := co.Clients.Mattermost(ctx, "chat")
 	if err != nil {
@@ -269,3 +301,94 @@ func TestApprovalEndToEnd(t *testing.T) {
 }
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestSlashEndToEnd registers a bot's command in a real Mattermost (or the
+// fake), runs it as a user does (POST /api/v4/commands/execute), and
+// checks the quick answer and the delayed in_channel reply, which
+// Mattermost posts as the invoking user with the bot's name as
+// override_username.
+func TestSlashEndToEnd(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	trigger := "ipaie2e" + hex.EncodeToString(b)
+	if _, err := w.co.PutBot(ctx, chatops.BotInput{Username: "ipai-e2e-bot", Connector: "chat"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.co.PutCommand(ctx, "ipai-e2e-bot", chatops.CommandInput{Trigger: trigger, Handler: "ipai", ResponseType: "in_channel"}, false); err != nil {
+		t.Fatal(err)
+	}
+	regs, err := w.co.Register(ctx, "ipai-e2e-bot")
+	if err != nil || len(regs) != 1 {
+		t.Fatalf("register = %+v, %v", regs, err)
+	}
+	mmc, _, err := w.co.Clients.Mattermost(ctx, "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mmc.DeleteCommand(context.Background(), regs[0].ID) })
+	ch, err := mmc.ChannelByName(ctx, w.team, w.channel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, err := mmc.Me(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	execute := func(text string) (int, map[string]any) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"channel_id": ch.ID, "command": "/" + trigger + " " + text})
+		req, _ := http.NewRequest(http.MethodPost, w.mmURL+"/api/v4/commands/execute", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+w.mmToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	if st, out := execute("help"); st != 200 || !strings.Contains(fmt.Sprint(out["text"]), "/"+trigger+" odoo MODEL QUERY") {
+		t.Fatalf("/%s help = %d %v", trigger, st, out)
+	}
+	if st, out := execute("status"); st != 200 || !strings.Contains(fmt.Sprint(out["text"]), "Working") {
+		t.Fatalf("/%s status = %d %v", trigger, st, out)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var list struct {
+			Posts map[string]struct {
+				UserID  string         `json:"user_id"`
+				Message string         `json:"message"`
+				Props   map[string]any `json:"props"`
+			} `json:"posts"`
+		}
+		req, _ := http.NewRequest(http.MethodGet, w.mmURL+"/api/v4/channels/"+ch.ID+"/posts?per_page=20", nil)
+		req.Header.Set("Authorization", "Bearer "+w.mmToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		found := false
+		for _, p := range list.Posts {
+			if strings.Contains(p.Message, "No health checks run on this hub") && p.Props["override_username"] == "ipai-e2e-bot" {
+				if p.UserID != me.ID || p.Props["from_webhook"] != "true" {
+					t.Fatalf("delayed reply = %+v; want it posted as the invoking user %s", p, me.ID)
+				}
+				found = true
+			}
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the delayed in_channel reply of /%s status never appeared", trigger)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
