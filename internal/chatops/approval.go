@@ -378,9 +378,22 @@ func (s *Service) Act(ctx context.Context, r ActionRequest, c ApprovalContext) (
 	var res any
 	kw := map[string]any{"context": map[string]any{"ipai_decided_by": users[0].Login}}
 	if err := od.ExecuteKW(ctx, c.Model, c.Method, []any{[]any{c.ID}}, kw, &res); err != nil {
-		release()
 		s.audit(ctx, audit.Entry{Actor: "mattermost:" + u.Username, Action: "chatops.approval." + c.Op, Level: audit.Error,
 			Target: target, Message: err.Error()})
+		// An error does not prove nothing happened (a lost answer, a
+		// method whose answer the client misread): if the record left the
+		// posted state, the request is used up and the buttons go.
+		if c.State != "" {
+			if cur, rerr := s.recordState(ctx, c.Odoo, c.Model, c.ID); rerr == nil && cur != c.State {
+				why := fmt.Sprintf("%s #%d is now in state `%s` after %s by @%s, although Odoo answered with an error (%v)",
+					c.Model, c.ID, cur, c.Method, u.Username, err)
+				_ = s.DB.FinishApproval(context.WithoutCancel(ctx), c.Nonce, store.ApprovalStale, why, s.now())
+				msg := fmt.Sprintf("⚠️ %s — no longer awaiting a decision: %s.", c.Title, why)
+				return ActionResponse{Update: s.decidedPost(ctx, mm, r.PostID, c, msg, "#8f8f8f", why+"; check the record in Odoo."),
+					EphemeralText: "Odoo answered with an error, but " + why + "; check the record in Odoo."}, nil
+			}
+		}
+		release()
 		return ActionResponse{EphemeralText: "Odoo refused: " + err.Error()}, nil
 	}
 	verb, color, icon := "Approved", "#2eb886", "✅"

@@ -519,3 +519,33 @@ func TestOpexAndBIRStatusReadTheRealFields(t *testing.T) {
 		t.Fatalf("/bir-status = %q; want the unfiled deadline's date", bir)
 	}
 }
+
+// A method that changes the record but answers with an error (as Odoo
+// 18's button_cancel, returning None, did to ipai's client): the request
+// is used up and its buttons go, so no stale button can act later.
+func TestApprovalErrorAfterTheRecordChanged(t *testing.T) {
+	h := newHub(t)
+	ctx := context.Background()
+	alice := h.mm.AddUser("alice", "pw")
+	h.odoo.Add("res.users", fakeodoo.Record{"name": "Alice Approver", "login": "alice@example.com", "email": "alice@example.com",
+		"groups": []any{"purchase.group_purchase_manager"}})
+	h.odoo.SetMethod("purchase.order", "button_cancel", func(recs map[int]fakeodoo.Record, args []any, _ map[string]any) (any, *fakeodoo.Error) {
+		for _, id := range args[0].([]any) {
+			recs[int(id.(float64))]["state"] = "cancel"
+		}
+		return nil, &fakeodoo.Error{Name: "builtins.RuntimeError", Message: "lost answer"}
+	})
+	po := h.odoo.Add("purchase.order", fakeodoo.Record{"name": "P00077", "state": "to approve"})
+	p, ctxs := h.postApproval(t, po, "P00077")
+	ar, err := h.mm.Click(ctx, http.DefaultClient, p.ID, "reject", alice.ID)
+	if err != nil || ar.Update == nil || !strings.Contains(ar.EphemeralText, "now in state `cancel`") {
+		t.Fatalf("reject answering an error = %+v, %v", ar, err)
+	}
+	if got, _ := h.mm.Post(p.ID); hasActions(got) {
+		t.Fatal("the post keeps its buttons after the record changed")
+	}
+	if _, ar := h.click(t, alice.ID, p.ID, ctxs["approve"]); h.odoo.Records("purchase.order")[0]["state"] != "cancel" ||
+		!strings.Contains(ar.EphemeralText, "Nothing was done") {
+		t.Fatalf("stale approve = %+v, state %v", ar, h.odoo.Records("purchase.order")[0]["state"])
+	}
+}
