@@ -261,6 +261,9 @@ func TestApprovalEndToEnd(t *testing.T) {
 	if st := stateOf(po); st != "cancel" {
 		t.Fatalf("after Reject the order is %s, want cancel", st)
 	}
+	if p, err := mmc.GetPost(ctx, postID); err != nil || strings.Contains(toJSON(p.Props), `"actions"`) {
+		t.Fatalf("after Reject the post still has buttons: %v %v", p.Props, err)
+	}
 	// The stale Approve (a client still showing it): the order stays cancelled.
 	b, _ := json.Marshal(map[string]any{"user_id": me.ID, "post_id": postID, "type": "button", "context": ctxs["approve"]})
 	resp, err := http.Post(srv.URL+"/integrations/mattermost/actions", "application/json", bytes.NewReader(b))
