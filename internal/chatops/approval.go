@@ -300,7 +300,10 @@ func (s *Service) Act(ctx context.Context, r ActionRequest, c ApprovalContext) (
 	}
 	// Used already: say by whom, and take the stale buttons away.
 	if use, err := s.DB.ApprovalUse(ctx, c.Nonce); err == nil {
-		return s.used(ctx, mm, r, c, use), nil
+		if use.State != store.ApprovalDeciding || use.ClaimedAt.After(s.now().Add(-claimTimeout)) {
+			return s.used(ctx, mm, r, c, use), nil
+		}
+		// A claim left by a hub that died mid-call: ClaimApproval takes it over.
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return oops("ipai could not check this request: %v.", err)
 	}

@@ -549,3 +549,25 @@ func TestApprovalErrorAfterTheRecordChanged(t *testing.T) {
 		t.Fatalf("stale approve = %+v, state %v", ar, h.odoo.Records("purchase.order")[0]["state"])
 	}
 }
+
+// A claim left by a hub that died mid-call does not block the buttons for
+// good: after the claim timeout a click takes it over (the state check
+// still keeps the method from running twice).
+func TestApprovalDeadClaimIsTakenOver(t *testing.T) {
+	h := newHub(t)
+	ctx := context.Background()
+	alice := h.mm.AddUser("alice", "pw")
+	h.odoo.Add("res.users", fakeodoo.Record{"name": "Alice Approver", "login": "alice@example.com", "email": "alice@example.com",
+		"groups": []any{"purchase.group_purchase_manager"}})
+	po := h.odoo.Add("purchase.order", fakeodoo.Record{"name": "P00088", "state": "to approve"})
+	p, ctxs := h.postApproval(t, po, "P00088")
+	nonce := ctxs["approve"]["nonce"].(string)
+	if ok, _, err := h.db.ClaimApproval(ctx, store.ApprovalUse{Nonce: nonce, Model: "purchase.order", RecordID: int64(po), Op: "approve",
+		Actor: "bob", ClaimedAt: time.Now().Add(-10 * time.Minute)}, time.Now().Add(-time.Hour)); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if ar, err := h.mm.Click(ctx, http.DefaultClient, p.ID, "approve", alice.ID); err != nil || ar.EphemeralText != "Approved." ||
+		h.odoo.Records("purchase.order")[0]["state"] != "purchase" {
+		t.Fatalf("click after a dead claim = %+v, %v", ar, err)
+	}
+}
