@@ -260,7 +260,10 @@ func (s *Service) recordState(ctx context.Context, odooCode, model string, id in
 		return "", err
 	}
 	var rows []map[string]any
-	if err := od.Read(ctx, model, []int{int(id)}, []string{"state"}, &rows); err != nil {
+	// search_read, not read: a deleted record is an empty answer, not a
+	// MissingError.
+	dom := []any{[]any{"id", "=", id}}
+	if err := od.SearchRead(ctx, model, dom, map[string]any{"fields": []string{"state"}, "limit": 1}, &rows); err != nil {
 		return "", fmt.Errorf("read the state of %s #%d: %w", model, id, err)
 	}
 	if len(rows) == 0 {

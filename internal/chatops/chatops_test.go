@@ -571,3 +571,16 @@ func TestApprovalDeadClaimIsTakenOver(t *testing.T) {
 		t.Fatalf("click after a dead claim = %+v, %v", ar, err)
 	}
 }
+
+// An approval for a record that no longer exists fails for good (no
+// retries, no post).
+func TestApprovalOfAMissingRecord(t *testing.T) {
+	h := newHub(t)
+	a := rule.Action{Kind: rule.KindApproval, Connector: "chat", Channel: "town-square", Model: "purchase.order", Args: []any{9999}}
+	cl := &store.Claimed{Delivery: store.Delivery{ID: "msg_m", Kind: rule.KindApproval, Action: rule.ActionJSON(a)},
+		Event: store.Event{ID: "evt_m", Payload: `{}`}}
+	res := h.co.Executors()[rule.KindApproval].Execute(context.Background(), cl)
+	if res.Err == nil || !res.Permanent || !strings.Contains(res.Err.Error(), "does not exist") || len(h.mm.Posts()) != 0 {
+		t.Fatalf("approval of a missing record = %+v", res)
+	}
+}
