@@ -23,10 +23,12 @@ import (
 	"github.com/insightpulseai/ipai/internal/chatops"
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/connector"
+	"github.com/insightpulseai/ipai/internal/connector/mattermost"
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
 	"github.com/insightpulseai/ipai/internal/delivery"
 	fakemm "github.com/insightpulseai/ipai/internal/fake/mattermost"
 	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
+	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/rule"
@@ -141,7 +143,9 @@ func newWorld(t *testing.T) *world {
 	done := make(chan struct{})
 	go func() { disp.Run(runCtx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	s := &api.Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.DiscardHandler), ChatOps: co}
+	ing := inbound.NewIngester(db, rule.NewRouter(), inbound.IngesterOptions{})
+	t.Cleanup(ing.Close)
+	s := &api.Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.DiscardHandler), ChatOps: co, Ingest: ing.Ingest}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	co.BaseURL = srv.URL
@@ -391,6 +395,82 @@ func TestSlashEndToEnd(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the delayed in_channel reply of /%s status never appeared", trigger)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestOutgoingEndToEnd creates an outgoing webhook in a real Mattermost
+// (or the fake) pointing at the hub, posts its trigger word, and waits for
+// the hub's reply, which Mattermost posts in the post's thread as the
+// hook's creator (from_webhook).
+func TestOutgoingEndToEnd(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	mmc, _, err := w.co.Clients.Mattermost(ctx, "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, err := mmc.TeamByName(ctx, w.team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := mmc.ChannelByName(ctx, w.team, w.channel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	word := "#ipaie2e" + hex.EncodeToString(b)
+	hook, err := mmc.CreateOutgoingHook(ctx, mattermost.OutgoingHook{TeamID: team.ID, ChannelID: ch.ID, TriggerWords: []string{word},
+		CallbackURLs: []string{w.srv.URL + "/integrations/mattermost/outgoing"}, DisplayName: "ipai e2e", ContentType: "application/json"})
+	if err != nil || hook.Token == "" {
+		t.Fatalf("create outgoing hook = %+v, %v", hook, err)
+	}
+	t.Cleanup(func() {
+		req, _ := http.NewRequest(http.MethodDelete, w.mmURL+"/api/v4/hooks/outgoing/"+hook.ID, nil)
+		req.Header.Set("Authorization", "Bearer "+w.mmToken)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	})
+	w.co.Cfg.Outgoing = []config.OutgoingSpec{{Name: "e2e", Token: hook.Token, Reply: "got it: {{event_id}}"}}
+	p, err := mmc.CreatePost(ctx, mattermost.Post{ChannelID: ch.ID, Message: word + " what is due?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var list struct {
+			Posts map[string]struct {
+				RootID  string         `json:"root_id"`
+				Message string         `json:"message"`
+				Props   map[string]any `json:"props"`
+			} `json:"posts"`
+		}
+		req, _ := http.NewRequest(http.MethodGet, w.mmURL+"/api/v4/channels/"+ch.ID+"/posts?per_page=20", nil)
+		req.Header.Set("Authorization", "Bearer "+w.mmToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		for _, r := range list.Posts {
+			if r.RootID == p.ID && strings.HasPrefix(r.Message, "got it: evt_") {
+				if r.Props["from_webhook"] != "true" {
+					t.Fatalf("reply props = %v; want from_webhook", r.Props)
+				}
+				evs, err := w.db.ListEvents(ctx, store.EventFilter{Limit: 5})
+				if err != nil || len(evs) != 1 || !strings.HasPrefix(evs[0].Type, "mattermost.outgoing.") {
+					t.Fatalf("events = %+v, %v", evs, err)
+				}
+				t.Logf("event type %s; reply props %v", evs[0].Type, r.Props)
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reply in the thread of %s", p.ID)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

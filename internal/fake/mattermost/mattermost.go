@@ -352,6 +352,7 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request, u *User) {
 	s.posts = append(s.posts, p)
 	s.mu.Unlock()
 	writeJSON(w, 201, postJSON(p))
+	s.triggerOutgoing(p, u)
 }
 
 func (s *Server) createIncoming(w http.ResponseWriter, r *http.Request, _ *User) {
@@ -372,13 +373,13 @@ func (s *Server) createIncoming(w http.ResponseWriter, r *http.Request, _ *User)
 	writeJSON(w, 201, in)
 }
 
-func (s *Server) createOutgoing(w http.ResponseWriter, r *http.Request, _ *User) {
+func (s *Server) createOutgoing(w http.ResponseWriter, r *http.Request, u *User) {
 	var in map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in["team_id"] == nil {
 		s.appError(w, r, 400, "api.context.invalid_body_param.app_error", "Invalid or missing outgoing_webhook in request body.")
 		return
 	}
-	in["id"], in["token"] = newID(), newID()
+	in["id"], in["token"], in["creator_id"] = newID(), newID(), u.ID
 	if in["content_type"] == nil {
 		in["content_type"] = "application/x-www-form-urlencoded"
 	}
