@@ -230,6 +230,9 @@ func TestContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg.bind("command", "id")
+	if tg.rec != nil {
+		tg.rec.Secret("command_token", cmd.Token)
+	}
 	defer func() {
 		tg.caseName("delete command", "status")
 		if err := c.DeleteCommand(ctx, cmd.ID); err != nil {
