@@ -454,8 +454,20 @@ func (s *Server) Outgoing(ctx context.Context, hc *http.Client, target, token, u
 		if or.ResponseType == "comment" {
 			root = postID
 		}
+		// As CreateWebhookPost (see triggerOutgoing): from_webhook and
+		// override_username ("webhook" unless the reply names one).
+		props := map[string]any{}
+		for k, v := range or.Props {
+			props[k] = v
+		}
+		name := or.Username
+		if name == "" {
+			name = "webhook"
+		}
+		props["from_webhook"], props["override_username"] = "true", name
 		s.mu.Lock()
-		s.posts = append(s.posts, Post{ID: newID(), ChannelID: channelID, Message: or.Text, RootID: root, Props: or.Props, Username: or.Username})
+		s.posts = append(s.posts, Post{ID: newID(), ChannelID: channelID, Message: or.Text, RootID: root, Props: props, Username: name,
+			CreateAt: time.Now().UnixMilli()})
 		s.mu.Unlock()
 	}
 	return or, nil
