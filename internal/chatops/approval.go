@@ -27,10 +27,14 @@ func auditEntry(actor, action, target, msg string) audit.Entry {
 // HMAC-SHA256 (hub key) of the JSON of the other fields, so a click cannot
 // change the record, the method or the decision.
 type ApprovalContext struct {
-	Op      string `json:"op"` // approve | reject
-	Model   string `json:"model"`
-	Method  string `json:"method"`
-	ID      int64  `json:"id"`
+	Op     string `json:"op"` // approve | reject
+	Model  string `json:"model"`
+	Method string `json:"method"`
+	ID     int64  `json:"id"`
+	// State is the record's state when the buttons were posted; a click
+	// acts only while the record is still in it (empty on buttons posted
+	// before ipai recorded it: then only the once-only rule applies).
+	State   string `json:"state,omitempty"`
 	Odoo    string `json:"odoo"`
 	MM      string `json:"mm"`
 	Title   string `json:"title"`
@@ -107,9 +111,13 @@ func (s *Service) ExecuteApproval(ctx context.Context, cl *store.Claimed) (strin
 	if title == "" {
 		title = fmt.Sprintf("Approval needed: %s #%d", r.Model, id)
 	}
+	state, err := s.recordState(ctx, ap.Odoo, r.Model, id)
+	if err != nil {
+		return "", err, errors.Is(err, errNoRecord)
+	}
 	nonce := make([]byte, 8)
 	_, _ = rand.Read(nonce)
-	base := ApprovalContext{Model: r.Model, ID: id, Odoo: ap.Odoo, MM: r.Connector, Title: title,
+	base := ApprovalContext{Model: r.Model, ID: id, State: state, Odoo: ap.Odoo, MM: r.Connector, Title: title,
 		Expires: s.now().Add(ApprovalTTL).Unix(), Nonce: hex.EncodeToString(nonce)}
 	button := func(op, name, meth, style string) Button {
 		c := base
@@ -123,7 +131,8 @@ func (s *Service) ExecuteApproval(ctx context.Context, cl *store.Claimed) (strin
 	}
 	text := strings.TrimSpace(mention + " " + r.Text)
 	att := Attachment{Fallback: title, Color: "#f2c744", Title: title, Text: r.Text,
-		Fields:  []Field{{Title: "Record", Value: fmt.Sprintf("%s #%d", r.Model, id), Short: true}},
+		Fields: []Field{{Title: "Record", Value: fmt.Sprintf("%s #%d", r.Model, id), Short: true},
+			{Title: "State", Value: state, Short: true}},
 		Actions: []Button{button("approve", "Approve", method, "good"), button("reject", "Reject", reject, "danger")}}
 	if mention != "" {
 		att.Fields = append(att.Fields, Field{Title: "Approver", Value: mention, Short: true})
@@ -235,9 +244,42 @@ func ParseAction(body []byte) (ActionRequest, ApprovalContext, error) {
 // ErrForbidden marks refused clicks (forged context, no right).
 var ErrForbidden = errors.New("forbidden")
 
-// Act handles a click: signature, the clicking user's right (Mattermost
-// user → Odoo user by email, optionally in the approver group), the Odoo
-// call, the post update and the audit entry.
+// errNoRecord: the approval's record does not exist (a permanent failure).
+var errNoRecord = errors.New("no such record")
+
+// claimTimeout is how long a click's claim on an approval request holds
+// before another click may take it over (the hub died mid-call; the state
+// check keeps the method from running twice).
+const claimTimeout = 2 * time.Minute
+
+// recordState reads the record's state from Odoo ("" when the record has
+// no state value).
+func (s *Service) recordState(ctx context.Context, odooCode, model string, id int64) (string, error) {
+	od, err := s.Clients.Odoo(ctx, odooCode)
+	if err != nil {
+		return "", err
+	}
+	var rows []map[string]any
+	// search_read, not read: a deleted record is an empty answer, not a
+	// MissingError.
+	dom := []any{[]any{"id", "=", id}}
+	if err := od.SearchRead(ctx, model, dom, map[string]any{"fields": []string{"state"}, "limit": 1}, &rows); err != nil {
+		return "", fmt.Errorf("read the state of %s #%d: %w", model, id, err)
+	}
+	if len(rows) == 0 {
+		return "", fmt.Errorf("%w: %s #%d does not exist in Odoo", errNoRecord, model, id)
+	}
+	st, _ := rows[0]["state"].(string)
+	return st, nil
+}
+
+// Act handles a click: signature, whether the request was already used,
+// the clicking user's right (Mattermost user → Odoo user by email,
+// optionally in the approver group), a claim so the request is used once,
+// a re-read of the record (it must still be in the state the buttons were
+// posted for), the Odoo call, the post update (buttons removed, who
+// decided) and the audit entry. Problems the user can act on are answered
+// with an ephemeral message (HTTP 200) rather than an error.
 func (s *Service) Act(ctx context.Context, r ActionRequest, c ApprovalContext) (ActionResponse, error) {
 	target := fmt.Sprintf("%s/%d", c.Model, c.ID)
 	if err := s.verify(c); err != nil {
@@ -246,17 +288,31 @@ func (s *Service) Act(ctx context.Context, r ActionRequest, c ApprovalContext) (
 		return ActionResponse{EphemeralText: "This button is not valid (" + err.Error() + "); ask for a new approval message."},
 			fmt.Errorf("%w: %v", ErrForbidden, err)
 	}
+	oops := func(format string, args ...any) (ActionResponse, error) {
+		msg := fmt.Sprintf(format, args...)
+		s.Log.Warn("approval click", "target", target, "err", msg)
+		return ActionResponse{EphemeralText: "⚠️ " + msg + " Nothing was done; try again in a moment."}, nil
+	}
 	mm, _, err := s.Clients.Mattermost(ctx, c.MM)
 	if err != nil {
-		return ActionResponse{}, err
+		return oops("ipai cannot use Mattermost connector %s: %v.", c.MM, err)
 	}
 	u, err := mm.UserByID(ctx, r.UserID)
 	if err != nil {
-		return ActionResponse{}, fmt.Errorf("look up Mattermost user %s: %w", r.UserID, err)
+		return oops("ipai could not look up your Mattermost user: %v.", err)
+	}
+	// Used already: say by whom, and take the stale buttons away.
+	if use, err := s.DB.ApprovalUse(ctx, c.Nonce); err == nil {
+		if use.State != store.ApprovalDeciding || use.ClaimedAt.After(s.now().Add(-claimTimeout)) {
+			return s.used(ctx, mm, r, c, use), nil
+		}
+		// A claim left by a hub that died mid-call: ClaimApproval takes it over.
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return oops("ipai could not check this request: %v.", err)
 	}
 	od, err := s.Clients.Odoo(ctx, c.Odoo)
 	if err != nil {
-		return ActionResponse{}, err
+		return oops("ipai cannot use Odoo connector %s: %v.", c.Odoo, err)
 	}
 	var users []struct {
 		ID    int64  `json:"id"`
@@ -266,7 +322,7 @@ func (s *Service) Act(ctx context.Context, r ActionRequest, c ApprovalContext) (
 	if u.Email != "" {
 		dom := []any{"|", []any{"email", "=ilike", u.Email}, []any{"login", "=ilike", u.Email}}
 		if err := od.SearchRead(ctx, "res.users", dom, map[string]any{"fields": []string{"name", "login"}, "limit": 2}, &users); err != nil {
-			return ActionResponse{}, fmt.Errorf("find the Odoo user of %s: %w", u.Email, err)
+			return oops("ipai could not find your Odoo user (%s): %v.", u.Email, err)
 		}
 	}
 	deny := func(why string) (ActionResponse, error) {
@@ -280,10 +336,49 @@ func (s *Service) Act(ctx context.Context, r ActionRequest, c ApprovalContext) (
 	if g := s.Cfg.Approvals.Group; g != "" {
 		var ok bool
 		if err := od.ExecuteKW(ctx, "res.users", "has_group", []any{[]any{users[0].ID}, g}, nil, &ok); err != nil {
-			return ActionResponse{}, fmt.Errorf("check group %s: %w", g, err)
+			return oops("ipai could not check group %s: %v.", g, err)
 		}
 		if !ok {
 			return deny(fmt.Sprintf("You (Odoo user %s) are not in %s, so you cannot decide this.", users[0].Login, g))
+		}
+	}
+	// Claim the request: of concurrent clicks one goes on.
+	now := s.now()
+	won, use, err := s.DB.ClaimApproval(ctx, store.ApprovalUse{Nonce: c.Nonce, PostID: r.PostID, Model: c.Model, RecordID: c.ID,
+		Op: c.Op, Actor: u.Username, OdooUser: users[0].Login, ClaimedAt: now}, now.Add(-claimTimeout))
+	if err != nil {
+		return oops("ipai could not record your click: %v.", err)
+	}
+	if !won {
+		return s.used(ctx, mm, r, c, use), nil
+	}
+	release := func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := s.DB.ReleaseApproval(ctx, c.Nonce); err != nil {
+			s.Log.Error("release approval claim", "target", target, "err", err)
+		}
+	}
+	// The record must still be in the state the buttons were posted for:
+	// Odoo's button_approve, for one, approves a cancelled order.
+	if c.State != "" {
+		cur, err := s.recordState(ctx, c.Odoo, c.Model, c.ID)
+		if err != nil && !errors.Is(err, errNoRecord) {
+			release()
+			return oops("ipai could not re-read %s #%d: %v.", c.Model, c.ID, err)
+		}
+		if err != nil || cur != c.State {
+			now := "deleted"
+			if err == nil {
+				now = "in state `" + cur + "`"
+			}
+			why := fmt.Sprintf("%s #%d is now %s, not `%s` as when this request was posted", c.Model, c.ID, now, c.State)
+			_ = s.DB.FinishApproval(context.WithoutCancel(ctx), c.Nonce, store.ApprovalStale, why, s.now())
+			s.audit(ctx, audit.Entry{Actor: "mattermost:" + u.Username, Action: "chatops.approval.stale", Level: audit.Warning,
+				Target: target, Message: why + "; " + c.Method + " was not called"})
+			msg := fmt.Sprintf("⚠️ %s — no longer awaiting a decision: %s.", c.Title, why)
+			return ActionResponse{Update: s.decidedPost(ctx, mm, r.PostID, c, msg, "#8f8f8f", why+"; nothing was done."),
+				EphemeralText: "Nothing was done: " + why + "."}, nil
 		}
 	}
 	var res any
@@ -291,6 +386,20 @@ func (s *Service) Act(ctx context.Context, r ActionRequest, c ApprovalContext) (
 	if err := od.ExecuteKW(ctx, c.Model, c.Method, []any{[]any{c.ID}}, kw, &res); err != nil {
 		s.audit(ctx, audit.Entry{Actor: "mattermost:" + u.Username, Action: "chatops.approval." + c.Op, Level: audit.Error,
 			Target: target, Message: err.Error()})
+		// An error does not prove nothing happened (a lost answer, a
+		// method whose answer the client misread): if the record left the
+		// posted state, the request is used up and the buttons go.
+		if c.State != "" {
+			if cur, rerr := s.recordState(ctx, c.Odoo, c.Model, c.ID); rerr == nil && cur != c.State {
+				why := fmt.Sprintf("%s #%d is now in state `%s` after %s by @%s, although Odoo answered with an error (%v)",
+					c.Model, c.ID, cur, c.Method, u.Username, err)
+				_ = s.DB.FinishApproval(context.WithoutCancel(ctx), c.Nonce, store.ApprovalStale, why, s.now())
+				msg := fmt.Sprintf("⚠️ %s — no longer awaiting a decision: %s.", c.Title, why)
+				return ActionResponse{Update: s.decidedPost(ctx, mm, r.PostID, c, msg, "#8f8f8f", why+"; check the record in Odoo."),
+					EphemeralText: "Odoo answered with an error, but " + why + "; check the record in Odoo."}, nil
+			}
+		}
+		release()
 		return ActionResponse{EphemeralText: "Odoo refused: " + err.Error()}, nil
 	}
 	verb, color, icon := "Approved", "#2eb886", "✅"
@@ -298,11 +407,76 @@ func (s *Service) Act(ctx context.Context, r ActionRequest, c ApprovalContext) (
 		verb, color, icon = "Rejected", "#d24b4e", "❌"
 	}
 	at := s.now().UTC().Format("2006-01-02 15:04 UTC")
+	decision := fmt.Sprintf("%s by @%s (Odoo: %s) at %s", verb, u.Username, users[0].Name, at)
+	if err := s.DB.FinishApproval(context.WithoutCancel(ctx), c.Nonce, store.ApprovalDecided, decision, s.now()); err != nil {
+		s.Log.Error("record approval decision", "target", target, "err", err)
+	}
 	s.audit(ctx, audit.Entry{Actor: "mattermost:" + u.Username, Action: "chatops.approval." + c.Op, Target: target,
 		Message: fmt.Sprintf("%s by %s (Odoo %s) via %s", verb, u.Username, users[0].Login, c.Method),
 		Fields:  map[string]any{"odoo_user": users[0].Login, "post_id": r.PostID, "method": c.Method}})
 	msg := fmt.Sprintf("%s %s — %s by @%s at %s", icon, c.Title, strings.ToLower(verb), u.Username, at)
-	att := map[string]any{"fallback": msg, "color": color, "title": c.Title, "text": fmt.Sprintf("%s by @%s (Odoo: %s) at %s", verb, u.Username, users[0].Name, at)}
-	return ActionResponse{Update: &PostUpdate{Message: msg, Props: map[string]any{"attachments": []any{att}, "from_ipai": "true"}},
-		EphemeralText: verb + "."}, nil
+	return ActionResponse{Update: s.decidedPost(ctx, mm, r.PostID, c, msg, color, decision), EphemeralText: verb + "."}, nil
+}
+
+// used answers a click on a request already used: who decided (or why it
+// went stale), and the post again without buttons.
+func (s *Service) used(ctx context.Context, mm *mattermost.Client, r ActionRequest, c ApprovalContext, use store.ApprovalUse) ActionResponse {
+	switch use.State {
+	case store.ApprovalDeciding:
+		return ActionResponse{EphemeralText: fmt.Sprintf("@%s is deciding this right now (%s); nothing else was done.", use.Actor, use.Op)}
+	case store.ApprovalStale:
+		msg := fmt.Sprintf("⚠️ %s — no longer awaiting a decision: %s.", c.Title, use.Message)
+		return ActionResponse{Update: s.decidedPost(ctx, mm, r.PostID, c, msg, "#8f8f8f", use.Message+"; nothing was done."),
+			EphemeralText: "Nothing was done: " + use.Message + "."}
+	}
+	icon, color := "✅", "#2eb886"
+	if use.Op == "reject" {
+		icon, color = "❌", "#d24b4e"
+	}
+	said := use.Message
+	if said == "" {
+		said = use.Op + " by @" + use.Actor
+	}
+	msg := fmt.Sprintf("%s %s — %s", icon, c.Title, strings.ToLower(said[:1])+said[1:])
+	return ActionResponse{Update: s.decidedPost(ctx, mm, r.PostID, c, msg, color, use.Message),
+		EphemeralText: "Already decided: " + said + "; nothing else was done."}
+}
+
+// decidedPost is the update of an approval post after its use: the post's
+// attachments as Mattermost returns them, without their buttons, with a
+// Decision field and the decision's color (rebuilt from the context when
+// the post cannot be read).
+func (s *Service) decidedPost(ctx context.Context, mm *mattermost.Client, postID string, c ApprovalContext, msg, color, decision string) *PostUpdate {
+	var atts []any
+	if postID != "" {
+		if p, err := mm.GetPost(ctx, postID); err == nil {
+			atts, _ = p.Props["attachments"].([]any)
+		} else {
+			s.Log.Warn("read approval post", "post_id", postID, "err", err)
+		}
+	}
+	if len(atts) == 0 {
+		atts = []any{map[string]any{"fallback": c.Title, "title": c.Title,
+			"fields": []any{map[string]any{"title": "Record", "value": fmt.Sprintf("%s #%d", c.Model, c.ID), "short": true}}}}
+	}
+	out := make([]any, 0, len(atts))
+	for i, a := range atts {
+		m, ok := a.(map[string]any)
+		if !ok {
+			continue
+		}
+		n := make(map[string]any, len(m))
+		for k, v := range m {
+			if k != "actions" {
+				n[k] = v
+			}
+		}
+		if i == 0 {
+			n["color"] = color
+			fields, _ := n["fields"].([]any)
+			n["fields"] = append(append([]any(nil), fields...), map[string]any{"title": "Decision", "value": decision, "short": false})
+		}
+		out = append(out, n)
+	}
+	return &PostUpdate{Message: msg, Props: map[string]any{"attachments": out, "from_ipai": "true"}}
 }

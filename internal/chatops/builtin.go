@@ -264,7 +264,9 @@ func (s *Service) run(ctx context.Context, c *Call, rest string) (string, error)
 
 func (s *Service) opex(ctx context.Context, sub string) (string, error) {
 	fields := []string{"name", "project_id", "date_deadline", "user_ids"}
-	open := []any{[]any{"active", "=", true}}
+	// Odoo 17+ tasks have a state; done and cancelled ones are closed
+	// (project_task.py CLOSED_STATES), however active they are.
+	open := []any{[]any{"active", "=", true}, []any{"state", "not in", closedTaskStates}}
 	rows, err := s.odooRead(ctx, "project.task", open, fields, 50, "date_deadline asc")
 	if err != nil {
 		return "", err
@@ -282,11 +284,16 @@ func (s *Service) opex(ctx context.Context, sub string) (string, error) {
 	return fmt.Sprintf("**Close status %s**: %d open tasks, %d overdue. `/opex closing` lists them.", today, len(rows), overdue), nil
 }
 
+// closedTaskStates are the states of closed project.task records (Odoo 17+).
+var closedTaskStates = []any{"1_done", "1_canceled"}
+
+// birStatus lists the next unfiled BIR deadlines. The date field is
+// deadline_date, as the MCP tool odoo_bir_deadlines reads it.
 func (s *Service) birStatus(ctx context.Context) (string, error) {
 	rows, err := s.odooRead(ctx, "bir.filing_deadline", []any{[]any{"status", "!=", "filed"}},
-		[]string{"name", "form_type", "deadline", "status"}, 10, "deadline asc")
+		[]string{"name", "form_type", "deadline_date", "status"}, 10, "deadline_date asc")
 	if err != nil {
 		return "", fmt.Errorf("%w (is the BIR module installed in Odoo?)", err)
 	}
-	return table("Next BIR filing deadlines", []string{"form_type", "name", "deadline", "status"}, rows), nil
+	return table("Next BIR filing deadlines", []string{"form_type", "name", "deadline_date", "status"}, rows), nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/rule/action"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -176,6 +177,11 @@ func (s *Service) Slash(ctx context.Context, bot, command string, r SlashRequest
 	call := &Call{Bot: b, Command: c, Req: r}
 	resp, later := s.plan(ctx, call)
 	if later {
+		// The answer goes through the bot's connector: say now if it cannot.
+		if _, _, err := s.Clients.Mattermost(ctx, b.Connector); errors.Is(err, action.ErrInactive) {
+			return SlashOutcome{200, Ephemeral("ipai cannot answer /%s now: %v", command, err)}
+		}
+
 		if err := s.enqueueReply(ctx, call); err != nil {
 			s.Log.Error("enqueue slash reply", "err", err)
 			return SlashOutcome{200, Ephemeral("ipai could not queue the work; try again in a moment")}
@@ -254,7 +260,7 @@ func (s *Service) ExecuteReply(ctx context.Context, cl *store.Claimed) (status i
 		return 0, "", fmt.Errorf("command /%s: %w", job.Command, err), true
 	}
 	if err := s.checkResponseURL(ctx, b.Connector, req.ResponseURL); err != nil {
-		return 0, "", err, true
+		return 0, "", err, !errors.Is(err, action.ErrInactive)
 	}
 	work, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	out := s.execute(work, &Call{Bot: b, Command: c, Req: req})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +43,13 @@ func setup(t *testing.T, n8nURL, apiKey string) (*n8nflow.Service, *store.DB, *f
 	}
 	for _, in := range ins {
 		if _, err := svc.Create(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		// Only active connectors are used (README, Connectors).
+		if rep, err := svc.Test(ctx, in.Code); err != nil || !rep.OK {
+			t.Fatalf("test connector %s: %+v %v", in.Code, rep, err)
+		}
+		if _, err := svc.Activate(ctx, in.Code); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -158,6 +166,27 @@ func TestTriggerPolicy(t *testing.T) {
 	}
 	if _, err := n8nflow.ParseTrigger("drop_table", []byte(`{}`)); err == nil {
 		t.Fatal("unknown action accepted")
+	}
+	// Issue 19: Odoo 17/18's admin is uid 2, so "never uid 1" let it act.
+	// A connector logging in as a Settings administrator is refused.
+	cl, err := f.Clients.Odoo(ctx, "erp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, err := cl.Authenticate(ctx)
+	if err != nil || uid == 1 {
+		t.Fatalf("login = %d, %v", uid, err)
+	}
+	if err := cl.Write(ctx, "res.users", []int{uid}, map[string]any{"groups": []any{"base.group_user", "base.group_system"}}); err != nil {
+		t.Fatal(err)
+	}
+	po2 := od.Add("purchase.order", fakeodoo.Record{"name": "P2", "state": "to approve"})
+	tr, _ = n8nflow.ParseTrigger("run_method", []byte(`{"model":"purchase.order","method":"button_approve","record_id":`+jsonInt(po2)+`}`))
+	if _, err := f.Trigger(ctx, "run_method", tr); !errors.Is(err, n8nflow.ErrRefused) || !strings.Contains(err.Error(), "base.group_system") {
+		t.Fatalf("trigger as an administrator (uid %d): %v; want refused", uid, err)
+	}
+	if st := od.Records("purchase.order")[1]["state"]; st != "to approve" {
+		t.Fatalf("the refused trigger changed the order: %v", st)
 	}
 }
 

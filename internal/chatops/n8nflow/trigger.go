@@ -106,6 +106,14 @@ func (f *Service) Trigger(ctx context.Context, action string, t TriggerRequest) 
 	if uid == 1 {
 		return refuse("connector %s logs in as the superuser (uid 1); use an integration user", f.Cfg.Odoo)
 	}
+	// On Odoo 12+ the admin is uid 2: refuse any Settings administrator.
+	var admin bool
+	if err := cl.ExecuteKW(ctx, "res.users", "has_group", []any{[]any{uid}, "base.group_system"}, nil, &admin); err != nil {
+		return nil, fmt.Errorf("odoo: check whether the integration user is an administrator: %w", err)
+	}
+	if admin {
+		return refuse("connector %s logs in as an administrator (uid %d is in base.group_system); use an integration user without the Settings right", f.Cfg.Odoo, uid)
+	}
 	var out map[string]any
 	switch action {
 	case "create_record":

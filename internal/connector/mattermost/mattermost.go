@@ -272,3 +272,11 @@ func (c *Client) Test(ctx context.Context, p *connector.Probe) {
 	}
 	p.RequireVersion("Mattermost", ping.Version, MinVersion, ">= "+MinVersion.String())
 }
+
+// GetPost returns a post (GET /api/v4/posts/{id}). Mattermost strips the
+// actions' integration (url and context) from posts it returns.
+func (c *Client) GetPost(ctx context.Context, id string) (Post, error) {
+	var out Post
+	_, err := c.do(ctx, http.MethodGet, "/posts/"+url.PathEscape(id), nil, &out)
+	return out, err
+}

@@ -64,7 +64,7 @@ func TestClient(t *testing.T) {
 	}
 	_, err = c.ChannelByName(ctx, "ipai", "missing")
 	var se *connector.ServiceError
-	if !errors.As(err, &se) || se.Status != 404 || se.Code != "store.sql_channel.get_by_name.missing.app_error" {
+	if !errors.As(err, &se) || se.Status != 404 || se.Code != "app.channel.get_by_name.missing.app_error" {
 		t.Fatalf("missing channel error = %v", err)
 	}
 	post, err := c.CreatePost(ctx, mattermost.Post{ChannelID: ch.ID, Message: "hello",

@@ -22,17 +22,19 @@ type chatState struct {
 
 type fakeCommand struct {
 	ID, Token, TeamID, Trigger, Method, URL, CreatorID string
-	Description, Hint                                  string
+	Description, Hint, Username                        string
 }
 
 type respHook struct {
-	channelID, userID string
-	expires           time.Time
+	channelID, userID, cmdUsername string
+	expires                        time.Time
 }
 
 // Ephemeral is a message only one user saw (an ephemeral command response,
-// a button's ephemeral_text).
-type Ephemeral struct{ UserID, ChannelID, Text string }
+// a button's ephemeral_text). Mattermost sends these only as websocket
+// events, never through the REST API; a button's lands in the clicked
+// post's thread (RootID).
+type Ephemeral struct{ UserID, ChannelID, RootID, Text string }
 
 // CommandResponse is Mattermost's CommandResponse (apis.md §2.10).
 type CommandResponse struct {
@@ -112,9 +114,9 @@ func (s *Server) AddChannelPost(channelID, userID, message string) string {
 
 func commandJSON(c *fakeCommand) map[string]any {
 	return map[string]any{"id": c.ID, "token": c.Token, "create_at": 1700000000000, "update_at": 1700000000000, "delete_at": 0,
-		"creator_id": c.CreatorID, "team_id": c.TeamID, "trigger": c.Trigger, "method": c.Method, "username": "", "icon_url": "",
+		"creator_id": c.CreatorID, "team_id": c.TeamID, "trigger": c.Trigger, "method": c.Method, "username": c.Username, "icon_url": "",
 		"auto_complete": true, "auto_complete_desc": c.Description, "auto_complete_hint": c.Hint, "display_name": "",
-		"description": c.Description, "url": c.URL}
+		"description": c.Description, "url": c.URL, "plugin_id": ""}
 }
 
 func (s *Server) createCommand(w http.ResponseWriter, r *http.Request, u *User) {
@@ -132,6 +134,7 @@ func (s *Server) createCommand(w http.ResponseWriter, r *http.Request, u *User) 
 	str := func(k string) string { v, _ := raw[k].(string); return v }
 	in.TeamID, in.Trigger, in.Method, in.URL = str("team_id"), str("trigger"), str("method"), str("url")
 	in.Description, in.AutoCompleteHint = str("description"), str("auto_complete_hint")
+	username := str("username")
 	if !strings.Contains(u.Roles, "system_admin") {
 		s.appError(w, r, 403, "api.context.permissions.app_error", "You do not have the appropriate permissions.")
 		return
@@ -165,15 +168,26 @@ func (s *Server) createCommand(w http.ResponseWriter, r *http.Request, u *User) 
 		}
 	}
 	c := &fakeCommand{ID: newID(), Token: newID(), TeamID: in.TeamID, Trigger: in.Trigger, Method: in.Method, URL: in.URL,
-		CreatorID: u.ID, Description: in.Description, Hint: in.AutoCompleteHint}
+		CreatorID: u.ID, Description: in.Description, Hint: in.AutoCompleteHint, Username: username}
 	s.chat.commands[c.ID] = c
 	writeJSON(w, 201, commandJSON(c))
 }
+
+// builtinCommands are some of Mattermost's own commands, listed (with
+// empty ids) unless custom_only=true.
+var builtinCommands = []string{"away", "echo", "help", "join", "purpose"}
 
 func (s *Server) listCommands(w http.ResponseWriter, r *http.Request, _ *User) {
 	team := r.URL.Query().Get("team_id")
 	s.mu.Lock()
 	out := []any{}
+	if r.URL.Query().Get("custom_only") != "true" {
+		for _, b := range builtinCommands {
+			out = append(out, map[string]any{"id": "", "token": "", "create_at": 0, "update_at": 0, "delete_at": 0, "creator_id": "",
+				"team_id": "", "trigger": b, "method": "", "username": "", "icon_url": "", "auto_complete": true,
+				"auto_complete_desc": "", "auto_complete_hint": "", "display_name": b, "description": "", "url": "", "plugin_id": ""})
+		}
+	}
 	for _, c := range s.chat.commands {
 		if team == "" || c.TeamID == team {
 			out = append(out, commandJSON(c))
@@ -224,8 +238,11 @@ func checkCommandResponse(cr CommandResponse) error {
 	return nil
 }
 
-// apply shows a command response: in_channel → a post, else ephemeral.
-func (s *Server) apply(cr CommandResponse, channelID, userID string) {
+// apply shows a command response as Mattermost's HandleCommandResponsePost
+// does: in_channel → a post by the invoking user with override_username
+// (the command's username, else the response's), override_icon_url and
+// from_webhook; otherwise an ephemeral message to the user.
+func (s *Server) apply(cr CommandResponse, channelID, userID, cmdUsername string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, one := range append([]CommandResponse{cr}, cr.ExtraResponses...) {
@@ -237,14 +254,25 @@ func (s *Server) apply(cr CommandResponse, channelID, userID string) {
 			ch = one.ChannelID
 		}
 		if one.ResponseType == "in_channel" {
-			props := one.Props
-			if len(one.Attachments) > 0 {
-				if props == nil {
-					props = map[string]any{}
-				}
-				props["attachments"] = one.Attachments
+			props := map[string]any{}
+			for k, v := range one.Props {
+				props[k] = v
 			}
-			s.posts = append(s.posts, Post{ID: newID(), ChannelID: ch, UserID: userID, Message: one.Text, Props: props, Username: one.Username})
+			if len(one.Attachments) > 0 {
+				props["attachments"] = one.Attachments
+				normalizeAttachments(props)
+			}
+			name := cmdUsername
+			if name == "" {
+				name = one.Username
+			}
+			if name != "" {
+				props["override_username"] = name
+			}
+			props["override_icon_url"] = one.IconURL
+			props["from_webhook"] = "true"
+			s.posts = append(s.posts, Post{ID: newID(), ChannelID: ch, UserID: userID, Message: one.Text, Props: props,
+				Username: name, CreateAt: time.Now().UnixMilli()})
 		} else {
 			s.chat.ephemeral = append(s.chat.ephemeral, Ephemeral{UserID: userID, ChannelID: ch, Text: one.Text})
 		}
@@ -260,25 +288,39 @@ func (s *Server) commandResponse(w http.ResponseWriter, r *http.Request) {
 		s.appError(w, r, 400, "web.command_webhook.invalid.app_error", "Unexpected error.")
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		s.appError(w, r, 400, "web.command_webhook.parse.app_error", "Unable to parse incoming data.")
-		return
-	}
+	// Like the command URL's answer: application/json is a
+	// CommandResponse, any other body is the text of an ephemeral reply.
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	var cr CommandResponse
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&cr); err != nil || checkCommandResponse(cr) != nil {
-		s.appError(w, r, 400, "web.command_webhook.parse.app_error", "Unable to parse incoming data.")
-		return
+	if mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(mt) == "application/json" {
+		if err := json.Unmarshal(body, &cr); err != nil || checkCommandResponse(cr) != nil {
+			s.appError(w, r, 400, "web.command_webhook.parse.app_error", "Unable to parse incoming data.")
+			return
+		}
+	} else {
+		cr = CommandResponse{Text: string(body)}
 	}
-	s.apply(cr, h.channelID, h.userID)
+	s.apply(cr, h.channelID, h.userID, h.cmdUsername)
 	w.Header().Set("Content-Type", "text/plain")
 	_, _ = w.Write([]byte("ok"))
 }
 
 // RunCommand acts as Mattermost when user types line ("/ipai help") in a
-// channel: it finds the team's command by trigger, calls its URL (form
-// POST or GET query, Authorization: Token, Accept: application/json),
-// checks the answer and shows it. It returns the parsed response.
+// channel (POST /api/v4/commands/execute): it finds the team's command by
+// trigger, calls its URL (form POST or GET query, Authorization: Token,
+// Accept: application/json), checks the answer and shows it. It returns
+// the parsed response, or the error Mattermost answers: a command URL
+// answering other than 200 is a 500 api.command.execute_command.failed_resp
+// that does not show the URL's body.
 func (s *Server) RunCommand(ctx context.Context, hc *http.Client, userID, channelID, line string) (CommandResponse, error) {
+	cr, err := s.runCommand(ctx, hc, userID, channelID, line)
+	if ae, ok := err.(*actionError); ok {
+		return cr, fmt.Errorf("fake mattermost: %d %s: %s", ae.status, ae.id, ae.msg)
+	}
+	return cr, err
+}
+
+func (s *Server) runCommand(ctx context.Context, hc *http.Client, userID, channelID, line string) (CommandResponse, error) {
 	trigger, text, _ := strings.Cut(strings.TrimPrefix(line, "/"), " ")
 	s.mu.Lock()
 	ch := s.channels[channelID]
@@ -297,14 +339,14 @@ func (s *Server) RunCommand(ctx context.Context, hc *http.Client, userID, channe
 	}
 	respID := newID()
 	if cmd != nil && u != nil {
-		s.chat.responses[respID] = respHook{channelID: channelID, userID: userID, expires: time.Now().Add(30 * time.Minute)}
+		s.chat.responses[respID] = respHook{channelID: channelID, userID: userID, cmdUsername: cmd.Username, expires: time.Now().Add(30 * time.Minute)}
 	}
 	s.mu.Unlock()
 	if ch == nil || u == nil || team == nil {
-		return CommandResponse{}, errors.New("fake mattermost: unknown user or channel")
+		return CommandResponse{}, &actionError{404, "app.channel.get.existing.app_error", "Unable to find the existing channel."}
 	}
 	if cmd == nil {
-		return CommandResponse{}, fmt.Errorf("fake mattermost: Command with a trigger of '/%s' not found", trigger)
+		return CommandResponse{}, &actionError{404, "api.command.execute_command.not_found.app_error", fmt.Sprintf("Command with a trigger of '/%s' not found.", trigger)}
 	}
 	f := url.Values{"token": {cmd.Token}, "team_id": {team.ID}, "team_domain": {team.Name}, "channel_id": {ch.ID},
 		"channel_name": {ch.Name}, "user_id": {u.ID}, "user_name": {u.Username}, "command": {"/" + trigger}, "text": {text},
@@ -330,107 +372,43 @@ func (s *Server) RunCommand(ctx context.Context, hc *http.Client, userID, channe
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Authorization", "Token "+cmd.Token)
+	failed := &actionError{500, "api.command.execute_command.failed.app_error", fmt.Sprintf("Command with a trigger of '%s' failed.", trigger)}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return CommandResponse{}, fmt.Errorf("fake mattermost: command /%s failed: %w", trigger, err)
+		return CommandResponse{}, failed
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != 200 {
-		return CommandResponse{}, fmt.Errorf("fake mattermost: Command with a trigger of '/%s' returned response %d: %s", trigger, resp.StatusCode, body)
+		return CommandResponse{}, &actionError{500, "api.command.execute_command.failed_resp.app_error",
+			fmt.Sprintf("Command with a trigger of '%s' returned response %s.", trigger, resp.Status)}
 	}
 	var cr CommandResponse
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		if err := dec.Decode(&cr); err != nil {
-			return CommandResponse{}, fmt.Errorf("fake mattermost: command /%s answered invalid JSON: %v", trigger, err)
+			return CommandResponse{}, failed
 		}
 		if err := checkCommandResponse(cr); err != nil {
-			return CommandResponse{}, fmt.Errorf("fake mattermost: command /%s: %v", trigger, err)
+			return CommandResponse{}, failed
 		}
 	} else {
 		cr = CommandResponse{Text: string(body)}
 	}
-	s.apply(cr, channelID, userID)
+	s.apply(cr, channelID, userID, cmd.Username)
 	return cr, nil
 }
 
-// Click acts as Mattermost when a user clicks button actionID on a post:
-// it POSTs the action's integration URL with the context and applies the
-// answer (update of the post, ephemeral text).
+// Click acts as Mattermost when a user clicks button actionID on a post
+// (POST /api/v4/posts/{id}/actions/{action_id}): it POSTs the action's
+// integration URL with the context and applies the answer (see
+// runAction). A removed action is a 404 api.post.do_action.action_id.app_error.
 func (s *Server) Click(ctx context.Context, hc *http.Client, postID, actionID, userID string) (ActionResponse, error) {
-	s.mu.Lock()
-	var post *Post
-	for i := range s.posts {
-		if s.posts[i].ID == postID {
-			post = &s.posts[i]
-		}
+	ar, err := s.runAction(hc, postID, actionID, userID)
+	if ae, ok := err.(*actionError); ok {
+		return ar, fmt.Errorf("fake mattermost: %d %s: %s", ae.status, ae.id, ae.msg)
 	}
-	u := s.users[userID]
-	var integ map[string]any
-	var ch *Channel
-	var team *Team
-	if post != nil {
-		ch = s.channels[post.ChannelID]
-		atts, _ := post.Props["attachments"].([]any)
-		for _, a := range atts {
-			am, _ := a.(map[string]any)
-			acts, _ := am["actions"].([]any)
-			for _, x := range acts {
-				xm, _ := x.(map[string]any)
-				if xm["id"] == actionID {
-					integ, _ = xm["integration"].(map[string]any)
-				}
-			}
-		}
-	}
-	if ch != nil {
-		for _, t := range s.teams {
-			if t.ID == ch.TeamID {
-				team = t
-			}
-		}
-	}
-	s.mu.Unlock()
-	if post == nil || u == nil || integ == nil || ch == nil || team == nil {
-		return ActionResponse{}, errors.New("fake mattermost: no such post, user or action")
-	}
-	target, _ := integ["url"].(string)
-	body, _ := json.Marshal(map[string]any{"user_id": u.ID, "user_name": u.Username, "channel_id": ch.ID, "channel_name": ch.Name,
-		"team_id": team.ID, "team_domain": team.Name, "post_id": postID, "trigger_id": newID(), "type": "button",
-		"data_source": "", "context": integ["context"]})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		return ActionResponse{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return ActionResponse{}, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != 200 {
-		return ActionResponse{}, fmt.Errorf("fake mattermost: action integration returned %d: %s", resp.StatusCode, raw)
-	}
-	var ar ActionResponse
-	if err := json.Unmarshal(raw, &ar); err != nil {
-		return ActionResponse{}, fmt.Errorf("fake mattermost: action integration answered invalid JSON: %v", err)
-	}
-	s.mu.Lock()
-	for i := range s.posts {
-		if s.posts[i].ID == postID && ar.Update != nil {
-			s.posts[i].Message = ar.Update.Message
-			if ar.Update.Props != nil {
-				s.posts[i].Props = ar.Update.Props
-			}
-		}
-	}
-	if ar.EphemeralText != "" {
-		s.chat.ephemeral = append(s.chat.ephemeral, Ephemeral{UserID: userID, ChannelID: ch.ID, Text: ar.EphemeralText})
-	}
-	s.mu.Unlock()
-	return ar, nil
+	return ar, err
 }
 
 // Outgoing acts as Mattermost when a post triggers an outgoing webhook: it
@@ -476,8 +454,20 @@ func (s *Server) Outgoing(ctx context.Context, hc *http.Client, target, token, u
 		if or.ResponseType == "comment" {
 			root = postID
 		}
+		// As CreateWebhookPost (see triggerOutgoing): from_webhook and
+		// override_username ("webhook" unless the reply names one).
+		props := map[string]any{}
+		for k, v := range or.Props {
+			props[k] = v
+		}
+		name := or.Username
+		if name == "" {
+			name = "webhook"
+		}
+		props["from_webhook"], props["override_username"] = "true", name
 		s.mu.Lock()
-		s.posts = append(s.posts, Post{ID: newID(), ChannelID: channelID, Message: or.Text, RootID: root, Props: or.Props, Username: or.Username})
+		s.posts = append(s.posts, Post{ID: newID(), ChannelID: channelID, Message: or.Text, RootID: root, Props: props, Username: name,
+			CreateAt: time.Now().UnixMilli()})
 		s.mu.Unlock()
 	}
 	return or, nil

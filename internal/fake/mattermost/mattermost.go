@@ -51,7 +51,11 @@ type Channel struct{ ID, TeamID, Name, DisplayName, Type string }
 // Post is a recorded post (from the API or an incoming webhook).
 type Post struct {
 	ID, ChannelID, UserID, Message, RootID string
-	Props                                  map[string]any
+	// Props as stored: attachments in normal form, actions with their
+	// integration (the API strips it; see postJSON).
+	Props map[string]any
+	// CreateAt is in milliseconds; Edits counts updates.
+	CreateAt, Edits int64
 	// Hook is the incoming webhook id when the post came through one.
 	Hook string
 	// Username is the override sent to an incoming webhook.
@@ -176,6 +180,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v4/hooks/outgoing", s.auth(s.createOutgoing))
 	mux.HandleFunc("POST /hooks/{id}", s.incoming)
 	s.chatRoutes(mux)
+	s.postRoutes(mux)
 	mux.HandleFunc("/api/v4/", func(w http.ResponseWriter, r *http.Request) {
 		s.appError(w, r, 404, "api.context.404.app_error", "Sorry, we could not find the page.")
 	})
@@ -215,13 +220,13 @@ func (s *Server) auth(next func(http.ResponseWriter, *http.Request, *User)) http
 func (s *Server) appError(w http.ResponseWriter, r *http.Request, status int, id, msg string) {
 	writeJSON(w, status, map[string]any{
 		"id": id, "message": msg, "detailed_error": "", "request_id": w.Header().Get("X-Request-Id"),
-		"status_code": status, "is_oauth": false,
+		"status_code": status,
 	})
 }
 
 func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
-	body := map[string]any{"status": "OK", "ActiveSearchBackend": "database", "AndroidLatestVersion": "",
-		"AndroidMinVersion": "", "IosLatestVersion": "", "IosMinVersion": ""}
+	body := map[string]any{"status": "OK", "AndroidLatestVersion": "", "AndroidMinVersion": "", "DesktopLatestVersion": "",
+		"DesktopMinVersion": "", "IosLatestVersion": "", "IosMinVersion": ""}
 	if r.URL.Query().Get("get_server_status") != "" {
 		body["database_status"] = "OK"
 		body["filestore_status"] = "OK"
@@ -258,12 +263,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, userJSON(found))
 }
 
+// userJSON is a user as Mattermost 5.37 answers (is_bot only when true).
 func userJSON(u *User) map[string]any {
-	return map[string]any{"id": u.ID, "create_at": 1700000000000, "update_at": 1700000000000, "delete_at": 0,
+	m := map[string]any{"id": u.ID, "create_at": 1700000000000, "update_at": 1700000000000, "delete_at": 0,
 		"username": u.Username, "auth_data": "", "auth_service": "", "email": u.Email, "nickname": "",
 		"first_name": "", "last_name": "", "position": "", "roles": u.Roles, "locale": "en",
-		"timezone": map[string]string{}, "is_bot": u.IsBot, "props": map[string]string{},
-		"notify_props": map[string]string{}, "last_password_update": 1700000000000, "mfa_active": false}
+		"timezone":             map[string]string{"automaticTimezone": "", "manualTimezone": "", "useAutomaticTimezone": "true"},
+		"notify_props":         map[string]string{"channel": "true", "comments": "never", "desktop": "mention", "desktop_sound": "true", "email": "true", "first_name": "false", "mention_keys": "", "push": "mention", "push_status": "away"},
+		"last_password_update": 1700000000000, "disable_welcome_email": false}
+	if u.IsBot {
+		m["is_bot"] = true
+	}
+	return m
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, u *User) { writeJSON(w, 200, userJSON(u)) }
@@ -293,7 +304,10 @@ func (s *Server) team(w http.ResponseWriter, r *http.Request, _ *User) {
 		s.appError(w, r, 404, "app.team.get_by_name.missing.app_error", "Unable to find the existing team.")
 		return
 	}
-	writeJSON(w, 200, map[string]any{"id": t.ID, "name": t.Name, "display_name": t.DisplayName, "type": "O"})
+	writeJSON(w, 200, map[string]any{"id": t.ID, "create_at": 1700000000000, "update_at": 1700000000000, "delete_at": 0,
+		"display_name": t.DisplayName, "name": t.Name, "description": "", "email": "admin@example.com", "type": "O",
+		"company_name": "", "allowed_domains": "", "invite_id": "invite0" + t.ID[:19], "allow_open_invite": false,
+		"scheme_id": nil, "group_constrained": nil, "policy_id": nil})
 }
 
 func (s *Server) channel(w http.ResponseWriter, r *http.Request, _ *User) {
@@ -301,11 +315,13 @@ func (s *Server) channel(w http.ResponseWriter, r *http.Request, _ *User) {
 	c := s.channelByName(r.PathValue("team"), r.PathValue("channel"))
 	s.mu.Unlock()
 	if c == nil {
-		s.appError(w, r, 404, "store.sql_channel.get_by_name.missing.app_error", "Unable to find the existing channel.")
+		s.appError(w, r, 404, "app.channel.get_by_name.missing.app_error", "Channel does not exist.")
 		return
 	}
-	writeJSON(w, 200, map[string]any{"id": c.ID, "team_id": c.TeamID, "type": c.Type, "display_name": c.DisplayName,
-		"name": c.Name, "header": "", "purpose": "", "create_at": 1700000000000, "update_at": 1700000000000, "delete_at": 0})
+	writeJSON(w, 200, map[string]any{"id": c.ID, "create_at": 1700000000000, "update_at": 1700000000000, "delete_at": 0,
+		"team_id": c.TeamID, "type": c.Type, "display_name": c.DisplayName, "name": c.Name, "header": "", "purpose": "",
+		"last_post_at": 0, "total_msg_count": 0, "extra_update_at": 0, "creator_id": "", "scheme_id": nil, "props": nil,
+		"group_constrained": nil, "shared": nil, "total_msg_count_root": 0, "policy_id": nil})
 }
 
 func (s *Server) createPost(w http.ResponseWriter, r *http.Request, u *User) {
@@ -326,18 +342,17 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request, u *User) {
 		s.appError(w, r, 403, "api.context.permissions.app_error", "You do not have the appropriate permissions.")
 		return
 	}
-	p := Post{ID: newID(), ChannelID: in.ChannelID, UserID: u.ID, Message: in.Message, RootID: in.RootID, Props: in.Props}
+	if in.Props == nil {
+		in.Props = map[string]any{}
+	}
+	normalizeAttachments(in.Props)
+	p := Post{ID: newID(), ChannelID: in.ChannelID, UserID: u.ID, Message: in.Message, RootID: in.RootID, Props: in.Props,
+		CreateAt: time.Now().UnixMilli()}
 	s.mu.Lock()
 	s.posts = append(s.posts, p)
 	s.mu.Unlock()
-	if p.Props == nil {
-		p.Props = map[string]any{}
-	}
-	now := time.Now().UnixMilli()
-	writeJSON(w, 201, map[string]any{"id": p.ID, "create_at": now, "update_at": now, "edit_at": 0, "delete_at": 0,
-		"is_pinned": false, "user_id": u.ID, "channel_id": p.ChannelID, "root_id": p.RootID, "original_id": "",
-		"message": p.Message, "type": "", "props": p.Props, "hashtags": "", "pending_post_id": "", "reply_count": 0,
-		"metadata": map[string]any{}})
+	writeJSON(w, 201, postJSON(p))
+	s.triggerOutgoing(p, u)
 }
 
 func (s *Server) createIncoming(w http.ResponseWriter, r *http.Request, _ *User) {
@@ -358,13 +373,13 @@ func (s *Server) createIncoming(w http.ResponseWriter, r *http.Request, _ *User)
 	writeJSON(w, 201, in)
 }
 
-func (s *Server) createOutgoing(w http.ResponseWriter, r *http.Request, _ *User) {
+func (s *Server) createOutgoing(w http.ResponseWriter, r *http.Request, u *User) {
 	var in map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in["team_id"] == nil {
 		s.appError(w, r, 400, "api.context.invalid_body_param.app_error", "Invalid or missing outgoing_webhook in request body.")
 		return
 	}
-	in["id"], in["token"] = newID(), newID()
+	in["id"], in["token"], in["creator_id"] = newID(), newID(), u.ID
 	if in["content_type"] == nil {
 		in["content_type"] = "application/x-www-form-urlencoded"
 	}

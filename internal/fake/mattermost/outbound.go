@@ -67,3 +67,81 @@ func SendOutgoing(ctx context.Context, hc *http.Client, target string, p Outgoin
 	req.Header.Set("Content-Type", ct)
 	return hc.Do(req)
 }
+
+// triggerOutgoing does what Mattermost does after a post: every outgoing
+// webhook of the channel (or the team) whose trigger word is the post's
+// first word is called in the background, and a reply with text is posted
+// by the hook's creator with from_webhook, override_username ("webhook"
+// unless the reply names one) and webhook_display_name, in the post's
+// thread when response_type is "comment" (app/webhook.go TriggerWebhook,
+// CreateWebhookPost).
+func (s *Server) triggerOutgoing(p Post, u *User) {
+	if p.Props["from_webhook"] == "true" {
+		return
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(p.Message), " ")
+	s.mu.Lock()
+	ch := s.channels[p.ChannelID]
+	var team *Team
+	for _, t := range s.teams {
+		if ch != nil && t.ID == ch.TeamID {
+			team = t
+		}
+	}
+	var hooks []map[string]any
+	for _, h := range s.outHooks {
+		if ch == nil || h["team_id"] != ch.TeamID || (h["channel_id"] != nil && h["channel_id"] != "" && h["channel_id"] != ch.ID) {
+			continue
+		}
+		words, _ := h["trigger_words"].([]any)
+		for _, w := range words {
+			if w == first && first != "" {
+				hooks = append(hooks, h)
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, h := range hooks {
+		urls, _ := h["callback_urls"].([]any)
+		for _, cu := range urls {
+			target, _ := cu.(string)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				resp, err := SendOutgoing(ctx, s.Client(), target, OutgoingPayload{Token: str(h["token"]), TeamID: team.ID,
+					TeamDomain: team.Name, ChannelID: ch.ID, ChannelName: ch.Name, Timestamp: time.Now(), UserID: u.ID,
+					UserName: u.Username, PostID: p.ID, Text: p.Message, TriggerWord: first}, h["content_type"] == "application/json")
+				if err != nil {
+					return
+				}
+				defer resp.Body.Close()
+				var or OutgoingResponse
+				if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&or) != nil || or.Text == "" {
+					return
+				}
+				props := map[string]any{}
+				for k, v := range or.Props {
+					props[k] = v
+				}
+				props["from_webhook"] = "true"
+				props["override_username"] = or.Username
+				if or.Username == "" {
+					props["override_username"] = "webhook"
+				}
+				if or.IconURL != "" {
+					props["override_icon_url"] = or.IconURL
+				}
+				props["webhook_display_name"] = str(h["display_name"])
+				root := ""
+				if or.ResponseType == "comment" {
+					root = p.ID
+				}
+				s.mu.Lock()
+				s.posts = append(s.posts, Post{ID: newID(), ChannelID: ch.ID, UserID: str(h["creator_id"]), Message: or.Text, RootID: root,
+					Props: props, Username: str(props["override_username"]), CreateAt: time.Now().UnixMilli()})
+				s.mu.Unlock()
+			}()
+		}
+	}
+}

@@ -44,7 +44,32 @@ type cached struct {
 	cfg    connector.Config
 }
 
+// stateSource is a ConfigSource that knows the connectors' states
+// (integration.Service): its connectors are used only while active.
+type stateSource interface {
+	Get(ctx context.Context, code string) (store.Connector, error)
+}
+
+// ErrInactive is wrapped by Clients when the connector is not active
+// (draft, testing or error): rules, approvals, notifications and chat
+// replies use only active connectors. It is not permanent: deliveries are
+// retried, so they go through once the connector is activated again.
+var ErrInactive = errors.New("connector not active")
+
 func (c *configClients) client(ctx context.Context, code, typ string) (connector.Connector, connector.Config, error) {
+	if ss, ok := c.src.(stateSource); ok {
+		if sc, err := ss.Get(ctx, code); err == nil && sc.State != connector.StateActive {
+			why := "it has not passed Test Connection since it was created or changed; test it, then activate it"
+			switch sc.State {
+			case connector.StateTesting:
+				why = "its test passed but it was not activated; activate it"
+			case connector.StateError:
+				why = "its last Test Connection failed (" + sc.LastError + "); fix it, test it, then activate it"
+			}
+			return nil, connector.Config{Code: code, Type: sc.Type}, fmt.Errorf("%w: connector %q is %s, not active: %s (deliveries are retried)",
+				ErrInactive, code, sc.State, why)
+		}
+	}
 	cfg, err := c.src.Config(ctx, code)
 	if err != nil {
 		if p, ok := problem.As(err); (ok && p.Status == http.StatusNotFound) || errors.Is(err, store.ErrNotFound) {
