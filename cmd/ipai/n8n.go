@@ -107,7 +107,7 @@ func n8nFromConnector(ctx context.Context, code, dir string) (*n8n.Client, error
 	if cfg.Secret("api_key") == "" {
 		return nil, &exitError{code: 2, msg: fmt.Sprintf("connector %s has no api_key secret set; an admin can set it with PATCH /api/v1/connectors/%s", code, code)}
 	}
-	c := n8n.New(cfg.BaseURL, cfg.Secret("api_key"), env.svc.HTTPClient())
+	c := n8n.New(cfg.BaseURL, cfg.Secret("api_key"), env.svc.HTTPClient(cfg))
 	if w := cfg.Setting("webhook_url"); w != "" {
 		c.SetWebhookBase(w)
 	}

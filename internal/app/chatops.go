@@ -30,7 +30,7 @@ func (a *App) setupChatOps(ctx context.Context) error {
 		return fmt.Errorf("master key: %w", err)
 	}
 	clients := action.FromConfigs(a.Connectors)
-	co := &chatops.Service{DB: a.DB, Box: box, Audit: a.Audit, Log: a.Log, Clients: clients, HTTP: a.Connectors.HTTPClient(),
+	co := &chatops.Service{DB: a.DB, Box: box, Audit: a.Audit, Log: a.Log, Clients: clients, HTTP: a.Connectors.HTTPClient,
 		Cfg: a.Cfg.ChatOps, BaseURL: a.Cfg.BaseURL(), Health: a.Health.Statuses, Wake: a.Dispatcher.Wake, Now: a.Now}
 	if err := co.Init(ctx); err != nil {
 		return err

@@ -83,7 +83,7 @@ func (a *App) mcpClientsFromConnectors(ctx context.Context, d *mcpserver.Deps) e
 		if cfg.Type != server {
 			return fmt.Errorf("mcp.%s: connector %q is of type %s; expected a connector of type %s", server, code, cfg.Type, server)
 		}
-		c, err := connector.New(cfg, a.Connectors.HTTPClient())
+		c, err := connector.New(cfg, a.Connectors.HTTPClient(cfg))
 		if err != nil {
 			return fmt.Errorf("mcp.%s: connector %q: %w", server, code, err)
 		}

@@ -33,7 +33,9 @@ func (c configs) Config(_ context.Context, code string) (connector.Config, error
 	return cfg, nil
 }
 
-func (c configs) HTTPClient() *http.Client { return &http.Client{Timeout: 5 * time.Second} }
+func (c configs) HTTPClient(connector.Config) *http.Client {
+	return &http.Client{Timeout: 5 * time.Second}
+}
 
 func claimed(t *testing.T, a rule.Action, payload string) *store.Claimed {
 	t.Helper()
