@@ -49,7 +49,7 @@ var _ connector.Connector = (*Client)(nil)
 
 // New returns a client using a session (or single-user) token.
 func New(baseURL, token string, hc *http.Client) *Client {
-	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, hc: connector.HTTPClient(hc)}
+	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, hc: connector.HTTPClient(hc, baseURL)}
 }
 
 // WithToken returns a copy of c using another token.
