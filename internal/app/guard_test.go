@@ -2,13 +2,18 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/fake/mattermost"
 	"github.com/insightpulseai/ipai/internal/outbound"
@@ -107,5 +112,60 @@ func TestOutboundAllowWithPortForEndpoints(t *testing.T) {
 	})
 	if d := state()[otherID]; !strings.Contains(d["last_error"].(string), "blocked") || other.count() != 0 || ok.count() != 1 {
 		t.Fatalf("other port: %v; receivers got %d (allowed port) and %d (other port)", d, ok.count(), other.count())
+	}
+}
+
+// A pulser agent's URL (set by any holder of mcp:pulser:write) is called
+// through the guard: loopback is refused unless outbound.allow allows it.
+func TestPulserAgentURLIsGuarded(t *testing.T) {
+	for _, allowed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "refused", true: "allowed"}[allowed], func(t *testing.T) {
+			rc := newReceiver(t, func(_ int, w http.ResponseWriter) int { return 200 })
+			h := startHub(t, filepath.Join(t.TempDir(), "ipai.db"), func(c *config.Config) {
+				c.Outbound.Allow = nil
+				if allowed {
+					c.Outbound.Allow = []string{"127.0.0.1:" + port(t, rc.srv.URL)}
+				}
+			})
+			ctx := context.Background()
+			raw, _, err := auth.NewTokens(h.a.DB).Create(ctx, auth.CreateOptions{Name: "agent", Role: auth.RoleUser,
+				Scopes: []string{"mcp:pulser:read", "mcp:pulser:write"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := &mcp.StreamableClientTransport{Endpoint: h.base + "/mcp/pulser", HTTPClient: &http.Client{Transport: bearerRT{raw, http.DefaultTransport}}}
+			cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, tr, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cs.Close()
+			call := func(name string, args map[string]any) map[string]any {
+				t.Helper()
+				res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+				if err != nil || res.IsError {
+					t.Fatalf("%s: %v %+v", name, err, res)
+				}
+				b, _ := json.Marshal(res.StructuredContent)
+				var out map[string]any
+				_ = json.Unmarshal(b, &out)
+				return out
+			}
+			call("register_agent", map[string]any{"name": "probe", "kind": "http", "endpoint": rc.srv.URL + "/run"})
+			id := call("run_agent", map[string]any{"agent": "probe"})["id"].(string)
+			var run map[string]any
+			waitFor(t, "the run to finish", func() bool {
+				run = call("get_run", map[string]any{"run_id": id})
+				return run["status"] == "completed" || run["status"] == "failed"
+			})
+			if allowed {
+				if run["status"] != "completed" || rc.count() != 1 {
+					t.Fatalf("allowed agent URL: run %v, receiver got %d", run, rc.count())
+				}
+				return
+			}
+			if run["status"] != "failed" || !strings.Contains(fmt.Sprint(run["error"]), "blocked") || rc.count() != 0 {
+				t.Fatalf("loopback agent URL: run %v, receiver got %d; want failed, blocked", run, rc.count())
+			}
+		})
 	}
 }
