@@ -133,3 +133,14 @@ func FuzzRefused(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkPermits: the per-connection cost of the decision (public IPv4,
+// public IPv6, an allow entry hit).
+func BenchmarkPermits(b *testing.B) {
+	g, _ := New([]string{"10.0.0.0/8", "127.0.0.1:9000", "odoo.internal"})
+	addrs := []netip.AddrPort{netip.MustParseAddrPort("93.184.216.34:443"), netip.MustParseAddrPort("[2606:4700::1111]:443"),
+		netip.MustParseAddrPort("127.0.0.1:9000")}
+	for i := 0; b.Loop(); i++ {
+		_ = g.Permits("example.com", addrs[i%len(addrs)])
+	}
+}
