@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/app"
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/mcpserver"
+	"github.com/insightpulseai/ipai/internal/outbound"
 )
 
 func init() { register(newMcpCmd) }
@@ -50,11 +52,15 @@ writes also need the model in the policy's odoo.write_models.`,
 				return err
 			}
 			ctx := cmd.Context()
-			db, _, err := openStore(ctx)
+			db, cfg, err := openStore(ctx)
 			if err != nil {
 				return fmt.Errorf("open the store for the audit log: %w", err)
 			}
 			defer db.Close()
+			guard, err := outbound.New(cfg.Outbound.Allow)
+			if err != nil {
+				return fmt.Errorf("outbound.allow: %w", err)
+			}
 			alog := audit.New(db)
 			defer alog.Close()
 			if len(scopes) == 0 {
@@ -66,12 +72,12 @@ writes also need the model in the policy's odoo.write_models.`,
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			env := &mcpserver.Env{Audit: alog, Local: mcpserver.LocalPrincipal(scopes), Log: log, Version: app.Version}
 			defer env.Flush()
-			d := mcpserver.Deps{Env: env, Policy: policy, SpecRepo: repo}
+			d := mcpserver.Deps{Env: env, Policy: policy, SpecRepo: repo, Guard: guard}
 			if err := mcpserver.ClientsFromEnv(ctx, &d); err != nil {
 				return err
 			}
 			if name == mcpserver.Pulser {
-				d.Pulser = &mcpserver.PulserService{DB: db, N8N: d.N8N}
+				d.Pulser = &mcpserver.PulserService{DB: db, N8N: d.N8N, HTTP: guard.Client(outbound.Options{Timeout: 5 * time.Minute})}
 				defer d.Pulser.Wait()
 			}
 			srv, err := d.Build(name)

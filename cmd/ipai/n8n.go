@@ -22,17 +22,20 @@ func newN8NCmd() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&key, "api-key", os.Getenv("IPAI_N8N_API_KEY"), "n8n API key (env IPAI_N8N_API_KEY)")
 	cmd.PersistentFlags().StringVar(&dir, "dir", "", "folder of workflow JSON files (required)")
 	cmd.PersistentFlags().StringVar(&code, "connector", "", "take URL and API key from this stored n8n connector (instead of --url/--api-key)")
-	client := func(ctx context.Context) (*n8n.Client, error) {
+	// client returns the n8n client and what to close when the command is
+	// done (a stored connector's client checks the store before it
+	// connects to a private address).
+	client := func(ctx context.Context) (*n8n.Client, func(), error) {
 		if code != "" {
 			return n8nFromConnector(ctx, code, dir)
 		}
 		if url == "" || key == "" {
-			return nil, &exitError{code: 2, msg: "n8n URL and API key are needed: --url and --api-key (or IPAI_N8N_URL, IPAI_N8N_API_KEY)"}
+			return nil, nil, &exitError{code: 2, msg: "n8n URL and API key are needed: --url and --api-key (or IPAI_N8N_URL, IPAI_N8N_API_KEY)"}
 		}
 		if dir == "" {
-			return nil, &exitError{code: 2, msg: "--dir is required"}
+			return nil, nil, &exitError{code: 2, msg: "--dir is required"}
 		}
-		return n8n.New(url, key, nil), nil
+		return n8n.New(url, key, nil), func() {}, nil
 	}
 	export := &cobra.Command{
 		Use:   "export --dir DIR",
@@ -41,10 +44,11 @@ func newN8NCmd() *cobra.Command {
   ipai n8n export --connector wf --dir workflows`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := client(cmd.Context())
+			c, done, err := client(cmd.Context())
 			if err != nil {
 				return err
 			}
+			defer done()
 			res, err := n8n.Export(cmd.Context(), c, dir)
 			for _, e := range res {
 				fmt.Fprintf(cmd.OutOrStdout(), "exported %s (%s) → %s\n", e.Name, e.ID, e.File)
@@ -63,10 +67,11 @@ func newN8NCmd() *cobra.Command {
   ipai n8n import --connector wf --dir workflows`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := client(cmd.Context())
+			c, done, err := client(cmd.Context())
 			if err != nil {
 				return err
 			}
+			defer done()
 			res, err := n8n.Import(cmd.Context(), c, dir, n8n.ImportOptions{Activate: activate})
 			for _, r := range res {
 				act := ""
@@ -88,28 +93,32 @@ func newN8NCmd() *cobra.Command {
 
 // n8nFromConnector builds an n8n client from a stored n8n connector: its
 // base URL and sealed API key, through the outbound guard.
-func n8nFromConnector(ctx context.Context, code, dir string) (*n8n.Client, error) {
+func n8nFromConnector(ctx context.Context, code, dir string) (_ *n8n.Client, done func(), err error) {
 	if dir == "" {
-		return nil, &exitError{code: 2, msg: "--dir is required"}
+		return nil, nil, &exitError{code: 2, msg: "--dir is required"}
 	}
 	env, err := openConnectors(ctx, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer env.close()
+	defer func() {
+		if err != nil {
+			env.close()
+		}
+	}()
 	cfg, err := env.svc.Config(ctx, code)
 	if err != nil {
-		return nil, &exitError{code: 1, msg: err.Error()}
+		return nil, nil, &exitError{code: 1, msg: err.Error()}
 	}
 	if cfg.Type != "n8n" {
-		return nil, &exitError{code: 2, msg: fmt.Sprintf("connector %s is a %s connector; --connector needs an n8n one", code, cfg.Type)}
+		return nil, nil, &exitError{code: 2, msg: fmt.Sprintf("connector %s is a %s connector; --connector needs an n8n one", code, cfg.Type)}
 	}
 	if cfg.Secret("api_key") == "" {
-		return nil, &exitError{code: 2, msg: fmt.Sprintf("connector %s has no api_key secret set; an admin can set it with PATCH /api/v1/connectors/%s", code, code)}
+		return nil, nil, &exitError{code: 2, msg: fmt.Sprintf("connector %s has no api_key secret set; an admin can set it with PATCH /api/v1/connectors/%s", code, code)}
 	}
-	c := n8n.New(cfg.BaseURL, cfg.Secret("api_key"), env.svc.HTTPClient())
+	c := n8n.New(cfg.BaseURL, cfg.Secret("api_key"), env.svc.HTTPClient(cfg))
 	if w := cfg.Setting("webhook_url"); w != "" {
 		c.SetWebhookBase(w)
 	}
-	return c, nil
+	return c, env.close, nil
 }

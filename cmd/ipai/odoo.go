@@ -88,7 +88,7 @@ func installOdooWebhooks(cmd *cobra.Command, code, hubURL string, in odoo.Webhoo
 	if key == "" {
 		key = cfg.Secret("password")
 	}
-	client := odoo.New(cfg.BaseURL, cfg.Setting("database"), cfg.Setting("login"), key, env.svc.HTTPClient())
+	client := odoo.New(cfg.BaseURL, cfg.Setting("database"), cfg.Setting("login"), key, env.svc.HTTPClient(cfg))
 
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {

@@ -139,7 +139,7 @@ func (s *Server) nameOdooValues(ctx context.Context, code string, n odoo.Notific
 	v, _ := odooClients.Load(code)
 	oc, _ := v.(*odooClient)
 	if oc == nil || oc.conf != conf {
-		c, err := connector.New(cfg, s.Connectors.HTTPClient())
+		c, err := connector.New(cfg, s.Connectors.HTTPClient(cfg))
 		cl, ok := c.(*odoo.Client)
 		if err != nil || !ok {
 			return n.Body

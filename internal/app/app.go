@@ -124,7 +124,10 @@ func New(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
 		}
 	}
 	if cfg.Sentry.DSN != "" {
-		if err := sentry.Init(sentry.ClientOptions{Dsn: cfg.Sentry.DSN, Release: "ipai@" + Version}); err != nil {
+		// Reports go through the guard; the DSN's host (set by the
+		// administrator) is this client's own allowance.
+		hc := outbound.ClientFor(a.Guard, outbound.Options{Timeout: 30 * time.Second}, cfg.Sentry.DSN)
+		if err := sentry.Init(sentry.ClientOptions{Dsn: cfg.Sentry.DSN, Release: "ipai@" + Version, HTTPClient: hc}); err != nil {
 			a.Close()
 			return nil, fmt.Errorf("sentry.dsn: %w", err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/chatops/n8nflow"
 	"github.com/insightpulseai/ipai/internal/health"
 	"github.com/insightpulseai/ipai/internal/mcpserver"
+	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/rule/action"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
@@ -30,7 +30,7 @@ func (a *App) setupChatOps(ctx context.Context) error {
 		return fmt.Errorf("master key: %w", err)
 	}
 	clients := action.FromConfigs(a.Connectors)
-	co := &chatops.Service{DB: a.DB, Box: box, Audit: a.Audit, Log: a.Log, Clients: clients, HTTP: a.Connectors.HTTPClient(),
+	co := &chatops.Service{DB: a.DB, Box: box, Audit: a.Audit, Log: a.Log, Clients: clients, HTTP: a.Connectors.HTTPClient,
 		Cfg: a.Cfg.ChatOps, BaseURL: a.Cfg.BaseURL(), Health: a.Health.Statuses, Wake: a.Dispatcher.Wake, Now: a.Now}
 	if err := co.Init(ctx); err != nil {
 		return err
@@ -44,7 +44,7 @@ func (a *App) setupChatOps(ctx context.Context) error {
 		// Syncs for the life of the process (several replicas syncing is harmless).
 		go flows.Loop(context.Background())
 	}
-	pulser := &mcpserver.PulserService{DB: a.DB, HTTP: &http.Client{Timeout: 5 * time.Minute}}
+	pulser := &mcpserver.PulserService{DB: a.DB, HTTP: a.Guard.Client(outbound.Options{Timeout: 5 * time.Minute})}
 	co.Ask = func(ctx context.Context, agent, text, actor string) (string, error) {
 		return ask(ctx, a.DB, pulser, agent, text, actor)
 	}

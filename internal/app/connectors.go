@@ -8,8 +8,8 @@ import (
 	"github.com/insightpulseai/ipai/internal/integration"
 )
 
-// setupConnectors loads the master key, builds the connector service behind
-// a guarded HTTP client, applies the connectors declared in ipai.yaml and
+// setupConnectors loads the master key, builds the connector service (each
+// connector behind its own guarded HTTP client), applies the connectors declared in ipai.yaml and
 // prepares the health runner (its gauges on the API's registry).
 func (a *App) setupConnectors(ctx context.Context) error {
 	svc := integration.New(a.DB, a.Box, a.Guard, a.Cfg.Health.Timeout)
@@ -22,14 +22,8 @@ func (a *App) setupConnectors(ctx context.Context) error {
 		a.Log.Info("connectors from config applied", "created", res.Created, "updated", res.Updated,
 			"unchanged", res.Unchanged, "no_longer_managed", res.Released)
 	}
-	// Connector hosts may be private: the guard allows each configured one.
-	conns, err := svc.List(ctx, "")
-	if err != nil {
-		return err
-	}
-	for _, c := range conns {
-		a.Guard.AllowURL(c.BaseURL)
-	}
+	// Connector hosts may be private: each connector's own client may reach
+	// its own URLs (svc.HTTPClient); nothing else is widened.
 	runner, err := svc.NewRunner(ctx, a.Cfg.Health)
 	if err != nil {
 		return fmt.Errorf("health history: %w", err)

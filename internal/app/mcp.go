@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/connector/superset"
 	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/mcpserver"
+	"github.com/insightpulseai/ipai/internal/outbound"
 	stackhealth "github.com/insightpulseai/ipai/internal/stack/health"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -36,7 +36,7 @@ func (a *App) mountMCP(ctx context.Context) error {
 		return err
 	}
 	d := mcpserver.Deps{Env: &mcpserver.Env{Audit: a.Audit, Log: a.Log, Version: Version}, Policy: policy,
-		SpecRepo: os.Getenv("IPAI_SPEC_REPO")}
+		SpecRepo: os.Getenv("IPAI_SPEC_REPO"), Guard: a.Guard}
 	a.mcpEnv = d.Env
 	if err := mcpserver.ClientsFromEnv(ctx, &d); err != nil {
 		a.Log.Warn("mcp: a service from the environment is unusable; its server is not mounted", "err", err)
@@ -44,14 +44,21 @@ func (a *App) mountMCP(ctx context.Context) error {
 	if err := a.mcpClientsFromConnectors(ctx, &d); err != nil {
 		return err
 	}
-	d.Pulser = &mcpserver.PulserService{DB: a.DB, N8N: d.N8N, HTTP: &http.Client{Timeout: 5 * time.Minute}}
+	// Agent URLs come from MCP clients: only outbound.allow opens private
+	// addresses to them.
+	d.Pulser = &mcpserver.PulserService{DB: a.DB, N8N: d.N8N, HTTP: a.Guard.Client(outbound.Options{Timeout: 5 * time.Minute})}
 	if dir := os.Getenv("IPAI_BACKUP_DIR"); dir != "" {
 		d.Ops.BackupDir = dir
 	}
 	if domain := os.Getenv("IPAI_STACK_DOMAIN"); domain != "" {
 		checks := stackhealth.Checks(domain, []string{"core"}, nil)
+		var urls []string
+		for _, c := range checks {
+			urls = append(urls, c.URL)
+		}
+		hc := outbound.ClientFor(a.Guard, outbound.Options{Timeout: time.Minute}, urls...)
 		d.Ops.Health = func(ctx context.Context) ([]stackhealth.Result, error) {
-			return stackhealth.Run(ctx, nil, checks, 10*time.Second), nil
+			return stackhealth.Run(ctx, hc, checks, 10*time.Second), nil
 		}
 	}
 	d.Ops.Deliveries = opsDeliveries{a}
@@ -83,7 +90,7 @@ func (a *App) mcpClientsFromConnectors(ctx context.Context, d *mcpserver.Deps) e
 		if cfg.Type != server {
 			return fmt.Errorf("mcp.%s: connector %q is of type %s; expected a connector of type %s", server, code, cfg.Type, server)
 		}
-		c, err := connector.New(cfg, a.Connectors.HTTPClient())
+		c, err := connector.New(cfg, a.Connectors.HTTPClient(cfg))
 		if err != nil {
 			return fmt.Errorf("mcp.%s: connector %q: %w", server, code, err)
 		}

@@ -22,7 +22,7 @@ import (
 func (a *App) setupSync(ctx context.Context) error {
 	a.API.EmbedSDKPath = filepath.Join(a.Cfg.DataDir, api.SDKFile)
 	if sc := a.Cfg.Superset; len(sc.Dashboards) > 0 {
-		a.API.Embed = &embed.Service{Dashboards: sc.Dashboards, HTTP: a.Connectors.HTTPClient(), Audit: a.Audit,
+		a.API.Embed = &embed.Service{Dashboards: sc.Dashboards, Client: a.Connectors.HTTPClient, Audit: a.Audit,
 			Config: func(ctx context.Context) (connector.Config, error) {
 				cfg, err := a.Connectors.Config(ctx, sc.Connector)
 				if err == nil && cfg.Type != "superset" {
@@ -62,7 +62,7 @@ func (a *App) setupSync(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("sync.boards %s: focalboard connector %q: %w", b.Name, b.Focalboard, err)
 		}
-		fc, err := connector.New(fcfg, a.Connectors.HTTPClient())
+		fc, err := connector.New(fcfg, a.Connectors.HTTPClient(fcfg))
 		fcl, ok := fc.(*focalboard.Client)
 		if err != nil || !ok {
 			return fmt.Errorf("sync.boards %s: connector %q is not a focalboard connector", b.Name, b.Focalboard)
@@ -89,7 +89,7 @@ func (a *App) odooClient(ctx context.Context, code string) (*odoo.Client, error)
 	if err != nil {
 		return nil, fmt.Errorf("odoo connector %q: %w", code, err)
 	}
-	c, err := connector.New(cfg, a.Connectors.HTTPClient())
+	c, err := connector.New(cfg, a.Connectors.HTTPClient(cfg))
 	cl, ok := c.(*odoo.Client)
 	if err != nil || !ok {
 		return nil, fmt.Errorf("connector %q is not an odoo connector", code)
@@ -105,7 +105,7 @@ func (a *App) notifier(code, channel string) func(ctx context.Context, text stri
 		if err != nil {
 			return err
 		}
-		mm := mattermost.New(cfg.BaseURL, cfg.Secret("token"), a.Connectors.HTTPClient())
+		mm := mattermost.New(cfg.BaseURL, cfg.Secret("token"), a.Connectors.HTTPClient(cfg))
 		id := channel
 		if len(channel) != 26 {
 			team, name := cfg.Setting("team"), channel

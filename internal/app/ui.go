@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/ui"
 )
 
@@ -31,7 +33,8 @@ func (a *App) setupUI(ctx context.Context) error {
 			redirect = a.Cfg.BaseURL() + "/auth/oidc/callback"
 		}
 		s.OIDC = auth.NewOIDC(auth.OIDCConfig{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
-			RedirectURL: redirect, Scopes: o.Scopes, RoleClaim: o.RoleClaim, RoleMap: roles, DefaultRole: auth.Role(o.DefaultRole)})
+			RedirectURL: redirect, Scopes: o.Scopes, RoleClaim: o.RoleClaim, RoleMap: roles, DefaultRole: auth.Role(o.DefaultRole),
+			HTTPClient: outbound.ClientFor(a.Guard, outbound.Options{Timeout: 10 * time.Second}, o.Issuer)})
 		s.OIDCName = o.DisplayName
 	}
 	a.UI = s

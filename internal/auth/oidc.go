@@ -12,6 +12,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/insightpulseai/ipai/internal/outbound"
 )
 
 // OIDCConfig configures single sign-on with an OpenID Connect provider
@@ -29,7 +31,8 @@ type OIDCConfig struct {
 	RoleMap map[string]Role
 	// DefaultRole is given when no role maps; "" refuses the sign-in.
 	DefaultRole Role
-	// HTTPClient reaches the provider (default: 10s timeout).
+	// HTTPClient reaches the provider (default: the outbound guard with the
+	// issuer's scheme/host/port as its own allowance, 10s timeout).
 	HTTPClient *http.Client
 }
 
@@ -45,7 +48,7 @@ type OIDC struct {
 // so the hub starts even while the provider is down.
 func NewOIDC(cfg OIDCConfig) *OIDC {
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		cfg.HTTPClient = outbound.ClientFor(nil, outbound.Options{Timeout: 10 * time.Second}, cfg.Issuer)
 	}
 	if len(cfg.Scopes) == 0 {
 		cfg.Scopes = []string{oidc.ScopeOpenID, "profile", "email"}

@@ -46,8 +46,8 @@ type capture struct {
 	posts []map[string]any
 }
 
-func (c *capture) HTTPClient() *http.Client {
-	base := c.Service.HTTPClient()
+func (c *capture) HTTPClient(cfg connector.Config) *http.Client {
+	base := c.Service.HTTPClient(cfg)
 	hc := *base
 	next := base.Transport
 	if next == nil {

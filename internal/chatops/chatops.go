@@ -19,8 +19,10 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/config"
+	"github.com/insightpulseai/ipai/internal/connector"
 	"github.com/insightpulseai/ipai/internal/delivery"
 	"github.com/insightpulseai/ipai/internal/health"
+	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/rule/action"
 	"github.com/insightpulseai/ipai/internal/secret"
@@ -34,8 +36,11 @@ type Service struct {
 	Audit   *audit.Log
 	Log     *slog.Logger
 	Clients action.Clients
-	// HTTP posts to response_url (guarded: only the bot's Mattermost host).
-	HTTP *http.Client
+	// HTTP gives the client that posts to response_url (which must be on
+	// the bot's Mattermost server): that connector's own guarded client
+	// (integration.Service.HTTPClient). Nil: the outbound guard without
+	// allowances.
+	HTTP func(cfg connector.Config) *http.Client
 	Cfg  config.ChatOps
 	// BaseURL is the hub's external URL (for button integration URLs).
 	BaseURL string
@@ -66,7 +71,8 @@ func (s *Service) Init(ctx context.Context) error {
 		s.Now = time.Now
 	}
 	if s.HTTP == nil {
-		s.HTTP = &http.Client{Timeout: 15 * time.Second}
+		hc := outbound.Default().Client(outbound.Options{Timeout: 15 * time.Second})
+		s.HTTP = func(connector.Config) *http.Client { return hc }
 	}
 	if s.Box == nil {
 		return errors.New("chatops: no master key")

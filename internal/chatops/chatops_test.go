@@ -76,7 +76,7 @@ func newHub(t testing.TB) *hub {
 		Approvals: config.Approvals{Odoo: "erp", Group: "purchase.group_purchase_manager", Default: "@finance-team",
 			Thresholds: []config.MentionStep{{Over: 50000, Mention: "@senior-approver"}, {Over: 10000, Mention: "@approver"}}},
 		Outgoing: []config.OutgoingSpec{{Name: "agent", Token: "outgoing0token0aaaaaaaaaaa", Reply: "got it: {{event_id}}"}}}
-	co := &chatops.Service{DB: db, Box: box, Audit: al, Clients: action.FromConfigs(svc), HTTP: svc.HTTPClient(), Cfg: cfg, Wake: disp.Wake}
+	co := &chatops.Service{DB: db, Box: box, Audit: al, Clients: action.FromConfigs(svc), HTTP: svc.HTTPClient, Cfg: cfg, Wake: disp.Wake}
 	if err := co.Init(ctx); err != nil {
 		t.Fatal(err)
 	}

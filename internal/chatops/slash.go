@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/connector"
 	"github.com/insightpulseai/ipai/internal/rule/action"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -259,7 +260,8 @@ func (s *Service) ExecuteReply(ctx context.Context, cl *store.Claimed) (status i
 	if err != nil {
 		return 0, "", fmt.Errorf("command /%s: %w", job.Command, err), true
 	}
-	if err := s.checkResponseURL(ctx, b.Connector, req.ResponseURL); err != nil {
+	mmCfg, err := s.checkResponseURL(ctx, b.Connector, req.ResponseURL)
+	if err != nil {
 		return 0, "", err, !errors.Is(err, action.ErrInactive)
 	}
 	work, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -274,7 +276,7 @@ func (s *Service) ExecuteReply(ctx context.Context, cl *store.Claimed) (status i
 		return 0, "", err, true
 	}
 	hreq.Header.Set("Content-Type", "application/json")
-	hr, err := s.HTTP.Do(hreq)
+	hr, err := s.HTTP(mmCfg).Do(hreq)
 	if err != nil {
 		return 0, "", fmt.Errorf("post to response_url: %w", err), false
 	}
@@ -289,18 +291,18 @@ func (s *Service) ExecuteReply(ctx context.Context, cl *store.Claimed) (status i
 
 // checkResponseURL accepts only URLs on the Mattermost server of the bot's
 // connector, so a forged response_url cannot make ipai post elsewhere.
-func (s *Service) checkResponseURL(ctx context.Context, mmConnector, raw string) error {
+func (s *Service) checkResponseURL(ctx context.Context, mmConnector, raw string) (connector.Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("response_url %q is not an absolute http(s) URL", raw)
+		return connector.Config{}, fmt.Errorf("response_url %q is not an absolute http(s) URL", raw)
 	}
 	_, cfg, err := s.Clients.Mattermost(ctx, mmConnector)
 	if err != nil {
-		return fmt.Errorf("bot's connector: %w", err)
+		return cfg, fmt.Errorf("bot's connector: %w", err)
 	}
 	base, err := url.Parse(cfg.BaseURL)
 	if err != nil || !strings.EqualFold(base.Host, u.Host) || base.Scheme != u.Scheme {
-		return fmt.Errorf("response_url host %s is not the Mattermost server of connector %s", u.Host, mmConnector)
+		return cfg, fmt.Errorf("response_url host %s is not the Mattermost server of connector %s", u.Host, mmConnector)
 	}
-	return nil
+	return cfg, nil
 }

@@ -83,10 +83,12 @@ type Delivery struct {
 
 // Outbound shapes calls ipai makes to other services.
 type Outbound struct {
-	// Allow lists CIDRs, IPs or host names that outbound calls may reach even
-	// though they are loopback, link-local or private (configured connectors'
-	// hosts are allowed without being listed). Env IPAI_OUTBOUND_ALLOW,
-	// comma-separated, adds to it.
+	// Allow lists what outbound calls may reach even though it is not
+	// globally reachable (loopback, private, …): CIDRs and IPs on any port,
+	// IP:port ([::1]:9000) on that port only, host names on any port,
+	// host:port on that port only. It is the only way to open such addresses
+	// to endpoints and agents (a connector's client may reach its own URLs).
+	// Env IPAI_OUTBOUND_ALLOW, comma-separated, adds to it.
 	Allow []string `yaml:"allow"`
 }
 

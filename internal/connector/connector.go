@@ -167,10 +167,7 @@ func New(cfg Config, hc *http.Client) (Connector, error) {
 	if cfg.APIVersion == "" {
 		cfg.APIVersion = t.DefaultAPIVersion
 	}
-	if hc == nil {
-		hc = &http.Client{}
-	}
-	return t.New(cfg, hc)
+	return t.New(cfg, HTTPClient(hc, cfg.BaseURL))
 }
 
 func contains(list []string, s string) bool {

@@ -11,6 +11,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
+
+	"github.com/insightpulseai/ipai/internal/outbound"
 )
 
 // MaxBody bounds how much of a response clients read.
@@ -61,10 +64,13 @@ func Call(hc *http.Client, req *http.Request, decodeErr func(*Response) error, o
 	return resp, nil
 }
 
-// HTTPClient returns hc, or http.DefaultClient when hc is nil.
-func HTTPClient(hc *http.Client) *http.Client {
+// HTTPClient returns hc or, when hc is nil, a client of the outbound guard
+// without outbound.allow entries whose own allowance is baseURL's scheme,
+// host and port (callers that wire ipai pass the connector's client from
+// integration.Service.HTTPClient instead).
+func HTTPClient(hc *http.Client, baseURL string) *http.Client {
 	if hc == nil {
-		return http.DefaultClient
+		return outbound.ClientFor(nil, outbound.Options{Timeout: 5 * time.Minute}, baseURL)
 	}
 	return hc
 }

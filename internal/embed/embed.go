@@ -142,6 +142,9 @@ type Service struct {
 	// Config gives the Superset connector's configuration (with secrets).
 	Config func(ctx context.Context) (connector.Config, error)
 	HTTP   *http.Client
+	// Client, when set, gives the connector's own guarded client instead
+	// of HTTP (integration.Service.HTTPClient).
+	Client func(connector.Config) *http.Client
 	Audit  *audit.Log
 	Now    func() time.Time
 
@@ -201,7 +204,11 @@ func (s *Service) client(ctx context.Context, fresh bool) (*superset.Client, str
 	}
 	cc := s.clients[key]
 	if cc == nil {
-		cc = &cachedClient{c: superset.New(cfg.BaseURL, user, cfg.Secret("password"), s.HTTP)}
+		hc := s.HTTP
+		if s.Client != nil {
+			hc = s.Client(cfg)
+		}
+		cc = &cachedClient{c: superset.New(cfg.BaseURL, user, cfg.Secret("password"), hc)}
 		s.clients[key] = cc
 	}
 	stale := fresh || cc.at.IsZero() || s.now().Sub(cc.at) >= TokenTTL

@@ -2,8 +2,10 @@
 // store: create, update, delete and validate them with their secrets sealed
 // at rest, apply the ones declared in ipai.yaml (managed), run Test
 // Connection and Activate, and feed the health runner with the active ones.
-// Every connector call goes through the outbound guard, with each
-// configured connector's host allowed.
+// Every connector call goes through the outbound guard; each connector's
+// client may also reach its own URLs (base_url, and an n8n connector's
+// webhook_url) — that client only, and only while the connector exists with
+// those URLs.
 package integration
 
 import (
@@ -13,6 +15,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,8 +34,8 @@ import (
 type Service struct {
 	DB  *store.DB
 	Box *secret.Box
-	// Guard checks every connector call; nil means a guard with no extra
-	// allowances (configured connectors' hosts are always allowed).
+	// Guard checks every connector call; nil means outbound.Default(). Each
+	// connector's client adds its own URLs' scheme/host/port (HTTPClient).
 	Guard *outbound.Guard
 	// Timeout bounds one Test Connection (default connector.DefaultTimeout).
 	Timeout time.Duration
@@ -41,7 +44,13 @@ type Service struct {
 	Log   *slog.Logger
 	Now   func() time.Time
 
-	once sync.Once
+	mu      sync.Mutex
+	clients map[string]*ownClient // by connector code
+}
+
+// ownClient is a connector's HTTP client and the URLs it was built for.
+type ownClient struct {
+	urls string
 	hc   *http.Client
 }
 
@@ -64,15 +73,80 @@ func (s *Service) timeout() time.Duration {
 	return s.Timeout
 }
 
-// HTTPClient is the guarded client every connector of this service uses.
-func (s *Service) HTTPClient() *http.Client {
-	s.once.Do(func() {
-		if s.Guard == nil {
-			s.Guard, _ = outbound.New(nil)
+// ownURLs are the URLs a connector's client may reach even on a refused
+// (e.g. private) address: its base URL and URL settings (n8n's
+// webhook_url), in a fixed order.
+func ownURLs(baseURL string, settings map[string]string) []string {
+	urls := []string{baseURL}
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		if strings.HasSuffix(k, "_url") && settings[k] != "" {
+			urls = append(urls, settings[k])
 		}
-		s.hc = s.Guard.Client(outbound.Options{Timeout: s.timeout()})
-	})
-	return s.hc
+	}
+	return urls
+}
+
+// HTTPClient returns the guarded client of a connector (cfg as Config
+// returns it): besides outbound.allow it may reach exactly the scheme, host
+// and port of the connector's own URLs — no other client may — and only
+// while the stored connector still has those URLs (checked before each new
+// connection to an address only this allowance permits). The client is
+// reused while the connector's URLs stay the same.
+func (s *Service) HTTPClient(cfg connector.Config) *http.Client {
+	urls := ownURLs(cfg.BaseURL, cfg.Settings)
+	key := strings.Join(urls, "\n")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.clients[cfg.Code]; c != nil {
+		if c.urls == key {
+			return c.hc
+		}
+		c.hc.CloseIdleConnections()
+	}
+	g := s.Guard
+	if g == nil {
+		g = outbound.Default()
+	}
+	var own []outbound.Target
+	for _, u := range urls {
+		if t, err := outbound.TargetOf(u); err == nil {
+			own = append(own, t)
+		}
+	}
+	hc := g.Client(outbound.Options{Timeout: s.timeout(), Allow: own, Live: s.live(cfg.Code, key)})
+	if s.clients == nil {
+		s.clients = map[string]*ownClient{}
+	}
+	s.clients[cfg.Code] = &ownClient{urls: key, hc: hc}
+	return hc
+}
+
+// live is a connector client's allowance check: the connector must still
+// exist with the same URLs.
+func (s *Service) live(code, urls string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		c, err := s.DB.Connector(ctx, code)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("connector %s no longer exists", code)
+		}
+		if err != nil {
+			return fmt.Errorf("connector %s: %w", code, err)
+		}
+		if strings.Join(ownURLs(c.BaseURL, c.Settings), "\n") != urls {
+			return fmt.Errorf("connector %s's URLs changed", code)
+		}
+		return nil
+	}
+}
+
+// forget drops a connector's client (deleted, or its URLs changed).
+func (s *Service) forget(code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.clients[code]; c != nil {
+		c.hc.CloseIdleConnections()
+		delete(s.clients, code)
+	}
 }
 
 // Input is a connector as a caller creates it; Secrets are plaintext.
@@ -212,6 +286,9 @@ func (s *Service) Update(ctx context.Context, code string, p Patch) (store.Conne
 	} else if err != nil {
 		return c, err
 	}
+	if !slices.Equal(ownURLs(before.BaseURL, before.Settings), ownURLs(c.BaseURL, c.Settings)) {
+		s.forget(code)
+	}
 	return c, nil
 }
 
@@ -234,6 +311,7 @@ func (s *Service) Delete(ctx context.Context, code string) error {
 	} else if err != nil {
 		return err
 	}
+	s.forget(code)
 	return nil
 }
 
@@ -315,8 +393,6 @@ func (s *Service) Config(ctx context.Context, code string) (connector.Config, er
 	if err != nil {
 		return connector.Config{}, err
 	}
-	s.HTTPClient()
-	s.Guard.AllowURL(c.BaseURL)
 	return connector.Config{Code: c.Code, Type: c.Type, BaseURL: c.BaseURL, APIVersion: c.APIVersion,
 		AuthType: c.AuthType, Settings: maps.Clone(c.Settings), Secrets: plain}, nil
 }
@@ -329,10 +405,9 @@ func (s *Service) build(c store.Connector) connector.Connector {
 	if err != nil {
 		return failing{connector.CheckAuth, err}
 	}
-	hc := s.HTTPClient()
-	s.Guard.AllowURL(c.BaseURL)
-	conn, err := connector.New(connector.Config{Code: c.Code, Type: c.Type, BaseURL: c.BaseURL, APIVersion: c.APIVersion,
-		AuthType: c.AuthType, Settings: c.Settings, Secrets: plain}, hc)
+	cfg := connector.Config{Code: c.Code, Type: c.Type, BaseURL: c.BaseURL, APIVersion: c.APIVersion,
+		AuthType: c.AuthType, Settings: c.Settings, Secrets: plain}
+	conn, err := connector.New(cfg, s.HTTPClient(cfg))
 	if err != nil {
 		return failing{connector.CheckReachable, err}
 	}

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,8 +82,48 @@ func TestConnectorCallsAreGuarded(t *testing.T) {
 	if rep, err := s.Test(ctx, "chat"); err != nil || !rep.OK {
 		t.Fatalf("test of a loopback connector: %+v %v", rep, err)
 	}
-	_, err := s.HTTPClient().Get("http://10.255.255.1:9/")
+	cfg, err := s.Config(ctx, "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := s.HTTPClient(cfg)
+	_, err = hc.Get("http://10.255.255.1:9/")
 	if err == nil || !strings.Contains(err.Error(), "blocked") {
 		t.Fatalf("private address through the connector client: %v; want blocked", err)
+	}
+	// Another port of the connector's own host is not its own either.
+	other := mattermost.New()
+	t.Cleanup(other.Close)
+	if _, err := hc.Get(other.URL + "/api/v4/system/ping"); !errors.Is(err, outbound.ErrBlocked) {
+		t.Fatalf("another port of the connector's host: %v; want blocked", err)
+	}
+	// Another connector's client does not get this one's allowance.
+	if _, err := s.Create(ctx, Input{Code: "chat2", Type: "mattermost", BaseURL: other.URL, Secrets: map[string]string{"token": mattermost.AdminToken}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg2, _ := s.Config(ctx, "chat2")
+	old := s.HTTPClient(cfg2)
+	if _, err := old.Get(mm.URL + "/api/v4/system/ping"); !errors.Is(err, outbound.ErrBlocked) {
+		t.Fatalf("connector chat2's client to chat's URL: %v; want blocked", err)
+	}
+	// Changing the base URL ends the old allowance, even for a client
+	// handed out before; the new URL is the connector's own.
+	if _, err := s.Update(ctx, "chat2", Patch{BaseURL: &mm.URL}); err != nil {
+		t.Fatal(err)
+	}
+	old.CloseIdleConnections()
+	if _, err := old.Get(other.URL + "/api/v4/system/ping"); !errors.Is(err, outbound.ErrBlocked) {
+		t.Fatalf("old base URL after the change: %v; want blocked", err)
+	}
+	if rep, err := s.Test(ctx, "chat2"); err != nil || !rep.OK {
+		t.Fatalf("test at the new base URL: %+v %v", rep, err)
+	}
+	// Deleting it ends it.
+	if err := s.Delete(ctx, "chat"); err != nil {
+		t.Fatal(err)
+	}
+	hc.CloseIdleConnections()
+	if _, err := hc.Get(mm.URL + "/api/v4/system/ping"); !errors.Is(err, outbound.ErrBlocked) {
+		t.Fatalf("deleted connector's client: %v; want blocked", err)
 	}
 }

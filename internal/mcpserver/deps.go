@@ -10,10 +10,12 @@ import (
 
 	"github.com/digitalocean/godo"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"golang.org/x/oauth2"
 
 	"github.com/insightpulseai/ipai/internal/connector/n8n"
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
 	"github.com/insightpulseai/ipai/internal/connector/superset"
+	"github.com/insightpulseai/ipai/internal/outbound"
 )
 
 // Deps are the clients the servers use; a nil client leaves its server
@@ -29,6 +31,9 @@ type Deps struct {
 	Pulser   *PulserService
 	// SpecRepo is the repository folder of the speckit server ("" = cwd).
 	SpecRepo string
+	// Guard checks the calls of the clients ClientsFromEnv builds (nil:
+	// outbound.Default()); each may also reach its own configured URL.
+	Guard *outbound.Guard
 }
 
 // Build returns the named server.
@@ -82,9 +87,12 @@ func (d Deps) Build(name string) (*mcp.Server, error) {
 // ODOO_PASSWORD); SUPERSET_URL, SUPERSET_USERNAME, SUPERSET_PASSWORD;
 // N8N_URL, N8N_API_KEY (N8N_WEBHOOK_URL); DIGITALOCEAN_TOKEN
 // (DIGITALOCEAN_API_URL for tests). The Odoo version is read once so that
-// Odoo 19+ uses JSON-2.
+// Odoo 19+ uses JSON-2. Every client goes through d.Guard, its own URLs
+// (set by whoever set the environment) being its allowance.
 func ClientsFromEnv(ctx context.Context, d *Deps) error {
-	hc := &http.Client{Timeout: 60 * time.Second}
+	client := func(urls ...string) *http.Client {
+		return outbound.ClientFor(d.Guard, outbound.Options{Timeout: 60 * time.Second}, urls...)
+	}
 	if u := os.Getenv("ODOO_URL"); u != "" {
 		key := os.Getenv("ODOO_API_KEY")
 		if key == "" {
@@ -97,7 +105,7 @@ func ClientsFromEnv(ctx context.Context, d *Deps) error {
 		if key == "" || os.Getenv("ODOO_DB") == "" {
 			return fmt.Errorf("ODOO_URL is set but ODOO_DB or ODOO_API_KEY is not: set both (the API key comes from Odoo: Preferences → Account Security → New API Key)")
 		}
-		c := odoo.New(u, os.Getenv("ODOO_DB"), user, key, hc)
+		c := odoo.New(u, os.Getenv("ODOO_DB"), user, key, client(u))
 		vctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		_, err := c.Version(vctx)
 		cancel()
@@ -107,20 +115,24 @@ func ClientsFromEnv(ctx context.Context, d *Deps) error {
 		d.Odoo = c
 	}
 	if u := os.Getenv("SUPERSET_URL"); u != "" {
-		d.Superset = superset.New(u, os.Getenv("SUPERSET_USERNAME"), os.Getenv("SUPERSET_PASSWORD"), hc)
+		d.Superset = superset.New(u, os.Getenv("SUPERSET_USERNAME"), os.Getenv("SUPERSET_PASSWORD"), client(u))
 	}
 	if u := os.Getenv("N8N_URL"); u != "" {
-		d.N8N = n8n.New(u, os.Getenv("N8N_API_KEY"), hc)
+		d.N8N = n8n.New(u, os.Getenv("N8N_API_KEY"), client(u, os.Getenv("N8N_WEBHOOK_URL")))
 		if w := os.Getenv("N8N_WEBHOOK_URL"); w != "" {
 			d.N8N.SetWebhookBase(w)
 		}
 	}
 	if tok := os.Getenv("DIGITALOCEAN_TOKEN"); tok != "" {
 		opts := []godo.ClientOpt{godo.SetUserAgent("ipai")}
-		if u := os.Getenv("DIGITALOCEAN_API_URL"); u != "" {
+		u := os.Getenv("DIGITALOCEAN_API_URL")
+		if u != "" {
 			opts = append(opts, godo.SetBaseURL(strings.TrimRight(u, "/")+"/"))
 		}
-		c, err := godo.New(godo.NewFromToken(tok).HTTPClient, opts...)
+		// godo.NewFromToken would use http.DefaultTransport: the token
+		// transport goes on top of a guarded client's instead.
+		base := context.WithValue(context.Background(), oauth2.HTTPClient, client(u))
+		c, err := godo.New(oauth2.NewClient(base, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok})), opts...)
 		if err != nil {
 			return fmt.Errorf("digitalocean client: %w", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/connector/n8n"
+	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -174,7 +175,9 @@ func TestPulser(t *testing.T) {
 	nc.SetWebhookBase(f.URL)
 	var mu sync.Mutex
 	var notes []string
-	ps := &PulserService{DB: db, N8N: nc, Notify: func(_ context.Context, ch, text string) error {
+	// The http agent's endpoint is on loopback: the administrator allows it.
+	guard, _ := outbound.New([]string{"127.0.0.1"})
+	ps := &PulserService{DB: db, N8N: nc, HTTP: guard.Client(outbound.Options{}), Notify: func(_ context.Context, ch, text string) error {
 		mu.Lock()
 		defer mu.Unlock()
 		notes = append(notes, ch+": "+text)

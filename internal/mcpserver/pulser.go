@@ -16,13 +16,18 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/insightpulseai/ipai/internal/connector/n8n"
+	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
 // PulserService runs Pulser agents. Runs are stored before they start, so a
 // hub that stops mid-run finds its pending runs again (Resume).
 type PulserService struct {
-	DB   *store.DB
+	DB *store.DB
+	// HTTP calls http agents' endpoints: a client of the outbound guard
+	// without an allowance of its own (agent URLs are set by MCP clients,
+	// so only outbound.allow opens private addresses). Nil: the guard
+	// without outbound.allow entries.
 	HTTP *http.Client
 	N8N  *n8n.Client
 	// Notify, when set, posts a finished run's result to the agent's
@@ -30,6 +35,7 @@ type PulserService struct {
 	Notify func(ctx context.Context, channel, text string) error
 	Now    func() time.Time
 
+	once    sync.Once
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	cancels map[string]context.CancelFunc
@@ -125,10 +131,12 @@ func (p *PulserService) invoke(ctx context.Context, a store.Agent, r store.Run) 
 		}
 		return string(resp.Body), nil
 	case "http":
+		p.once.Do(func() {
+			if p.HTTP == nil {
+				p.HTTP = outbound.Default().Client(outbound.Options{Timeout: 5 * time.Minute})
+			}
+		})
 		hc := p.HTTP
-		if hc == nil {
-			hc = http.DefaultClient
-		}
 		body, _ := json.Marshal(map[string]any{"run_id": r.ID, "agent": a.Name, "input": input})
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.Endpoint, bytes.NewReader(body))
 		if err != nil {

@@ -64,7 +64,7 @@ var _ connector.Connector = (*Client)(nil)
 
 // New returns a client using a session (or single-user) token.
 func New(baseURL, token string, hc *http.Client) *Client {
-	return &Client{base: strings.TrimRight(baseURL, "/"), sess: &session{token: token}, hc: connector.HTTPClient(hc)}
+	return &Client{base: strings.TrimRight(baseURL, "/"), sess: &session{token: token}, hc: connector.HTTPClient(hc, baseURL)}
 }
 
 // NewBasic returns a client that logs in with username and password (and

@@ -42,7 +42,7 @@ var _ connector.Connector = (*Client)(nil)
 
 // New returns a client.
 func New(baseURL, realm, clientID, secret string, hc *http.Client) *Client {
-	return &Client{base: strings.TrimRight(baseURL, "/"), realm: realm, clientID: clientID, secret: secret, hc: connector.HTTPClient(hc)}
+	return &Client{base: strings.TrimRight(baseURL, "/"), realm: realm, clientID: clientID, secret: secret, hc: connector.HTTPClient(hc, baseURL)}
 }
 
 func decodeError(resp *connector.Response) error {

@@ -42,9 +42,9 @@ type Client struct {
 
 var _ connector.Connector = (*Client)(nil)
 
-// New returns a client; hc nil means http.DefaultClient.
+// New returns a client; hc nil means connector.HTTPClient(nil, baseURL).
 func New(baseURL, token string, hc *http.Client) *Client {
-	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, hc: connector.HTTPClient(hc)}
+	return &Client{base: strings.TrimRight(baseURL, "/"), token: token, hc: connector.HTTPClient(hc, baseURL)}
 }
 
 // WithToken returns a copy of c using another token.

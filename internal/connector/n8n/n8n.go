@@ -47,7 +47,7 @@ var _ connector.Connector = (*Client)(nil)
 // New returns a client; webhooks go to baseURL unless SetWebhookBase is used.
 func New(baseURL, apiKey string, hc *http.Client) *Client {
 	b := strings.TrimRight(baseURL, "/")
-	return &Client{base: b, key: apiKey, webhookBase: b, hc: connector.HTTPClient(hc)}
+	return &Client{base: b, key: apiKey, webhookBase: b, hc: connector.HTTPClient(hc, b)}
 }
 
 // SetWebhookBase sets where TriggerWebhook posts (n8n's WEBHOOK_URL).

@@ -60,7 +60,7 @@ var _ connector.Connector = (*Client)(nil)
 
 // New returns a client.
 func New(baseURL, db, login, key string, hc *http.Client) *Client {
-	return &Client{base: strings.TrimRight(baseURL, "/"), db: db, login: login, key: key, hc: connector.HTTPClient(hc)}
+	return &Client{base: strings.TrimRight(baseURL, "/"), db: db, login: login, key: key, hc: connector.HTTPClient(hc, baseURL)}
 }
 
 type rpcError struct {

@@ -43,7 +43,7 @@ var _ connector.Connector = (*Client)(nil)
 
 // New returns a client.
 func New(projectURL, apiKey string, hc *http.Client) *Client {
-	return &Client{base: strings.TrimRight(projectURL, "/"), key: apiKey, hc: connector.HTTPClient(hc)}
+	return &Client{base: strings.TrimRight(projectURL, "/"), key: apiKey, hc: connector.HTTPClient(hc, projectURL)}
 }
 
 func (c *Client) send(ctx context.Context, method, path string, body any, header map[string]string, out any) (*connector.Response, error) {

@@ -53,7 +53,7 @@ var _ connector.Connector = (*Client)(nil)
 
 // New returns a client.
 func New(baseURL, username, password string, hc *http.Client) *Client {
-	return &Client{base: strings.TrimRight(baseURL, "/"), username: username, password: password, provider: "db", hc: connector.HTTPClient(hc)}
+	return &Client{base: strings.TrimRight(baseURL, "/"), username: username, password: password, provider: "db", hc: connector.HTTPClient(hc, baseURL)}
 }
 
 func decodeError(resp *connector.Response) error {

@@ -22,6 +22,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
 	"github.com/insightpulseai/ipai/internal/connector/supabase"
 	"github.com/insightpulseai/ipai/internal/delivery"
+	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -153,12 +154,12 @@ func withRecorder(ctx context.Context, r *recorder) context.Context {
 	return context.WithValue(ctx, recKey{}, r)
 }
 
-// Transport wraps an http.RoundTripper (nil: http.DefaultTransport) so that
-// executors see each response's status and Retry-After. Clients handed to
-// executors should use it.
+// Transport wraps an http.RoundTripper (nil: the outbound guard's, without
+// allowances) so that executors see each response's status and
+// Retry-After. Clients handed to executors should use it.
 func Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
-		base = http.DefaultTransport
+		base = outbound.Default().Client(outbound.Options{}).Transport
 	}
 	return roundTripper{base}
 }

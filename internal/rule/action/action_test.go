@@ -17,6 +17,7 @@ import (
 	fakemm "github.com/insightpulseai/ipai/internal/fake/mattermost"
 	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
 	fakesb "github.com/insightpulseai/ipai/internal/fake/supabase"
+	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
@@ -33,7 +34,11 @@ func (c configs) Config(_ context.Context, code string) (connector.Config, error
 	return cfg, nil
 }
 
-func (c configs) HTTPClient() *http.Client { return &http.Client{Timeout: 5 * time.Second} }
+// HTTPClient is what integration.Service gives: a guarded client whose own
+// allowance is the connector's base URL (the fakes listen on loopback).
+func (c configs) HTTPClient(cfg connector.Config) *http.Client {
+	return outbound.ClientFor(nil, outbound.Options{Timeout: 5 * time.Second}, cfg.BaseURL)
+}
 
 func claimed(t *testing.T, a rule.Action, payload string) *store.Claimed {
 	t.Helper()

@@ -20,10 +20,11 @@ import (
 )
 
 // ConfigSource gives a connector's opened configuration by code and the
-// (outbound-guarded) HTTP client to call it with; integration.Service is one.
+// connector's own (outbound-guarded) HTTP client to call it with;
+// integration.Service is one.
 type ConfigSource interface {
 	Config(ctx context.Context, code string) (connector.Config, error)
-	HTTPClient() *http.Client
+	HTTPClient(cfg connector.Config) *http.Client
 }
 
 // FromConfigs returns Clients that build typed clients from src's configs,
@@ -33,8 +34,6 @@ func FromConfigs(src ConfigSource) Clients { return &configClients{src: src} }
 
 type configClients struct {
 	src   ConfigSource
-	once  sync.Once
-	hc    *http.Client
 	cache sync.Map // code -> cached
 }
 
@@ -85,13 +84,10 @@ func (c *configClients) client(ctx context.Context, code, typ string) (connector
 	if v, ok := c.cache.Load(code); ok && v.(*cached).sum == sum {
 		return v.(*cached).client, cfg, nil
 	}
-	c.once.Do(func() {
-		base := c.src.HTTPClient()
-		hc := *base
-		hc.Transport = Transport(base.Transport)
-		c.hc = &hc
-	})
-	conn, err := connector.New(cfg, c.hc)
+	base := c.src.HTTPClient(cfg)
+	hc := *base
+	hc.Transport = Transport(base.Transport)
+	conn, err := connector.New(cfg, &hc)
 	if err != nil {
 		return nil, cfg, fmt.Errorf("%w: connector %q: %v", errPermanent, code, err)
 	}

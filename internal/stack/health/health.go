@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/insightpulseai/ipai/internal/outbound"
 )
 
 // Kinds of check: each knows its service's health answer.
@@ -97,16 +99,26 @@ func Override(checks []Check, overrides map[string]string) ([]Check, error) {
 }
 
 // NewClient is the HTTP client checks use: it never follows redirects (a
-// redirect is an answer, not health).
-func NewClient() *http.Client {
-	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+// redirect is an answer, not health), and it goes through the outbound
+// guard with the operator's own URLs (the checks', the notification
+// webhooks') as its allowance.
+func NewClient(urls ...string) *http.Client {
+	return outbound.ClientFor(nil, outbound.Options{Timeout: 2 * time.Minute}, urls...)
+}
+
+func checkURLs(checks []Check) []string {
+	var urls []string
+	for _, c := range checks {
+		urls = append(urls, c.URL)
+	}
+	return urls
 }
 
 // Run runs every check at once, each bounded by timeout, and returns the
 // results in the order of checks.
 func Run(ctx context.Context, client *http.Client, checks []Check, timeout time.Duration) []Result {
 	if client == nil {
-		client = NewClient()
+		client = NewClient(checkURLs(checks)...)
 	}
 	res := make([]Result, len(checks))
 	var wg sync.WaitGroup

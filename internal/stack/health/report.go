@@ -43,7 +43,7 @@ func dash(s string) string {
 // did). Empty URLs are skipped.
 func Notify(ctx context.Context, client *http.Client, mattermostURL, n8nURL string, rs []Result) error {
 	if client == nil {
-		client = http.DefaultClient
+		client = NewClient(mattermostURL, n8nURL)
 	}
 	var errs []error
 	if mattermostURL != "" {
@@ -115,7 +115,7 @@ func Probe(ctx context.Context, url string) error {
 	if err != nil {
 		return fmt.Errorf("probe %s: %w", url, err)
 	}
-	resp, err := NewClient().Do(req)
+	resp, err := NewClient(url).Do(req)
 	if err != nil {
 		return fmt.Errorf("probe: %w", err)
 	}
