@@ -180,12 +180,12 @@ func TestTriggerPolicy(t *testing.T) {
 	if err := cl.Write(ctx, "res.users", []int{uid}, map[string]any{"groups": []any{"base.group_user", "base.group_system"}}); err != nil {
 		t.Fatal(err)
 	}
-	po2 := od.Add("purchase.order", fakeodoo.Record{"name": "P2", "state": "to approve"})
-	tr, _ = n8nflow.ParseTrigger("run_method", []byte(`{"model":"purchase.order","method":"button_approve","record_id":`+jsonInt(po2)+`}`))
+	po3 := od.Add("purchase.order", fakeodoo.Record{"name": "P3", "state": "to approve"})
+	tr, _ = n8nflow.ParseTrigger("run_method", []byte(`{"model":"purchase.order","method":"button_approve","record_id":`+jsonInt(po3)+`}`))
 	if _, err := f.Trigger(ctx, "run_method", tr); !errors.Is(err, n8nflow.ErrRefused) || !strings.Contains(err.Error(), "base.group_system") {
 		t.Fatalf("trigger as an administrator (uid %d): %v; want refused", uid, err)
 	}
-	if st := od.Records("purchase.order")[1]["state"]; st != "to approve" {
+	if st := od.Records("purchase.order")[2]["state"]; st != "to approve" {
 		t.Fatalf("the refused trigger changed the order: %v", st)
 	}
 }
