@@ -131,7 +131,7 @@ func newWorld(t *testing.T) *world {
 		}
 	}
 	disp := delivery.NewDispatcher(db, nil, al, nil, delivery.Options{Poll: 20 * time.Millisecond, Workers: 2})
-	co := &chatops.Service{DB: db, Box: box, Audit: al, Clients: action.FromConfigs(svc), HTTP: svc.HTTPClient(),
+	co := &chatops.Service{DB: db, Box: box, Audit: al, Clients: action.FromConfigs(svc), HTTP: svc.HTTPClient,
 		Cfg: config.ChatOps{Odoo: "erp", Approvals: config.Approvals{Odoo: "erp"}}, Wake: disp.Wake}
 	if err := co.Init(ctx); err != nil {
 		t.Fatal(err)
