@@ -167,25 +167,27 @@ func readArchive(path string, o readOptions) (*readResult, error) {
 // (Linux gives up after 40 too).
 const maxLinkDepth = 40
 
-// tarEntry is one path of a files/*.tar as the checker models it.
-type tarEntry struct {
-	typ      byte   // tar type; TypeDir also for directories only implied by deeper names
-	link     string // symlink target as written
-	implicit bool   // a directory implied by a deeper member, not a member itself
-}
+// implicitDir marks a directory only implied by a deeper member's name.
+const implicitDir = 'i'
 
 // tarCheck models the tree a files/*.tar would create, member by member,
 // and refuses what would leave the directory it is extracted into:
 // absolute names, "..", members under a symlink or a file, duplicates, hard
 // links to anything but an earlier regular file, symlinks whose target (at
 // the end, through every other link) resolves outside, and unknown types.
+// It keeps one byte per path (filestores hold many files).
 type tarCheck struct {
-	entries  map[string]*tarEntry
-	symlinks []string
-	rootMode int64 // mode of the "." entry, -1 when none
+	types    map[string]byte   // clean path → tar type, or implicitDir
+	links    map[string]string // symlink → target as written
+	symlinks []string          // in archive order
+	rootMode int64             // mode of the "." entry, -1 when none
 }
 
-func newTarCheck() *tarCheck { return &tarCheck{entries: map[string]*tarEntry{}, rootMode: -1} }
+func newTarCheck() *tarCheck {
+	return &tarCheck{types: map[string]byte{}, links: map[string]string{}, rootMode: -1}
+}
+
+func isDir(typ byte) bool { return typ == tar.TypeDir || typ == implicitDir }
 
 // cleanMember turns a member or hard link name into a clean relative
 // slash path ("." for the root), refusing absolute names and "..".
@@ -228,29 +230,28 @@ func (c *tarCheck) add(hdr *tar.Header) (name string, skip bool, err error) {
 		return name, false, nil
 	}
 	// Every parent must be a directory (never a symlink: nothing is opened through a link).
-	parts := strings.Split(name, "/")
-	for i := 1; i < len(parts); i++ {
-		p := strings.Join(parts[:i], "/")
-		e := c.entries[p]
-		if e == nil {
-			c.entries[p] = &tarEntry{typ: tar.TypeDir, implicit: true}
+	for i := 0; i < len(name); i++ {
+		if name[i] != '/' {
 			continue
 		}
-		if e.typ == tar.TypeSymlink {
+		p := name[:i]
+		typ, ok := c.types[p]
+		switch {
+		case !ok:
+			c.types[p] = implicitDir
+		case typ == tar.TypeSymlink:
 			return "", false, fmt.Errorf("%q lies under the symlink %q", printable(hdr.Name), printable(p))
-		}
-		if e.typ != tar.TypeDir {
+		case !isDir(typ):
 			return "", false, fmt.Errorf("%q lies under %q, which is not a directory", printable(hdr.Name), printable(p))
 		}
 	}
-	if e := c.entries[name]; e != nil {
-		if hdr.Typeflag == tar.TypeDir && e.typ == tar.TypeDir {
-			e.implicit = false
+	if typ, ok := c.types[name]; ok {
+		if hdr.Typeflag == tar.TypeDir && isDir(typ) {
+			c.types[name] = tar.TypeDir
 			return name, false, nil
 		}
 		return "", false, fmt.Errorf("%q appears twice (or a member lies under it)", printable(hdr.Name))
 	}
-	e := &tarEntry{typ: hdr.Typeflag}
 	switch hdr.Typeflag {
 	case tar.TypeSymlink:
 		if hdr.Linkname == "" || strings.ContainsRune(hdr.Linkname, 0) {
@@ -259,20 +260,20 @@ func (c *tarCheck) add(hdr *tar.Header) (name string, skip bool, err error) {
 		if strings.HasPrefix(hdr.Linkname, "/") {
 			return "", false, fmt.Errorf("symlink %q points to the absolute path %q, outside the restored directory", printable(hdr.Name), printable(hdr.Linkname))
 		}
-		e.link = hdr.Linkname
+		c.links[name] = hdr.Linkname
 		c.symlinks = append(c.symlinks, name)
 	case tar.TypeLink:
 		target, err := cleanMember(hdr.Linkname)
 		if err != nil {
 			return "", false, fmt.Errorf("hard link %q: target %w", printable(hdr.Name), err)
 		}
-		if t := c.entries[target]; t == nil || t.typ != tar.TypeReg {
+		if c.types[target] != tar.TypeReg {
 			return "", false, fmt.Errorf("hard link %q: target %q is not a file earlier in the archive", printable(hdr.Name), printable(hdr.Linkname))
 		}
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		skip = true
 	}
-	c.entries[name] = e
+	c.types[name] = hdr.Typeflag
 	return name, skip, nil
 }
 
@@ -280,7 +281,7 @@ func (c *tarCheck) add(hdr *tar.Header) (name string, skip bool, err error) {
 func (c *tarCheck) finish() error {
 	for _, name := range c.symlinks {
 		if err := c.resolve(name); err != nil {
-			return fmt.Errorf("symlink %q -> %q: %w", printable(name), printable(c.entries[name].link), err)
+			return fmt.Errorf("symlink %q -> %q: %w", printable(name), printable(c.links[name]), err)
 		}
 	}
 	return nil
@@ -293,7 +294,7 @@ func (c *tarCheck) resolve(name string) error {
 	if cur[0] == "." {
 		cur = nil
 	}
-	todo := strings.Split(c.entries[name].link, "/")
+	todo := strings.Split(c.links[name], "/")
 	depth := 0
 	for len(todo) > 0 {
 		comp := todo[0]
@@ -309,14 +310,14 @@ func (c *tarCheck) resolve(name string) error {
 			continue
 		}
 		p := strings.Join(append(cur, comp), "/")
-		if e := c.entries[p]; e != nil && e.typ == tar.TypeSymlink {
+		if link, ok := c.links[p]; ok {
 			if depth++; depth > maxLinkDepth {
 				return errors.New("too many levels of symlinks (a loop?)")
 			}
-			if strings.HasPrefix(e.link, "/") {
+			if strings.HasPrefix(link, "/") {
 				return errors.New("goes through a symlink to an absolute path")
 			}
-			todo = append(strings.Split(e.link, "/"), todo...)
+			todo = append(strings.Split(link, "/"), todo...)
 			continue
 		}
 		cur = append(cur, comp)
@@ -403,7 +404,7 @@ func untar(file string, root *os.Root) error {
 		return fmt.Errorf("%s: %w", filepath.Base(file), err)
 	}
 	for _, name := range c.symlinks {
-		if err := root.Symlink(c.entries[name].link, name); err != nil {
+		if err := root.Symlink(c.links[name], name); err != nil {
 			return err
 		}
 	}
