@@ -302,6 +302,10 @@ dump per database, the Odoo filestores, n8n's data and the deployment's files. T
 appears under that name only once complete (and verified, with --verify); --keep prunes
 older archives only after that.
 
+The manifest is signed (HMAC-SHA256) with the backup key: env IPAI_BACKUP_KEY (hex), else
+DIR/docker/backup.key, created (mode 0600) by the first backup of a deployment. The key is
+never put into an archive: keep a copy of it off the machine.
+
 Without --pg-url it goes through ` + "`docker compose exec`" + ` into the deployment in --dir;
 with --pg-url it reaches PostgreSQL directly (all databases but postgres and templates,
 or --db) and includes the files of --path NAME=DIR.`,
@@ -330,6 +334,17 @@ or --db) and includes the files of --path NAME=DIR.`,
 				o.Target, o.Sources = t, append(src, extra...)
 			}
 			o.Databases, o.ToolVersion, o.Progress, o.Roles = splitList(dbs), toolVersion(), cmd.ErrOrStderr(), true
+			if o.Key, err = backup.LoadKey(*dir, os.Getenv(backup.KeyEnv), true); err != nil {
+				return err
+			}
+			switch {
+			case o.Key == nil:
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the archive will not be signed: no backup key (%s is not a deployment and %s is not set; e.g. export %s=$(openssl rand -hex 32) and keep a copy)\n",
+					*dir, backup.KeyEnv, backup.KeyEnv)
+			case o.Key.Created:
+				fmt.Fprintf(cmd.ErrOrStderr(), "created the backup key %s (id %s): archives are signed with it and restores check it; keep a copy off this machine, a restore elsewhere needs it\n",
+					o.Key.Source, o.Key.ID())
+			}
 			if cmd.Flags().Changed("compress") {
 				o.Compress = &compress
 			}
@@ -386,7 +401,13 @@ archive is refused before anything is touched. Each database is restored into
 NAME_restore_<ts>; only when every pg_restore succeeded and every table's row count
 matches the manifest are they swapped in by rename, the old one kept as NAME_before_<ts>
 (unless --drop-old). --verify-only restores into scratch databases, compares row counts
-with the manifest and drops them.`,
+with the manifest and drops them.
+
+With a backup key (env IPAI_BACKUP_KEY, else DIR/docker/backup.key) the manifest's
+signature must be valid: an unsigned archive, or one signed with another key or changed
+after the backup, is refused unless --allow-unsigned. Every entry of the archived file
+trees is checked before anything is touched: absolute names, "..", links leaving the
+target and anything under a symlink are refused.`,
 		Example: "  ipai stack restore backups/backup-20260101-020000.tar --dir /srv/ipai\n" +
 			"  ipai stack restore backup.tar --pg-url postgres://postgres:pw@127.0.0.1:5432/postgres --db odoo_core\n" +
 			"  ipai stack restore backup.tar --pg-url $PG --verify-only",
@@ -394,6 +415,12 @@ with the manifest and drops them.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Archive, o.Databases, o.Progress = args[0], splitList(dbs), cmd.ErrOrStderr()
 			var err error
+			if o.Key, err = backup.LoadKey(*dir, os.Getenv(backup.KeyEnv), false); err != nil {
+				return err
+			}
+			if o.Key == nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: the archive's signature is not checked: no backup key (%s has no docker/backup.key and %s is not set)\n", *dir, backup.KeyEnv)
+			}
 			if pgURL != "" {
 				if o.Target, err = backup.NewDirect(pgURL, pgBin); err != nil {
 					return err
@@ -410,6 +437,7 @@ with the manifest and drops them.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
+			fmt.Fprintln(out, "archive:", rep.Signature)
 			for _, d := range rep.Databases {
 				switch {
 				case o.VerifyOnly && d.Err == nil && len(d.Mismatches) == 0:
@@ -437,6 +465,7 @@ with the manifest and drops them.`,
 	c.Flags().BoolVar(&o.VerifyOnly, "verify-only", false, "restore into scratch databases, compare row counts, drop them")
 	c.Flags().BoolVar(&o.DropOld, "drop-old", false, "drop the previous databases instead of keeping NAME_before_<ts>")
 	c.Flags().BoolVar(&o.NoOwner, "no-owner", false, "do not restore ownership and grants (when the roles do not exist)")
+	c.Flags().BoolVar(&o.AllowUnsigned, "allow-unsigned", false, "restore an archive that is unsigned or whose signature does not match the backup key (only if you know where it came from)")
 	c.Flags().StringVar(&o.FilesTo, "files-to", "", "also extract the archived files (filestores, n8n data, config) under this directory")
 	c.Flags().IntVar(&o.Jobs, "jobs", runtime.NumCPU(), "databases restored at once")
 	return c

@@ -46,8 +46,10 @@ type Options struct {
 	// Compress is pg_dump's gzip level, 0-9; nil means pg_dump's default (6).
 	Compress    *int
 	ToolVersion string
-	Progress    io.Writer // per-database progress; nil for none
-	Now         func() time.Time
+	// Key signs the manifest (HMAC-SHA256); nil writes an unsigned archive.
+	Key      *Key
+	Progress io.Writer // per-database progress; nil for none
+	Now      func() time.Time
 }
 
 // Result is a finished backup.
@@ -146,12 +148,13 @@ func Backup(ctx context.Context, opts Options) (*Result, error) {
 	}
 	for _, src := range opts.Sources {
 		g.Go(func() error {
-			fe, err := collectFiles(gctx, src, staging, prog)
+			fe, warnings, err := collectFiles(gctx, src, staging, prog)
 			if err != nil {
 				return fmt.Errorf("back up files %s: %w", src.Name, err)
 			}
 			mu.Lock()
 			m.Files = append(m.Files, fe)
+			m.Warnings = append(m.Warnings, warnings...)
 			mu.Unlock()
 			return nil
 		})
@@ -171,19 +174,21 @@ func Backup(ctx context.Context, opts Options) (*Result, error) {
 	prog.stop()
 	sort.Slice(m.Databases, func(i, j int) bool { return m.Databases[i].Name < m.Databases[j].Name })
 	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Name < m.Files[j].Name })
+	sort.Strings(m.Warnings)
 	m.DurationMS = time.Since(start).Milliseconds()
 
 	partial := filepath.Join(opts.OutDir, ".backup-"+created.Format(stamp)+".tar.partial")
 	defer os.Remove(partial)
-	if err := writeArchive(ctx, partial, staging, m); err != nil {
+	if err := writeArchive(ctx, partial, staging, m, opts.Key); err != nil {
 		return nil, fmt.Errorf("write archive: %w", err)
 	}
-	// Read it back: a backup counts only when every checksum matches.
-	if _, err := VerifyArchive(partial); err != nil {
+	// Read it back: a backup counts only when every checksum matches (and
+	// the signature, when signed).
+	if _, err := readArchive(partial, readOptions{key: opts.Key}); err != nil {
 		return nil, fmt.Errorf("written archive does not verify: %w", err)
 	}
 	if opts.Verify {
-		rep, err := Restore(ctx, RestoreOptions{Target: t, Archive: partial, VerifyOnly: true, Jobs: opts.Jobs, Progress: opts.Progress, Now: opts.Now})
+		rep, err := Restore(ctx, RestoreOptions{Target: t, Archive: partial, VerifyOnly: true, Jobs: opts.Jobs, Progress: opts.Progress, Now: opts.Now, Key: opts.Key, AllowUnsigned: opts.Key == nil})
 		if err != nil {
 			return nil, fmt.Errorf("verify backup: %w", err)
 		}
@@ -254,38 +259,43 @@ func runToFile(ctx context.Context, cmd *exec.Cmd, path, name string, counter *a
 	return FileEntry{Name: name, Size: cw.total, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
-// collectFiles writes the files of src into files/<name>.tar.
-func collectFiles(ctx context.Context, src Source, staging string, prog *progress) (FileEntry, error) {
+// collectFiles writes the files of src into files/<name>.tar. The warnings
+// name what was left out.
+func collectFiles(ctx context.Context, src Source, staging string, prog *progress) (FileEntry, []string, error) {
 	name := "files/" + src.Name + ".tar"
 	if !memberRe.MatchString(name) {
-		return FileEntry{}, fmt.Errorf("name %q: use letters, digits, '.', '_' or '-'", src.Name)
+		return FileEntry{}, nil, fmt.Errorf("name %q: use letters, digits, '.', '_' or '-'", src.Name)
 	}
 	path := filepath.Join(staging, filepath.FromSlash(name))
 	if src.Cmd != nil {
 		fe, err := runToFile(ctx, src.Cmd(ctx), path, name, prog.track(src.Name))
 		prog.finish(src.Name)
 		fe.Kind = "files"
-		return fe, err
+		return fe, nil, err
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return FileEntry{}, err
+		return FileEntry{}, nil, err
 	}
 	defer f.Close()
 	h := sha256.New()
 	cw := &countWriter{n: prog.track(src.Name)}
-	if err := tarDir(ctx, io.MultiWriter(f, h, cw), src.Dir, src.Skip); err != nil {
-		return FileEntry{}, err
+	var warnings []string
+	warn := func(s string) { warnings = append(warnings, src.Name+": "+s) }
+	if err := tarDir(ctx, io.MultiWriter(f, h, cw), src.Dir, src.Skip, warn); err != nil {
+		return FileEntry{}, nil, err
 	}
 	if err := f.Close(); err != nil {
-		return FileEntry{}, err
+		return FileEntry{}, nil, err
 	}
 	prog.finish(src.Name)
-	return FileEntry{Name: name, Kind: "files", Source: src.Dir, Size: cw.total, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return FileEntry{Name: name, Kind: "files", Source: src.Dir, Size: cw.total, SHA256: hex.EncodeToString(h.Sum(nil))}, warnings, nil
 }
 
 // tarDir writes dir as a tar stream (regular files, directories, symlinks).
-func tarDir(ctx context.Context, w io.Writer, dir string, skip []string) error {
+// Symlinks pointing outside dir are left out (restore refuses them), each
+// with a warning.
+func tarDir(ctx context.Context, w io.Writer, dir string, skip []string, warn func(string)) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return err
@@ -322,6 +332,10 @@ func tarDir(ctx context.Context, w io.Writer, dir string, skip []string) error {
 			if link, err = os.Readlink(p); err != nil {
 				return err
 			}
+			if t := filepath.Join(filepath.Dir(rel), link); filepath.IsAbs(link) || t == ".." || strings.HasPrefix(t, ".."+string(filepath.Separator)) {
+				warn(fmt.Sprintf("symlink %s -> %s not archived: it points outside %s, and restore refuses such links; copy the file in instead", rel, link, dir))
+				return nil
+			}
 		} else if !info.Mode().IsRegular() && !info.IsDir() {
 			return nil // sockets, devices: not data
 		}
@@ -354,7 +368,8 @@ func tarDir(ctx context.Context, w io.Writer, dir string, skip []string) error {
 }
 
 // writeArchive writes manifest.json and then every member into path.
-func writeArchive(ctx context.Context, path, staging string, m *Manifest) error {
+// A key signs the manifest (nil: unsigned).
+func writeArchive(ctx context.Context, path, staging string, m *Manifest, key *Key) error {
 	mb, err := m.marshal()
 	if err != nil {
 		return err
@@ -366,7 +381,11 @@ func writeArchive(ctx context.Context, path, staging string, m *Manifest) error 
 	defer f.Close()
 	tw := tar.NewWriter(f)
 	mod := m.CreatedAt
-	if err := tw.WriteHeader(&tar.Header{Name: ManifestName, Mode: 0o600, Size: int64(len(mb)), ModTime: mod, Typeflag: tar.TypeReg}); err != nil {
+	mh := &tar.Header{Name: ManifestName, Mode: 0o600, Size: int64(len(mb)), ModTime: mod, Typeflag: tar.TypeReg}
+	if key != nil {
+		key.sign(mh, mb)
+	}
+	if err := tw.WriteHeader(mh); err != nil {
 		return err
 	}
 	if _, err := tw.Write(mb); err != nil {

@@ -375,13 +375,14 @@ func TestVerifyOnlyComparesRowCountsAndLeavesNothing(t *testing.T) {
 func rewriteManifest(t *testing.T, path string, edit func(*Manifest)) string {
 	t.Helper()
 	dir := t.TempDir()
-	m, _, err := readArchive(path, dir, func(string) bool { return true })
+	a, err := readArchive(path, readOptions{dir: dir, keep: func(string) bool { return true }})
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := a.manifest
 	edit(m)
 	out := filepath.Join(t.TempDir(), filepath.Base(path))
-	if err := writeArchive(context.Background(), out, dir, m); err != nil {
+	if err := writeArchive(context.Background(), out, dir, m, nil); err != nil {
 		t.Fatal(err)
 	}
 	return out

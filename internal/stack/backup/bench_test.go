@@ -1,6 +1,8 @@
 package backup
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -194,4 +196,28 @@ func BenchmarkPgRestoreSerial(b *testing.B) {
 		}
 	}
 	b.SetBytes(totalSize(b, d, dbs))
+}
+
+// BenchmarkCheckFilesTree: the check restore runs on every files/*.tar, on
+// a filestore-like tree of 100,000 small files in 256 directories.
+func BenchmarkCheckFilesTree(b *testing.B) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755})
+	for i := range 256 {
+		tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("./filestore/odoo_core/%02x/", i), Typeflag: tar.TypeDir, Mode: 0o755})
+	}
+	body := bytes.Repeat([]byte("x"), 200)
+	for i := range 100000 {
+		tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("./filestore/odoo_core/%02x/%040x", i%256, i), Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))})
+		tw.Write(body)
+	}
+	tw.Close()
+	b.SetBytes(int64(buf.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := checkTarStream(bytes.NewReader(buf.Bytes())); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -37,7 +37,7 @@ func ForDeployment(dir, docker, outDir string) (*Compose, []Source, error) {
 		src = append(src, Source{Name: "odoo_" + e + "-data", Cmd: tarOf("odoo-"+e, "/var/lib/odoo")})
 	}
 	src = append(src, Source{Name: "n8n-data", Cmd: tarOf("n8n", "/home/node/.n8n")})
-	cfg := Source{Name: "deployment", Dir: dir, Skip: []string{"addons"}}
+	cfg := Source{Name: "deployment", Dir: dir, Skip: []string{"addons", keyRel}}
 	if rel, err := filepath.Rel(dir, outDir); err == nil && !strings.HasPrefix(rel, "..") {
 		cfg.Skip = append(cfg.Skip, rel)
 	}
@@ -51,7 +51,7 @@ func DirectForDeployment(dir, outDir string) []Source {
 	if _, err := stack.LoadDeployment(dir); err != nil {
 		return nil
 	}
-	cfg := Source{Name: "deployment", Dir: dir, Skip: []string{"addons"}}
+	cfg := Source{Name: "deployment", Dir: dir, Skip: []string{"addons", keyRel}}
 	if rel, err := filepath.Rel(dir, outDir); err == nil && !strings.HasPrefix(rel, "..") {
 		cfg.Skip = append(cfg.Skip, rel)
 	}

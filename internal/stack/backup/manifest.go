@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -82,14 +83,32 @@ func (m *Manifest) validate() error {
 		if len(f.SHA256) != 64 || f.Size < 0 {
 			return fmt.Errorf("manifest entry %q has no valid checksum", f.Name)
 		}
+		if kind := kindOf(f.Name); f.Kind != kind {
+			return fmt.Errorf("manifest entry %q has kind %q, want %q", f.Name, f.Kind, kind)
+		}
 		seen[f.Name] = true
 	}
 	for _, d := range m.Databases {
 		if !seen[d.File] {
 			return fmt.Errorf("manifest database %q refers to missing member %q", d.Name, d.File)
 		}
+		if d.File != "databases/"+d.Name+".dump" || d.Name == "template0" || d.Name == "template1" {
+			return fmt.Errorf("manifest database %q cannot be restored from member %q", d.Name, d.File)
+		}
 	}
 	return nil
+}
+
+// kindOf is the kind of a member by its name.
+func kindOf(name string) string {
+	switch {
+	case strings.HasPrefix(name, "databases/"):
+		return "database"
+	case strings.HasPrefix(name, "files/"):
+		return "files"
+	default:
+		return "globals"
+	}
 }
 
 func (m *Manifest) marshal() ([]byte, error) { return json.MarshalIndent(m, "", "  ") }

@@ -29,8 +29,12 @@ type RestoreOptions struct {
 	FilesTo    string   // extract files/<name>.tar into FilesTo/<name>/ ("" skips files)
 	Jobs       int
 	TempDir    string // where archived files are extracted before FilesTo; default next to the archive
-	Progress   io.Writer
-	Now        func() time.Time
+	// Key checks the manifest's signature (nil: not checked). With a key, an
+	// unsigned or badly signed archive is refused unless AllowUnsigned.
+	Key           *Key
+	AllowUnsigned bool
+	Progress      io.Writer
+	Now           func() time.Time
 }
 
 // DBReport is the outcome for one database.
@@ -50,6 +54,8 @@ type Report struct {
 	Manifest  *Manifest
 	Databases []DBReport
 	FilesTo   []string
+	Signature string // what the signature check found
+	Warnings  []string
 }
 
 // Err is the first failure in the report, if any.
@@ -97,13 +103,20 @@ func Restore(ctx context.Context, opts RestoreOptions) (*Report, error) {
 			selected[d] = true
 		}
 	}
-	m, offsets, err := readArchive(opts.Archive, tmp, func(name string) bool {
+	ra, err := readArchive(opts.Archive, readOptions{dir: tmp, key: opts.Key, allowUnsigned: opts.AllowUnsigned, keep: func(name string) bool {
 		return strings.HasPrefix(name, "files/") && opts.FilesTo != "" && !opts.VerifyOnly
-	})
+	}})
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Manifest: m}
+	m, offsets := ra.manifest, ra.offsets
+	if ra.warning != "" && opts.Progress != nil {
+		fmt.Fprintln(opts.Progress, "warning:", ra.warning)
+	}
+	rep := &Report{Manifest: m, Signature: ra.signature}
+	if ra.warning != "" {
+		rep.Warnings = append(rep.Warnings, ra.warning)
+	}
 	var dbs []DatabaseEntry
 	for _, d := range m.Databases {
 		if selected == nil || selected[d.Name] {
@@ -124,6 +137,23 @@ func Restore(ctx context.Context, opts RestoreOptions) (*Report, error) {
 			if db.Name == d.MaintenanceDB() {
 				return nil, fmt.Errorf("cannot swap database %s while connected to it: point --pg-url at another database (e.g. /postgres)", db.Name)
 			}
+		}
+	}
+
+	// Files are extracted into hidden directories beside their destinations
+	// before any database is touched, and renamed into place only after the
+	// databases were swapped in.
+	var staged []stagedFiles
+	defer func() {
+		for _, sf := range staged {
+			if sf.tmp != "" {
+				_ = os.RemoveAll(sf.tmp)
+			}
+		}
+	}()
+	if opts.FilesTo != "" && !opts.VerifyOnly {
+		if staged, err = stageFiles(m, tmp, opts.FilesTo); err != nil {
+			return nil, err
 		}
 	}
 
@@ -191,21 +221,13 @@ func Restore(ctx context.Context, opts RestoreOptions) (*Report, error) {
 			return rep, fmt.Errorf("swap in %s: %w", r.Name, err)
 		}
 	}
-	if opts.FilesTo != "" {
-		for _, fe := range m.Files {
-			if fe.Kind != "files" {
-				continue
-			}
-			name := strings.TrimSuffix(strings.TrimPrefix(fe.Name, "files/"), ".tar")
-			dest := filepath.Join(opts.FilesTo, name)
-			if _, err := os.Stat(dest); err == nil {
-				return rep, fmt.Errorf("databases restored, but %s already exists: move it away and extract the files again", dest)
-			}
-			if err := untar(filepath.Join(tmp, filepath.FromSlash(fe.Name)), dest); err != nil {
-				return rep, fmt.Errorf("databases restored, but extracting %s failed: %w", fe.Name, err)
-			}
-			rep.FilesTo = append(rep.FilesTo, dest)
+	for i := range staged {
+		sf := &staged[i]
+		if err := os.Rename(sf.tmp, sf.dest); err != nil {
+			return rep, fmt.Errorf("databases restored, but moving the files to %s failed: %w (they are in %s)", sf.dest, err, sf.tmp)
 		}
+		sf.tmp = ""
+		rep.FilesTo = append(rep.FilesTo, sf.dest)
 	}
 	return rep, nil
 }
@@ -340,4 +362,51 @@ func (m *Manifest) file(name string) memberRef {
 		}
 	}
 	return memberRef{}
+}
+
+// stagedFiles is one files/*.tar extracted next to where it goes.
+type stagedFiles struct{ tmp, dest string }
+
+// stageFiles extracts every files/*.tar of m (already written into tmp and
+// checked by readArchive) into a new hidden directory beside its
+// destination FilesTo/<name>, which must not exist.
+func stageFiles(m *Manifest, tmp, filesTo string) ([]stagedFiles, error) {
+	var out []stagedFiles
+	fail := func(err error) ([]stagedFiles, error) {
+		for _, sf := range out {
+			_ = os.RemoveAll(sf.tmp)
+		}
+		return nil, err
+	}
+	for _, fe := range m.Files {
+		if !strings.HasPrefix(fe.Name, "files/") {
+			continue
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(fe.Name, "files/"), ".tar")
+		dest := filepath.Join(filesTo, name)
+		if _, err := os.Lstat(dest); err == nil {
+			return fail(fmt.Errorf("%s already exists: move it away (or choose another --files-to); nothing was restored", dest))
+		}
+		if err := os.MkdirAll(filesTo, 0o755); err != nil {
+			return fail(err)
+		}
+		dir, err := os.MkdirTemp(filesTo, "."+name+".restoring-*")
+		if err != nil {
+			return fail(err)
+		}
+		out = append(out, stagedFiles{tmp: dir, dest: dest})
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return fail(err)
+		}
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			return fail(err)
+		}
+		err = untar(filepath.Join(tmp, filepath.FromSlash(fe.Name)), root)
+		root.Close()
+		if err != nil {
+			return fail(fmt.Errorf("extract %s: %w; nothing was restored", fe.Name, err))
+		}
+	}
+	return out, nil
 }
