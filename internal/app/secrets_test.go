@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +196,36 @@ func TestUnopenableEndpointSecretFailsTheDelivery(t *testing.T) {
 				t.Fatalf("the receiver got %d unsigned/wrongly signed requests", rc.count())
 			}
 		})
+	}
+}
+
+// An incoming hook whose secret does not open (another master key) never
+// verifies against an empty key, not even after a rotation.
+func TestUnopenableHookSecretNeverVerifiesEmptyKey(t *testing.T) {
+	h := startHub(t, filepath.Join(t.TempDir(), "ipai.db"), nil)
+	id, _ := h.incoming("shop.order")
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	other, _ := secret.New(key)
+	ctx := context.Background()
+	w, _ := h.a.DB.Webhook(ctx, id)
+	w.SecretSealed = other.Seal("whsec_other", "webhook:"+id)
+	if err := h.a.DB.UpdateWebhook(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	h.a.Hooks.Forget(id)
+	body := []byte(`{"n":1}`)
+	if st, res := h.post("/hooks/"+id, signed("", "m0", time.Now(), body), body); st == 200 {
+		t.Fatalf("signed with an empty key before rotation: %d %v", st, res)
+	}
+	st, out := h.api("POST", "/api/v1/webhooks/"+id+"/rotate-secret", nil)
+	if st != 200 {
+		t.Fatalf("rotate: %d %v", st, out)
+	}
+	if st, res := h.post("/hooks/"+id, signed("", "m1", time.Now(), body), body); st == 200 {
+		t.Fatalf("signed with an empty key after rotation: %d %v", st, res)
+	}
+	if st, res := h.post("/hooks/"+id, signed(out["secret"].(string), "m2", time.Now(), body), body); st != 200 {
+		t.Fatalf("the new secret: %d %v", st, res)
 	}
 }

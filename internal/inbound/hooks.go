@@ -169,18 +169,25 @@ func (h *Hooks) Rotate(ctx context.Context, id string) (Created, error) {
 	}
 	sec := NewSecret()
 	now := h.Now().UTC()
-	w.OldSecretSealed, w.OldSecretUntil = h.Box.Seal(mustOpen(h.Box, w.SecretSealed, id), "webhook:"+id), now.Add(dur(spec.RotationGrace))
+	grace, err := time.ParseDuration(spec.RotationGrace)
+	if spec.RotationGrace == "" {
+		grace, err = 24*time.Hour, nil
+	}
+	if err != nil || grace < 0 {
+		return Created{}, fmt.Errorf("hook %s: stored rotation_grace %q is not a duration; set it again", id, spec.RotationGrace)
+	}
+	// The old secret stays valid for the grace period only if it opens: one
+	// sealed under another master key is dropped, never kept as "".
+	w.OldSecretSealed, w.OldSecretUntil = "", time.Time{}
+	if old, err := h.Box.Open(w.SecretSealed, "webhook:"+id); err == nil && old != "" {
+		w.OldSecretSealed, w.OldSecretUntil = h.Box.Seal(old, "webhook:"+id), now.Add(grace)
+	}
 	w.SecretSealed, w.UpdatedAt = h.Box.Seal(sec, "webhook:"+id), now
 	if err := h.DB.UpdateWebhook(ctx, w); err != nil {
 		return Created{}, err
 	}
 	h.forget(id)
 	return Created{Hook: w, Secret: sec}, nil
-}
-
-func mustOpen(box *secret.Box, sealed, id string) string {
-	s, _ := box.Open(sealed, "webhook:"+id)
-	return s
 }
 
 func (h *Hooks) forget(id string) { h.cache.Forget(id) }
@@ -196,12 +203,26 @@ func (h *Hooks) load(ctx context.Context, id string) (cachedHook, error) {
 			return cachedHook{}, now, err
 		}
 		c, until := cachedHook{hook: w}, now.Add(2*time.Second)
-		_ = json.Unmarshal([]byte(w.Spec), &c.spec)
-		if s, err := h.Box.Open(w.SecretSealed, "webhook:"+id); err == nil {
-			c.secrets = append(c.secrets, s)
+		if w.Direction != store.Incoming {
+			return c, until, nil
 		}
+		// A stored spec that does not validate, or a secret that does not
+		// open, fails the request (500, logged) instead of verifying
+		// against made-up settings or an empty key.
+		if err := json.Unmarshal([]byte(w.Spec), &c.spec); err != nil {
+			return cachedHook{}, now, fmt.Errorf("hook %s: stored spec: %w", id, err)
+		}
+		if err := c.spec.Validate(); err != nil {
+			return cachedHook{}, now, fmt.Errorf("hook %s: stored spec: %w", id, err)
+		}
+		s, err := h.Box.Open(w.SecretSealed, "webhook:"+id)
+		if err != nil || s == "" {
+			return cachedHook{}, now, fmt.Errorf("hook %s: its secret does not open with this master key (was master.key or IPAI_MASTER_KEY changed?); "+
+				"restore the key, or rotate the secret and give the new one to the sender: %w", id, secret.ErrOpen)
+		}
+		c.secrets = append(c.secrets, s)
 		if w.OldSecretSealed != "" && now.Before(w.OldSecretUntil) {
-			if s, err := h.Box.Open(w.OldSecretSealed, "webhook:"+id); err == nil {
+			if s, err := h.Box.Open(w.OldSecretSealed, "webhook:"+id); err == nil && s != "" {
 				c.secrets = append(c.secrets, s)
 			}
 			if w.OldSecretUntil.Before(until) {
