@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -100,9 +99,7 @@ type Hooks struct {
 
 	requests *prometheus.CounterVec
 	cache    *ttlcache.Cache[cachedHook]
-	mu       sync.Mutex
-	lastWarn map[string]time.Time
-	refused  map[string]int
+	refusals audit.Throttle
 }
 
 type cachedHook struct {
@@ -114,7 +111,6 @@ type cachedHook struct {
 // NewHooks returns the incoming-hook service; reg, if not nil, gets its metrics.
 func NewHooks(db *store.DB, box *secret.Box, al *audit.Log, in *Ingester, reg prometheus.Registerer) *Hooks {
 	h := &Hooks{DB: db, Box: box, Audit: al, Ingester: in, Now: time.Now, cache: ttlcache.New[cachedHook](),
-		lastWarn: map[string]time.Time{}, refused: map[string]int{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ipai_inbound_requests_total",
 			Help: "Inbound webhook requests by hook and outcome (accepted, duplicate, unverified, too_large, bad_request)."}, []string{"hook", "outcome"})}
 	if reg != nil {
@@ -307,17 +303,8 @@ func (h *Hooks) Receive(ctx context.Context, r *http.Request, id, connector stri
 // hook every 10 s (with the count since the last), so a flood of forged
 // requests cannot flood the audit log.
 func (h *Hooks) warnRefused(id string, r *http.Request, err error) {
-	now := h.Now()
-	h.mu.Lock()
-	h.refused[id]++
-	if now.Sub(h.lastWarn[id]) < 10*time.Second {
-		h.mu.Unlock()
-		return
-	}
-	n := h.refused[id]
-	h.refused[id], h.lastWarn[id] = 0, now
-	h.mu.Unlock()
-	if h.Audit == nil {
+	n, ok := h.refusals.Allow(id, h.Now())
+	if !ok || h.Audit == nil {
 		return
 	}
 	host := r.RemoteAddr
@@ -327,7 +314,7 @@ func (h *Hooks) warnRefused(id string, r *http.Request, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
 	_ = h.Audit.Write(ctx, audit.Entry{Actor: "anonymous", IP: host, Action: "webhook.refused", Level: audit.Warning, Target: id,
-		Message: fmt.Sprintf("%d request(s) refused: %v", n, err), Method: r.Method, URL: r.URL.Path, Status: http.StatusUnauthorized})
+		Message: fmt.Sprintf("%d request(s) refused: %s", n, audit.Clip(err.Error(), 512)), Method: r.Method, URL: audit.Clip(r.URL.Path, 512), Status: http.StatusUnauthorized})
 }
 
 // asJSON converts a form body to JSON when the hook allows forms; a JSON
