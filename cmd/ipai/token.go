@@ -74,7 +74,7 @@ func newTokenCmd() *cobra.Command {
 					} else if !t.ExpiresAt.IsZero() && time.Now().After(t.ExpiresAt) {
 						state = "expired"
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s…\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.Prefix,
+					w.Row("%s\t%s\t%s\t%s…\t%s\t%s\t%s", t.ID, t.Name, t.Role, t.Prefix,
 						t.CreatedAt.Format(time.DateTime), fmtTime(t.LastUsedAt), state)
 				}
 				return w.Flush()
