@@ -318,18 +318,17 @@ func (c *compiled) body(ev *store.Event) ([]byte, error) {
 		return json.Marshal(map[string]any{"type": ev.Type, "timestamp": ev.ReceivedAt.Format(time.RFC3339Nano),
 			"data": json.RawMessage(ev.Payload)})
 	}
-	var buf bytes.Buffer
-	err := c.tmpl.Execute(&buf, map[string]any{
+	out, err := rule.Execute(c.tmpl, map[string]any{
 		"Event": map[string]any{"ID": ev.ID, "Type": ev.Type, "Source": ev.Source, "ReceivedAt": ev.ReceivedAt},
 		"Data":  data,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("template: %w", err)
 	}
-	if c.spec.ContentType == "application/json" && !json.Valid(buf.Bytes()) {
+	if c.spec.ContentType == "application/json" && !json.Valid(out) {
 		return nil, errors.New("template: the rendered body is not valid JSON")
 	}
-	return buf.Bytes(), nil
+	return out, nil
 }
 
 const maxSnippet = 4 << 10
