@@ -44,7 +44,7 @@ func openConnectors(ctx context.Context, withKey bool) (*connectorEnv, error) {
 	}
 	var box *secret.Box
 	if withKey {
-		if box, err = secret.Load(cfg.DataDir); err != nil {
+		if box, err = secret.LoadFor(cfg.DataDir, func() (string, error) { return db.SealedData(ctx) }); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("master key: %w", err)
 		}

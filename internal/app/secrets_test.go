@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -227,5 +229,32 @@ func TestUnopenableHookSecretNeverVerifiesEmptyKey(t *testing.T) {
 	}
 	if st, res := h.post("/hooks/"+id, signed(out["secret"].(string), "m2", time.Now(), body), body); st != 200 {
 		t.Fatalf("the new secret: %d %v", st, res)
+	}
+}
+
+// A missing master.key is not silently replaced while sealed data exists.
+func TestMissingMasterKeyIsNotRegeneratedOverSealedData(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "ipai.db")
+	dataDir := t.TempDir()
+	func() {
+		h := startHub(t, dbPath, func(c *config.Config) { c.DataDir = dataDir })
+		h.endpoint(map[string]any{"target_url": "http://127.0.0.1:9/x"})
+	}()
+	keyFile := filepath.Join(dataDir, secret.KeyFile)
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Defaults()
+	cfg.Listen, cfg.DataDir, cfg.Database.URL = "127.0.0.1:0", dataDir, dbPath
+	a, err := New(context.Background(), cfg, io.Discard)
+	if err == nil {
+		a.Close()
+		t.Fatal("the hub started with a new master key over data sealed with the old one")
+	}
+	if !strings.Contains(err.Error(), "webhook secret") || !strings.Contains(err.Error(), "Restore master.key") {
+		t.Fatalf("error does not say what happened and what to do: %v", err)
+	}
+	if _, err := os.Stat(keyFile); err == nil {
+		t.Fatal("a new master.key was written")
 	}
 }

@@ -17,7 +17,7 @@ import (
 // setupSecrets loads the master key and builds the one outbound guard every
 // outbound call (deliveries and connector calls) goes through.
 func (a *App) setupSecrets() error {
-	box, err := secret.Load(a.Cfg.DataDir)
+	box, err := secret.LoadFor(a.Cfg.DataDir, func() (string, error) { return a.DB.SealedData(context.Background()) })
 	if err != nil {
 		return fmt.Errorf("master key: %w", err)
 	}
