@@ -258,3 +258,15 @@ func TestMissingMasterKeyIsNotRegeneratedOverSealedData(t *testing.T) {
 		t.Fatal("a new master.key was written")
 	}
 }
+
+func TestAPITokenScopesAreValidated(t *testing.T) {
+	h := startHub(t, filepath.Join(t.TempDir(), "ipai.db"), nil)
+	st, out := h.api("POST", "/api/v1/tokens", map[string]any{"name": "agent", "role": "user", "scopes": []string{"mcp:odoo:read", "odoo:write"}})
+	b, _ := json.Marshal(out)
+	if st != 422 || !strings.Contains(string(b), `\"odoo:write\" is not a known scope`) || !strings.Contains(string(b), "mcp:odoo:write") {
+		t.Fatalf("unknown scope: %d %s; want 422 listing the known scopes", st, b)
+	}
+	if st, out := h.api("POST", "/api/v1/tokens", map[string]any{"name": "agent", "role": "user", "scopes": []string{"mcp:odoo:read"}}); st != 201 {
+		t.Fatalf("known scope: %d %v", st, out)
+	}
+}
