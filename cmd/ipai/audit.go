@@ -50,7 +50,7 @@ func newAuditCmd() *cobra.Command {
 				}
 				w := newTable(cmd.OutOrStdout(), "SEQ\tTIME\tLEVEL\tACTION\tACTOR\tTARGET\tMESSAGE")
 				for _, e := range rows {
-					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.At.Local().Format(time.DateTime), e.Level, e.Action, e.Actor, e.Target, e.Message)
+					w.Row("%d\t%s\t%s\t%s\t%s\t%s\t%s", e.Seq, e.At.Local().Format(time.DateTime), e.Level, e.Action, e.Actor, e.Target, e.Message)
 				}
 				return w.Flush()
 			})

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -41,7 +44,7 @@ func openConnectors(ctx context.Context, withKey bool) (*connectorEnv, error) {
 	}
 	var box *secret.Box
 	if withKey {
-		if box, err = secret.Load(cfg.DataDir); err != nil {
+		if box, err = secret.LoadFor(cfg.DataDir, func() (string, error) { return db.SealedData(ctx) }); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("master key: %w", err)
 		}
@@ -73,11 +76,68 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// newTable returns a writer of an aligned table, its header line written.
-func newTable(w io.Writer, header string) *tabwriter.Writer {
+// table is an aligned terminal table. Every table the CLI prints goes
+// through Row, which escapes control characters in the values, so text
+// from the database (audit entries written by anyone who could reach the
+// hub) cannot break a row, paint a fake one or send terminal escapes.
+type table struct{ tw *tabwriter.Writer }
+
+// newTable returns an aligned table, its header line written.
+func newTable(w io.Writer, header string) *table {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, header)
-	return tw
+	return &table{tw: tw}
+}
+
+// Row writes one row: format's cells are separated by tabs, without the
+// trailing newline; string, error and fmt.Stringer values are escaped.
+func (t *table) Row(format string, args ...any) {
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			args[i] = escapeCell(v)
+		case error:
+			args[i] = escapeCell(v.Error())
+		case fmt.Stringer:
+			args[i] = escapeCell(v.String())
+		}
+	}
+	fmt.Fprintf(t.tw, format+"\n", args...)
+}
+
+// Flush writes the aligned table out.
+func (t *table) Flush() error { return t.tw.Flush() }
+
+// escapeCell writes control and bidirectional-override characters (and
+// invalid UTF-8) as Go escapes (\n, \x1b, \u202e).
+func escapeCell(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				fmt.Fprintf(&b, `\x%02x`, s[i])
+				continue
+			}
+			b.WriteRune(r)
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func ago(t *time.Time) string {
@@ -121,7 +181,7 @@ func newConnectorCmd() *cobra.Command {
 				}
 				tw := newTable(cmd.OutOrStdout(), "CODE\tTYPE\tSTATE\tMANAGED\tVERSION\tLAST PING\tLATENCY\tLAST ERROR")
 				for _, v := range views {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\t%d ms\t%s\n", v.Code, v.Type, v.State, v.Managed, dash(v.Version),
+					tw.Row("%s\t%s\t%s\t%v\t%s\t%s\t%d ms\t%s", v.Code, v.Type, v.State, v.Managed, dash(v.Version),
 						ago(v.LastPing), v.LastLatencyMS, dash(v.LastError))
 				}
 				return tw.Flush()
@@ -251,7 +311,7 @@ prints each connector's state, latency, uptime over the history and last error.`
 				} else {
 					tw := newTable(cmd.OutOrStdout(), "CODE\tTYPE\tSTATE\tLATENCY\tUPTIME\tCHECKS\tVERSION\tLAST ERROR")
 					for _, s := range v.Connectors {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%d ms\t%.1f%%\t%d\t%s\t%s\n", s.Code, s.Type, s.State, s.LatencyMS, s.Uptime*100,
+						tw.Row("%s\t%s\t%s\t%d ms\t%.1f%%\t%d\t%s\t%s", s.Code, s.Type, s.State, s.LatencyMS, s.Uptime*100,
 							s.Checks, dash(s.Version), dash(s.LastError))
 					}
 					if err := tw.Flush(); err != nil {

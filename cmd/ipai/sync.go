@@ -69,7 +69,7 @@ func newSyncCmd() *cobra.Command {
 				fmt.Fprintf(out, "\n%s links:\n", show)
 				w := newTable(out, "ID\tPAIR\tTASK\tCARD\tSINCE\tERROR")
 				for _, l := range links {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, l.Pair, l.LocalID, l.RemoteID, l.UpdatedAt.Local().Format(time.DateTime), l.LastError)
+					w.Row("%s\t%s\t%s\t%s\t%s\t%s", l.ID, l.Pair, l.LocalID, l.RemoteID, l.UpdatedAt.Local().Format(time.DateTime), l.LastError)
 				}
 				return w.Flush()
 			})

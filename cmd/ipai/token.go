@@ -10,6 +10,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/config"
+	"github.com/insightpulseai/ipai/internal/mcpserver"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -34,8 +35,11 @@ func newTokenCmd() *cobra.Command {
 			}
 			return withStore(cmd.Context(), func(db *store.DB, _ config.Config) error {
 				sc := splitList(strings.Split(scopes, ","))
-				raw, rec, err := auth.NewTokens(db).Create(cmd.Context(), auth.CreateOptions{Name: name, Role: r, Scopes: sc, CreatedBy: "cli", TTL: ttl})
+				raw, rec, err := auth.NewTokens(db).Create(cmd.Context(), auth.CreateOptions{Name: name, Role: r, Scopes: sc, Known: mcpserver.Scopes(), CreatedBy: "cli", TTL: ttl})
 				if err != nil {
+					if msg, ok := strings.CutPrefix(err.Error(), "scopes: "); ok {
+						return fmt.Errorf("--scopes: %s", msg)
+					}
 					return err
 				}
 				if err := writeAudit(cmd.Context(), db, audit.Entry{Action: "token.create", Target: rec.ID,
@@ -44,13 +48,17 @@ func newTokenCmd() *cobra.Command {
 				}
 				cmd.Println(raw)
 				cmd.PrintErrf("token %s (id %s, role %s) created; store it now: it is not shown again\n", rec.Name, rec.ID, rec.Role)
+				if r == auth.RoleAdmin {
+					cmd.PrintErrln("note: an admin token carries every MCP scope, including every :write scope, whatever --scopes says; " +
+						"give an agent a user token with only the scopes it needs (--role user --scopes mcp:odoo:read)")
+				}
 				return nil
 			})
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "what or who uses the token (required)")
 	create.Flags().StringVar(&role, "role", "", "user (read), manager (configure) or admin (required)")
-	create.Flags().StringVar(&scopes, "scopes", "", "comma-separated extra scopes, e.g. mcp:odoo:read")
+	create.Flags().StringVar(&scopes, "scopes", "", "comma-separated MCP scopes mcp:<server>:read|write, e.g. mcp:odoo:read (admin tokens carry all)")
 	create.Flags().DurationVar(&ttl, "ttl", 0, "expire after this long (e.g. 720h); default never")
 	_ = create.MarkFlagRequired("name")
 	_ = create.MarkFlagRequired("role")
@@ -74,7 +82,7 @@ func newTokenCmd() *cobra.Command {
 					} else if !t.ExpiresAt.IsZero() && time.Now().After(t.ExpiresAt) {
 						state = "expired"
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s…\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.Prefix,
+					w.Row("%s\t%s\t%s\t%s…\t%s\t%s\t%s", t.ID, t.Name, t.Role, t.Prefix,
 						t.CreatedAt.Format(time.DateTime), fmtTime(t.LastUsedAt), state)
 				}
 				return w.Flush()

@@ -77,7 +77,7 @@ func newUserCmd() *cobra.Command {
 						return err
 					}
 					for _, u := range us {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, u.Source, state(u), u.ID)
+						tw.Row("%s\t%s\t%s\t%s\t%s", u.Name, u.Role, u.Source, state(u), u.ID)
 					}
 					if len(us) < 500 {
 						break

@@ -7,9 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/audit"
@@ -36,8 +36,8 @@ func OdooTokenHash(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// odooWarned throttles audit warnings of refused Odoo posts per connector.
-var odooWarned sync.Map // connector code -> time.Time
+// odooRefusals throttles audit warnings of refused Odoo posts per connector.
+var odooRefusals audit.Throttle
 
 // receiveOdoo turns an Odoo "Send Webhook Notification" into an event
 // odoo.<model>.<verb> from source <connector_code>; it answers 200 only once
@@ -203,14 +203,14 @@ func validVerb(v string) bool {
 }
 
 func (s *Server) warnOdoo(r *http.Request, code, why string) {
-	now := time.Now()
-	if last, ok := odooWarned.Load(code); ok && now.Sub(last.(time.Time)) < time.Minute {
+	n, ok := odooRefusals.Allow(code, time.Now())
+	if !ok {
 		return
 	}
-	odooWarned.Store(code, now)
-	s.Log.Warn("odoo webhook refused", "connector", code, "reason", why, "ip", clientIP(r))
+	s.Log.Warn("odoo webhook refused", "connector", code, "reason", why, "ip", clientIP(r), "count", n)
 	if s.Audit != nil {
-		_ = s.Audit.Write(r.Context(), audit.Entry{Actor: "odoo:" + code, IP: clientIP(r), Action: "odoo.webhook.refused",
-			Level: audit.Warning, Target: code, Message: "Odoo webhook refused: " + why, Method: r.Method, URL: r.URL.Path, Status: 401})
+		_ = s.Audit.Write(r.Context(), audit.Entry{Actor: audit.Clip("odoo:"+code, 128), IP: clientIP(r), Action: "odoo.webhook.refused",
+			Level: audit.Warning, Target: audit.Clip(code, 128), Message: fmt.Sprintf("%d Odoo webhook post(s) refused; the last: %s", n, audit.Clip(why, 512)),
+			Method: r.Method, URL: audit.Clip(r.URL.Path, 512), Status: 401})
 	}
 }

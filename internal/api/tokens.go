@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/mcpserver"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -78,9 +79,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	p, _ := auth.FromContext(r.Context())
-	raw, rec, err := s.Tokens.Create(r.Context(), auth.CreateOptions{Name: in.Name, Role: role, Scopes: in.Scopes, CreatedBy: p.ID, TTL: ttl})
+	raw, rec, err := s.Tokens.Create(r.Context(), auth.CreateOptions{Name: in.Name, Role: role, Scopes: in.Scopes, Known: mcpserver.Scopes(),
+		CreatedBy: p.ID, TTL: ttl})
 	if err != nil {
-		if field, msg, ok := strings.Cut(err.Error(), ": "); ok && (field == "name" || field == "role") {
+		if field, msg, ok := strings.Cut(err.Error(), ": "); ok && (field == "name" || field == "role" || field == "scopes") {
 			return problem.Invalid(field, "%s", msg)
 		}
 		return err

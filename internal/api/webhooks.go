@@ -44,6 +44,9 @@ func (s *Server) viewWebhook(w store.Webhook) WebhookView {
 	v := WebhookView{ID: w.ID, Direction: w.Direction, Name: w.Name, Connector: w.Connector, State: w.State, Managed: w.Managed,
 		DisabledReason: w.DisabledReason, FailingSince: optTime(w.FailingSince), Spec: json.RawMessage(w.Spec),
 		SecretSet: w.SecretSealed != "", CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+	if w.Direction == store.Outgoing {
+		v.Spec = delivery.PublicSpec(w.Spec) // header values and URL credentials are never shown
+	}
 	if w.Direction == store.Incoming {
 		v.URLs = []string{s.BaseURL + "/hooks/" + w.ID}
 		if w.Connector != "" {
@@ -119,11 +122,14 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusCreated, map[string]any{"item": s.viewWebhook(c.Hook), "secret": c.Secret,
 			"note": "store the secret now: it is shown only once"})
 	case store.Outgoing:
+		if in.SealedHeaders != nil {
+			return problem.Invalid("sealed_headers", "cannot be set: give header values in \"headers\"; they are sealed")
+		}
 		h, sec, err := s.Endpoints.Create(r.Context(), in.Name, in.EndpointSpec, false)
 		if err != nil {
 			return err
 		}
-		Note(r, h.ID, "outgoing endpoint "+in.Name+" created for "+in.TargetURL, nil)
+		Note(r, h.ID, "outgoing endpoint "+in.Name+" created for "+delivery.SafeURL(in.TargetURL), nil)
 		writeJSON(w, http.StatusCreated, map[string]any{"item": s.viewWebhook(h), "secret": sec,
 			"note": "the receiver verifies webhook-signature with this secret; it is shown only once"})
 	default:
@@ -158,6 +164,9 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 		var patch map[string]any
 		if err := json.Unmarshal(in.Spec, &patch); err != nil {
 			return problem.Invalid("spec", "expected an object of settings to change")
+		}
+		if _, ok := patch["sealed_headers"]; ok {
+			return problem.Invalid("spec.sealed_headers", "cannot be set: give header values in \"headers\" (a value of %q keeps the stored one); they are sealed", delivery.Redacted)
 		}
 		for k, v := range patch {
 			merged[k] = v

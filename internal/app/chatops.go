@@ -25,7 +25,7 @@ import (
 // kinds chatops.reply and mattermost.approval, and sends health
 // transitions as notifications. Needs setupRules first.
 func (a *App) setupChatOps(ctx context.Context) error {
-	box, err := secret.Load(a.Cfg.DataDir)
+	box, err := secret.LoadFor(a.Cfg.DataDir, func() (string, error) { return a.DB.SealedData(ctx) })
 	if err != nil {
 		return fmt.Errorf("master key: %w", err)
 	}

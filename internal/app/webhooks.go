@@ -17,7 +17,7 @@ import (
 // setupSecrets loads the master key and builds the one outbound guard every
 // outbound call (deliveries and connector calls) goes through.
 func (a *App) setupSecrets() error {
-	box, err := secret.Load(a.Cfg.DataDir)
+	box, err := secret.LoadFor(a.Cfg.DataDir, func() (string, error) { return a.DB.SealedData(context.Background()) })
 	if err != nil {
 		return fmt.Errorf("master key: %w", err)
 	}
@@ -35,7 +35,12 @@ func (a *App) setupSecrets() error {
 func (a *App) setupWebhooks(ctx context.Context) error {
 	a.Router = rule.NewRouter()
 	a.Endpoints = delivery.NewEndpoints(a.DB, a.Box, a.Guard, a.Router)
-	a.Endpoints.UserAgent = "ipai/" + Version
+	a.Endpoints.UserAgent, a.Endpoints.Log = "ipai/"+Version, a.Log
+	if n, err := a.Endpoints.SealStored(ctx); err != nil {
+		return fmt.Errorf("seal the headers of stored endpoints: %w", err)
+	} else if n > 0 {
+		a.Log.Info("sealed the header values (and moved URL credentials into a sealed Authorization header) of stored endpoints", "endpoints", n)
+	}
 	if err := a.Endpoints.Reload(ctx); err != nil {
 		return err
 	}
@@ -116,8 +121,19 @@ func (a *App) applyWebhooks(ctx context.Context) error {
 			continue
 		}
 		b, _ := json.Marshal(spec)
+		same := w.Spec == string(b)
+		if d.Direction == store.Outgoing { // header values are sealed: compare them opened
+			same = a.Endpoints.SameSpec(w, d.EndpointSpec)
+			s, err := a.Endpoints.StoredSpec(w.ID, d.EndpointSpec)
+			if err != nil {
+				return fmt.Errorf("webhooks[%d] (%s): %w", i, d.Name, err)
+			}
+			b = []byte(s)
+		}
+		// A secret that does not open (another master key) differs from the
+		// declared one, so the declared one is sealed again below.
 		old, _ := a.Box.Open(w.SecretSealed, "webhook:"+w.ID)
-		if w.Spec == string(b) && w.Connector == d.Connector && old == d.Secret {
+		if same && w.Connector == d.Connector && old == d.Secret {
 			continue
 		}
 		w.Spec, w.Connector, w.UpdatedAt = string(b), d.Connector, now

@@ -154,17 +154,15 @@ func (l *Log) row(e Entry) (*store.AuditRow, error) {
 	// The chain hashes the row as stored: text as the store keeps it.
 	t := store.Text
 	return &store.AuditRow{
-		At: e.At, Actor: t(e.Actor), ActorIP: t(e.IP), Action: t(e.Action), Level: e.Level, Target: t(e.Target),
+		At: e.At, Actor: t(Clip(e.Actor, maxName)), ActorIP: t(Clip(e.IP, maxName)), Action: t(e.Action), Level: e.Level, Target: t(Clip(e.Target, maxName)),
 		Message: t(cut(e.Message)), Method: t(e.Method), URL: t(cut(e.URL)), Status: e.Status, DurationMS: e.DurationMS, Fields: fields,
 	}, nil
 }
 
-func cut(s string) string {
-	if len(s) > maxText {
-		return s[:maxText] + "…(cut)"
-	}
-	return s
-}
+func cut(s string) string { return Clip(s, maxText) }
+
+// maxName bounds an entry's actor, IP and target.
+const maxName = 512
 
 // Close stops the writer after the entries already queued are written.
 func (l *Log) Close() {

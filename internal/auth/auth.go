@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -127,9 +128,12 @@ func HashToken(raw string) string {
 
 // CreateOptions describe a new token.
 type CreateOptions struct {
-	Name      string
-	Role      Role
-	Scopes    []string
+	Name   string
+	Role   Role
+	Scopes []string
+	// Known, when not nil, is every scope there is (mcpserver.Scopes());
+	// a scope outside it is refused, the error listing them.
+	Known     []string
 	CreatedBy string
 	TTL       time.Duration // 0: never expires
 }
@@ -142,6 +146,13 @@ func (t *Tokens) Create(ctx context.Context, o CreateOptions) (string, store.Tok
 	}
 	if o.Role.rank() == 0 {
 		return "", store.Token{}, fmt.Errorf("role: %q is not known; expected user, manager or admin", o.Role)
+	}
+	if o.Known != nil {
+		for _, sc := range o.Scopes {
+			if !slices.Contains(o.Known, sc) {
+				return "", store.Token{}, fmt.Errorf("scopes: %q is not a known scope; known scopes: %s", sc, strings.Join(o.Known, ", "))
+			}
+		}
 	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {

@@ -283,7 +283,7 @@ func (s *Service) recordState(ctx context.Context, odooCode, model string, id in
 func (s *Service) Act(ctx context.Context, r ActionRequest, c ApprovalContext) (ActionResponse, error) {
 	target := fmt.Sprintf("%s/%d", c.Model, c.ID)
 	if err := s.verify(c); err != nil {
-		s.audit(ctx, audit.Entry{Actor: "mattermost:" + r.UserID, Action: "chatops.approval.refused", Level: audit.Warning,
+		s.auditRefused(ctx, audit.Entry{Actor: "mattermost:" + r.UserID, Action: "chatops.approval.refused", Level: audit.Warning,
 			Target: target, Message: err.Error()})
 		return ActionResponse{EphemeralText: "This button is not valid (" + err.Error() + "); ask for a new approval message."},
 			fmt.Errorf("%w: %v", ErrForbidden, err)

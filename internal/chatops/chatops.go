@@ -55,6 +55,7 @@ type Service struct {
 	Now func() time.Time
 
 	approvalKey []byte
+	refusals    audit.Throttle
 }
 
 // Flows is what /ipai run needs of the n8n registry.
@@ -314,6 +315,25 @@ func (s *Service) ApplyConfig(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// auditRefused writes the warning for a request nobody authenticated (a
+// forged click, a wrong slash or outgoing-webhook token) through the same
+// throttle as refused hook requests: at most one entry per action every
+// audit.ThrottleEvery, counting those held back, with what the caller
+// chose cut short.
+func (s *Service) auditRefused(ctx context.Context, e audit.Entry) {
+	now := time.Now()
+	if s.Now != nil {
+		now = s.Now()
+	}
+	n, ok := s.refusals.Allow(e.Action, now)
+	if !ok {
+		return
+	}
+	e.Actor, e.Target = audit.Clip(e.Actor, 128), audit.Clip(e.Target, 256)
+	e.Message = fmt.Sprintf("%d request(s) refused (at most one entry every %s); the last: %s", n, audit.ThrottleEvery, audit.Clip(e.Message, 512))
+	s.audit(ctx, e)
 }
 
 func (s *Service) audit(ctx context.Context, e audit.Entry) {

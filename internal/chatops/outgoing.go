@@ -113,7 +113,7 @@ func (s *Service) Outgoing(ctx context.Context, ingest func(context.Context, inb
 		}
 	}
 	if match < 0 {
-		s.audit(ctx, audit.Entry{Actor: "mattermost:" + r.UserID, Action: "chatops.outgoing.refused", Level: audit.Warning,
+		s.auditRefused(ctx, audit.Entry{Actor: "mattermost:" + r.UserID, Action: "chatops.outgoing.refused", Level: audit.Warning,
 			Message: "token matches no chatops.outgoing entry"})
 		return OutgoingResponse{}, inbound.Result{}, ErrUnverified
 	}

@@ -162,7 +162,7 @@ func (s *Service) Slash(ctx context.Context, bot, command string, r SlashRequest
 		}
 	}
 	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(r.Token)) != 1 {
-		s.audit(ctx, audit.Entry{Actor: "mattermost:" + r.UserID, Action: "chatops.slash.refused", Level: audit.Warning,
+		s.auditRefused(ctx, audit.Entry{Actor: "mattermost:" + r.UserID, Action: "chatops.slash.refused", Level: audit.Warning,
 			Target: bot + "/" + command, Message: "wrong or unregistered command token"})
 		return SlashOutcome{401, Ephemeral("This command's token does not match; an admin must run `ipai chatops register %s`.", bot)}
 	}

@@ -74,7 +74,34 @@ func CheckBaseURL(raw string) error {
 	if u.User != nil {
 		return fmt.Errorf("must not contain credentials; put them in secrets instead")
 	}
+	for name := range u.Query() {
+		if credentialName(name) {
+			return fmt.Errorf("query parameter %q looks like a credential: base_url is stored and shown in the clear; "+
+				"remove it from the URL and put it in the connector's secrets instead", name)
+		}
+	}
 	return nil
+}
+
+// credentialName reports whether a query parameter's name looks like it
+// carries a credential (token, api_key, access_token, password, secret,
+// sig, auth, session, jwt, …).
+func credentialName(name string) bool {
+	n := strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return -1
+	}, name)
+	for _, part := range []string{"token", "secret", "passw", "pwd", "auth", "credential", "signature", "session", "jwt", "bearer", "apikey"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return strings.HasSuffix(n, "key") || n == "sig" || n == "pass" || n == "pw" || n == "code"
 }
 
 func (h Health) validate(bad func(key, format string, args ...any)) {

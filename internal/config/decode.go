@@ -72,6 +72,7 @@ func fill(path string, n *yaml.Node, v reflect.Value, errs *[]error) {
 			return
 		}
 		fields := structFields(v.Type())
+		duplicates(path, n, errs)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i].Value, n.Content[i+1]
 			idx, ok := fields[k]
@@ -95,6 +96,7 @@ func fill(path string, n *yaml.Node, v reflect.Value, errs *[]error) {
 		if v.IsNil() {
 			v.Set(reflect.MakeMap(v.Type()))
 		}
+		duplicates(path, n, errs)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i].Value
 			elem := reflect.New(v.Type().Elem()).Elem()
@@ -167,6 +169,21 @@ func fill(path string, n *yaml.Node, v reflect.Value, errs *[]error) {
 		v.Set(reflect.ValueOf(&x).Elem())
 	default:
 		bad("unsupported setting type %s", v.Type())
+	}
+}
+
+// duplicates reports keys given twice in one mapping: YAML parsers differ
+// on which one wins, so neither is taken.
+func duplicates(path string, n *yaml.Node, errs *[]error) {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if first, dup := seen[k.Value]; dup {
+			*errs = append(*errs, fmt.Errorf("line %d: duplicate key %q (first given at line %d): keep one of them",
+				k.Line, join(path, k.Value), first))
+			continue
+		}
+		seen[k.Value] = k.Line
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -33,14 +34,20 @@ type EndpointSpec struct {
 	Source     string   `json:"source,omitempty" yaml:"source"`
 	// Template renders the body (text/template over .Event and .Data);
 	// default: {"type","timestamp","data"} with the event's payload as data.
-	Template    string            `json:"template,omitempty" yaml:"template"`
-	ContentType string            `json:"content_type,omitempty" yaml:"content_type"` // application/json (default) or application/x-www-form-urlencoded
-	Headers     map[string]string `json:"headers,omitempty" yaml:"headers"`
-	SignHex     bool              `json:"sign_hex,omitempty" yaml:"sign_hex"` // also send X-Signature (hex HMAC of the body)
-	Timeout     string            `json:"timeout,omitempty" yaml:"timeout"`   // default 15s, at most 60s
-	RateLimit   float64           `json:"rate_limit,omitempty" yaml:"rate_limit"`
-	Retry       []string          `json:"retry_schedule,omitempty" yaml:"retry_schedule"`
-	Ordered     bool              `json:"ordered,omitempty" yaml:"ordered"`
+	Template    string `json:"template,omitempty" yaml:"template"`
+	ContentType string `json:"content_type,omitempty" yaml:"content_type"` // application/json (default) or application/x-www-form-urlencoded
+	// Headers are sent with every delivery (e.g. Authorization). They are
+	// sealed at rest (SealedHeaders) and never shown: views give Redacted.
+	Headers map[string]string `json:"headers,omitempty" yaml:"headers"`
+	// SealedHeaders is Headers as stored: each value sealed under the
+	// master key, bound to the endpoint and the header's name. It is never
+	// taken from a client.
+	SealedHeaders map[string]string `json:"sealed_headers,omitempty" yaml:"-"`
+	SignHex       bool              `json:"sign_hex,omitempty" yaml:"sign_hex"` // also send X-Signature (hex HMAC of the body)
+	Timeout       string            `json:"timeout,omitempty" yaml:"timeout"`   // default 15s, at most 60s
+	RateLimit     float64           `json:"rate_limit,omitempty" yaml:"rate_limit"`
+	Retry         []string          `json:"retry_schedule,omitempty" yaml:"retry_schedule"`
+	Ordered       bool              `json:"ordered,omitempty" yaml:"ordered"`
 	// DisableAfter: an endpoint failing continuously this long is disabled; default 120h.
 	DisableAfter    string `json:"disable_after,omitempty" yaml:"disable_after"`
 	FollowRedirects bool   `json:"follow_redirects,omitempty" yaml:"follow_redirects"`
@@ -55,9 +62,13 @@ type compiled struct {
 	schedule []time.Duration
 	disable  time.Duration
 	secret   string
+	headers  map[string]string // opened
 	client   *http.Client
 	limiter  *rate.Limiter
 }
+
+// errBadSpec marks a stored spec that no longer validates.
+var errBadSpec = errors.New("stored endpoint settings are invalid")
 
 var reservedHeaders = map[string]bool{"webhook-id": true, "webhook-timestamp": true, "webhook-signature": true,
 	"x-signature": true, "content-type": true, "content-length": true, "host": true}
@@ -66,7 +77,12 @@ var reservedHeaders = map[string]bool{"webhook-id": true, "webhook-timestamp": t
 func (s *EndpointSpec) Validate() error {
 	u, err := url.Parse(s.TargetURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return problem.Invalid("target_url", "%q is not an http(s) URL", s.TargetURL)
+		return problem.Invalid("target_url", "%q is not an http(s) URL", SafeURL(s.TargetURL))
+	}
+	if u.User != nil {
+		return problem.Invalid("target_url", "credentials in the URL (user:password@host) are not accepted: they would be shown and "+
+			"written to the audit log. Remove them from the URL and send them as a header instead, e.g. "+
+			`"headers": {"Authorization": "Basic <base64 of user:password>"}; header values are sealed and never shown`)
 	}
 	// No event types: the endpoint only receives what rules send it
 	// (webhook and workitem actions).
@@ -87,9 +103,12 @@ func (s *EndpointSpec) Validate() error {
 			return problem.Invalid("template", "%v", err)
 		}
 	}
-	for k := range s.Headers {
-		if reservedHeaders[strings.ToLower(k)] || strings.ContainsAny(k, " :\r\n") {
+	for k, v := range s.Headers {
+		if reservedHeaders[strings.ToLower(k)] || k == "" || strings.ContainsAny(k, " :\r\n") {
 			return problem.Invalid("headers", "header %q cannot be set (it is reserved or malformed)", k)
+		}
+		if strings.ContainsAny(v, "\r\n") {
+			return problem.Invalid("headers", "the value of header %q contains a line break", k)
 		}
 	}
 	if s.Timeout == "" {
@@ -130,6 +149,9 @@ type Endpoints struct {
 	Now    func() time.Time
 	// UserAgent is sent with every delivery.
 	UserAgent string
+	// Log, if set, gets an error for each delivery that cannot be sent as
+	// configured (a sealed value that does not open, a broken stored spec).
+	Log *slog.Logger
 
 	cache *ttlcache.Cache[*compiled]
 }
@@ -154,6 +176,13 @@ func (e *Endpoints) CreateWithSecret(ctx context.Context, name string, spec Endp
 	if sec == "" {
 		sec = inbound.NewSecret()
 	}
+	spec.SealedHeaders = nil // never taken from a client
+	if spec.Headers == nil {
+		spec.Headers = map[string]string{}
+	}
+	if err := e.sealHeaders(id, &spec); err != nil {
+		return store.Webhook{}, "", err
+	}
 	b, _ := json.Marshal(spec)
 	w := store.Webhook{ID: id, Direction: store.Outgoing, Name: name, State: store.WebhookActive, Managed: managed,
 		Spec: string(b), SecretSealed: e.Box.Seal(sec, "webhook:"+id), CreatedAt: now, UpdatedAt: now}
@@ -163,9 +192,14 @@ func (e *Endpoints) CreateWithSecret(ctx context.Context, name string, spec Endp
 	return w, sec, e.Reload(ctx)
 }
 
-// Update replaces an endpoint's spec (and name).
+// Update replaces an endpoint's spec (and name). spec.SealedHeaders must be
+// the stored ones; spec.Headers, when not nil, replaces them (a value given
+// as Redacted keeps the stored value of that header).
 func (e *Endpoints) Update(ctx context.Context, w store.Webhook, spec EndpointSpec) (store.Webhook, error) {
 	if err := spec.Validate(); err != nil {
+		return w, err
+	}
+	if err := e.sealHeaders(w.ID, &spec); err != nil {
 		return w, err
 	}
 	b, _ := json.Marshal(spec)
@@ -188,6 +222,9 @@ func (e *Endpoints) SetState(ctx context.Context, id, state, reason string) (boo
 }
 
 func (e *Endpoints) forget(id string) { e.cache.Forget(id) }
+
+// Forget drops an endpoint from the cache after it changed in the store.
+func (e *Endpoints) Forget(id string) { e.forget(id) }
 
 // Reload gives the router the active endpoints.
 func (e *Endpoints) Reload(ctx context.Context) error {
@@ -231,16 +268,30 @@ func (e *Endpoints) get(ctx context.Context, id string) (*compiled, error) {
 				return nil, now, err
 			}
 		}
-		n.timeout, _ = time.ParseDuration(n.spec.Timeout)
-		if n.timeout <= 0 {
-			n.timeout = 15 * time.Second
+		// Stored specs were validated; one that no longer is (edited in the
+		// database, or by another version) is not sent with made-up values.
+		if n.timeout, err = time.ParseDuration(n.spec.Timeout); n.spec.Timeout == "" {
+			n.timeout, err = 15*time.Second, nil
 		}
-		n.schedule, _ = ParseSchedule(n.spec.Retry)
-		n.disable, _ = time.ParseDuration(n.spec.DisableAfter)
-		if n.disable <= 0 {
-			n.disable = 120 * time.Hour
+		if err != nil || n.timeout <= 0 {
+			return nil, now, fmt.Errorf("%w: endpoint %s: stored timeout %q is not a positive duration; set it again", errBadSpec, id, n.spec.Timeout)
 		}
-		n.secret, _ = e.Box.Open(w.SecretSealed, "webhook:"+id)
+		if n.schedule, err = ParseSchedule(n.spec.Retry); err != nil {
+			return nil, now, fmt.Errorf("%w: endpoint %s: stored retry_schedule: %v; set it again", errBadSpec, id, err)
+		}
+		if n.disable, err = time.ParseDuration(n.spec.DisableAfter); n.spec.DisableAfter == "" {
+			n.disable, err = 120*time.Hour, nil
+		}
+		if err != nil || n.disable <= 0 {
+			return nil, now, fmt.Errorf("%w: endpoint %s: stored disable_after %q is not a positive duration; set it again", errBadSpec, id, n.spec.DisableAfter)
+		}
+		if n.secret, err = e.Box.Open(w.SecretSealed, "webhook:"+id); err != nil || n.secret == "" {
+			return nil, now, fmt.Errorf("%w: the signing secret of endpoint %s does not open with this master key (was master.key or "+
+				"IPAI_MASTER_KEY changed?); restore the key, or recreate the endpoint, then replay", ErrUnsignable, id)
+		}
+		if n.headers, err = e.openHeaders(id, n.spec); err != nil {
+			return nil, now, err
+		}
 		if c != nil && c.spec.FollowRedirects == n.spec.FollowRedirects && c.timeout == n.timeout {
 			n.client = c.client
 		} else {
@@ -267,18 +318,17 @@ func (c *compiled) body(ev *store.Event) ([]byte, error) {
 		return json.Marshal(map[string]any{"type": ev.Type, "timestamp": ev.ReceivedAt.Format(time.RFC3339Nano),
 			"data": json.RawMessage(ev.Payload)})
 	}
-	var buf bytes.Buffer
-	err := c.tmpl.Execute(&buf, map[string]any{
+	out, err := rule.Execute(c.tmpl, map[string]any{
 		"Event": map[string]any{"ID": ev.ID, "Type": ev.Type, "Source": ev.Source, "ReceivedAt": ev.ReceivedAt},
 		"Data":  data,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("template: %w", err)
 	}
-	if c.spec.ContentType == "application/json" && !json.Valid(buf.Bytes()) {
+	if c.spec.ContentType == "application/json" && !json.Valid(out) {
 		return nil, errors.New("template: the rendered body is not valid JSON")
 	}
-	return buf.Bytes(), nil
+	return out, nil
 }
 
 const maxSnippet = 4 << 10
@@ -302,6 +352,13 @@ func (e *Endpoints) active(ctx context.Context, id string) (*compiled, Result, b
 	c, err := e.get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, Result{Err: errors.New("the endpoint was deleted"), Permanent: true}, false
+	}
+	if errors.Is(err, ErrUnsignable) || errors.Is(err, errBadSpec) {
+		// Retrying cannot help: it needs an admin. Loudly, once per attempt.
+		if e.Log != nil {
+			e.Log.Error("delivery cannot be sent", "endpoint", id, "err", err)
+		}
+		return nil, Result{Err: err, Permanent: true}, false
 	}
 	if err != nil {
 		return nil, Result{Err: err}, false
@@ -328,7 +385,7 @@ func (e *Endpoints) send(ctx context.Context, c *compiled, deliveryID string, bo
 		return Result{Err: err, Permanent: true}
 	}
 	ts := e.Now().Unix()
-	for k, v := range c.spec.Headers {
+	for k, v := range c.headers {
 		req.Header.Set(k, v)
 	}
 	req.Header.Set("Content-Type", contentType)

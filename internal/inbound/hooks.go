@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -100,9 +99,7 @@ type Hooks struct {
 
 	requests *prometheus.CounterVec
 	cache    *ttlcache.Cache[cachedHook]
-	mu       sync.Mutex
-	lastWarn map[string]time.Time
-	refused  map[string]int
+	refusals audit.Throttle
 }
 
 type cachedHook struct {
@@ -114,7 +111,6 @@ type cachedHook struct {
 // NewHooks returns the incoming-hook service; reg, if not nil, gets its metrics.
 func NewHooks(db *store.DB, box *secret.Box, al *audit.Log, in *Ingester, reg prometheus.Registerer) *Hooks {
 	h := &Hooks{DB: db, Box: box, Audit: al, Ingester: in, Now: time.Now, cache: ttlcache.New[cachedHook](),
-		lastWarn: map[string]time.Time{}, refused: map[string]int{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ipai_inbound_requests_total",
 			Help: "Inbound webhook requests by hook and outcome (accepted, duplicate, unverified, too_large, bad_request)."}, []string{"hook", "outcome"})}
 	if reg != nil {
@@ -169,18 +165,25 @@ func (h *Hooks) Rotate(ctx context.Context, id string) (Created, error) {
 	}
 	sec := NewSecret()
 	now := h.Now().UTC()
-	w.OldSecretSealed, w.OldSecretUntil = h.Box.Seal(mustOpen(h.Box, w.SecretSealed, id), "webhook:"+id), now.Add(dur(spec.RotationGrace))
+	grace, err := time.ParseDuration(spec.RotationGrace)
+	if spec.RotationGrace == "" {
+		grace, err = 24*time.Hour, nil
+	}
+	if err != nil || grace < 0 {
+		return Created{}, fmt.Errorf("hook %s: stored rotation_grace %q is not a duration; set it again", id, spec.RotationGrace)
+	}
+	// The old secret stays valid for the grace period only if it opens: one
+	// sealed under another master key is dropped, never kept as "".
+	w.OldSecretSealed, w.OldSecretUntil = "", time.Time{}
+	if old, err := h.Box.Open(w.SecretSealed, "webhook:"+id); err == nil && old != "" {
+		w.OldSecretSealed, w.OldSecretUntil = h.Box.Seal(old, "webhook:"+id), now.Add(grace)
+	}
 	w.SecretSealed, w.UpdatedAt = h.Box.Seal(sec, "webhook:"+id), now
 	if err := h.DB.UpdateWebhook(ctx, w); err != nil {
 		return Created{}, err
 	}
 	h.forget(id)
 	return Created{Hook: w, Secret: sec}, nil
-}
-
-func mustOpen(box *secret.Box, sealed, id string) string {
-	s, _ := box.Open(sealed, "webhook:"+id)
-	return s
 }
 
 func (h *Hooks) forget(id string) { h.cache.Forget(id) }
@@ -196,12 +199,26 @@ func (h *Hooks) load(ctx context.Context, id string) (cachedHook, error) {
 			return cachedHook{}, now, err
 		}
 		c, until := cachedHook{hook: w}, now.Add(2*time.Second)
-		_ = json.Unmarshal([]byte(w.Spec), &c.spec)
-		if s, err := h.Box.Open(w.SecretSealed, "webhook:"+id); err == nil {
-			c.secrets = append(c.secrets, s)
+		if w.Direction != store.Incoming {
+			return c, until, nil
 		}
+		// A stored spec that does not validate, or a secret that does not
+		// open, fails the request (500, logged) instead of verifying
+		// against made-up settings or an empty key.
+		if err := json.Unmarshal([]byte(w.Spec), &c.spec); err != nil {
+			return cachedHook{}, now, fmt.Errorf("hook %s: stored spec: %w", id, err)
+		}
+		if err := c.spec.Validate(); err != nil {
+			return cachedHook{}, now, fmt.Errorf("hook %s: stored spec: %w", id, err)
+		}
+		s, err := h.Box.Open(w.SecretSealed, "webhook:"+id)
+		if err != nil || s == "" {
+			return cachedHook{}, now, fmt.Errorf("hook %s: its secret does not open with this master key (was master.key or IPAI_MASTER_KEY changed?); "+
+				"restore the key, or rotate the secret and give the new one to the sender: %w", id, secret.ErrOpen)
+		}
+		c.secrets = append(c.secrets, s)
 		if w.OldSecretSealed != "" && now.Before(w.OldSecretUntil) {
-			if s, err := h.Box.Open(w.OldSecretSealed, "webhook:"+id); err == nil {
+			if s, err := h.Box.Open(w.OldSecretSealed, "webhook:"+id); err == nil && s != "" {
 				c.secrets = append(c.secrets, s)
 			}
 			if w.OldSecretUntil.Before(until) {
@@ -286,17 +303,8 @@ func (h *Hooks) Receive(ctx context.Context, r *http.Request, id, connector stri
 // hook every 10 s (with the count since the last), so a flood of forged
 // requests cannot flood the audit log.
 func (h *Hooks) warnRefused(id string, r *http.Request, err error) {
-	now := h.Now()
-	h.mu.Lock()
-	h.refused[id]++
-	if now.Sub(h.lastWarn[id]) < 10*time.Second {
-		h.mu.Unlock()
-		return
-	}
-	n := h.refused[id]
-	h.refused[id], h.lastWarn[id] = 0, now
-	h.mu.Unlock()
-	if h.Audit == nil {
+	n, ok := h.refusals.Allow(id, h.Now())
+	if !ok || h.Audit == nil {
 		return
 	}
 	host := r.RemoteAddr
@@ -306,7 +314,7 @@ func (h *Hooks) warnRefused(id string, r *http.Request, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
 	_ = h.Audit.Write(ctx, audit.Entry{Actor: "anonymous", IP: host, Action: "webhook.refused", Level: audit.Warning, Target: id,
-		Message: fmt.Sprintf("%d request(s) refused: %v", n, err), Method: r.Method, URL: r.URL.Path, Status: http.StatusUnauthorized})
+		Message: fmt.Sprintf("%d request(s) refused: %s", n, audit.Clip(err.Error(), 512)), Method: r.Method, URL: audit.Clip(r.URL.Path, 512), Status: http.StatusUnauthorized})
 }
 
 // asJSON converts a form body to JSON when the hook allows forms; a JSON

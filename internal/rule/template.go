@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"text/template"
+	"time"
 
 	"github.com/expr-lang/expr"
 
@@ -149,11 +151,47 @@ func renderString(src string, data map[string]any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	if err := t.Execute(&b, data); err != nil {
+	out, err := Execute(t, data)
+	if err != nil {
 		return "", cleanTemplateErr(err)
 	}
-	return b.String(), nil
+	return string(out), nil
+}
+
+// Limits of one template rendering: its output, and how long it may run
+// (checked as it writes).
+const (
+	MaxRenderBytes = 1 << 20
+	MaxRenderTime  = 2 * time.Second
+)
+
+// ErrRenderLimit marks a template stopped for its size or time.
+var ErrRenderLimit = errors.New("template output limit")
+
+// capWriter stops a template that writes too much or for too long.
+type capWriter struct {
+	buf      bytes.Buffer
+	deadline time.Time
+}
+
+func (w *capWriter) Write(p []byte) (int, error) {
+	if w.buf.Len()+len(p) > MaxRenderBytes {
+		return 0, fmt.Errorf("%w: the rendered text exceeds %d bytes (1 MiB); render less (e.g. fewer nested range loops)", ErrRenderLimit, MaxRenderBytes)
+	}
+	if time.Now().After(w.deadline) {
+		return 0, fmt.Errorf("%w: rendering took longer than %s; render less (e.g. fewer nested range loops)", ErrRenderLimit, MaxRenderTime)
+	}
+	return w.buf.Write(p)
+}
+
+// Execute renders t over data within MaxRenderBytes and MaxRenderTime.
+// Rule actions and endpoint body templates are rendered with it.
+func Execute(t *template.Template, data any) ([]byte, error) {
+	w := &capWriter{deadline: time.Now().Add(MaxRenderTime)}
+	if err := t.Execute(w, data); err != nil {
+		return nil, err
+	}
+	return w.buf.Bytes(), nil
 }
 
 // walk applies f to every string inside v (maps, lists), returning a copy;

@@ -67,9 +67,37 @@ func ParseKey(s string) ([]byte, error) {
 	return nil, errors.New("master key must be 32 bytes written as 64 hex digits or base64 (e.g. from: openssl rand -base64 32)")
 }
 
+// ErrKeyMissing is returned when the key file is missing while data sealed
+// with a master key exists: a new key could not open it.
+var ErrKeyMissing = errors.New("master key missing")
+
+// LoadFor is Load for a hub whose store may already hold sealed data:
+// sealed describes it ("" for none). When neither IPAI_MASTER_KEY nor the
+// key file is there and sealed data exists, no key is created (it could
+// not open that data) and the error says what to do.
+func LoadFor(dataDir string, sealed func() (string, error)) (*Box, error) {
+	if os.Getenv(EnvKey) == "" && sealed != nil {
+		path := filepath.Join(dataDir, KeyFile)
+		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+			what, err := sealed()
+			if err != nil {
+				return nil, fmt.Errorf("master key file %s is missing and the database could not be checked for sealed data: %w", path, err)
+			}
+			if what != "" {
+				return nil, fmt.Errorf("%w: %s does not exist, but the database holds data sealed with a master key (%s); "+
+					"a new key could not open it, so none was created. Restore master.key from a backup into %s (mode 0600) "+
+					"or set %s to the key; only if the old key is lost for good, delete or re-enter those secrets and start again",
+					ErrKeyMissing, path, what, dataDir, EnvKey)
+			}
+		}
+	}
+	return Load(dataDir)
+}
+
 // Load returns the master key: IPAI_MASTER_KEY when set, else the key
 // file in dataDir, created with 32 random bytes on first use. A key file
-// whose mode lets group or others read it is refused.
+// whose mode lets group or others read it is refused. A hub with a store
+// uses LoadFor, which refuses to create a key when sealed data exists.
 func Load(dataDir string) (*Box, error) {
 	if v := os.Getenv(EnvKey); v != "" {
 		key, err := ParseKey(v)

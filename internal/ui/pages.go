@@ -8,6 +8,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/mcpserver"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
@@ -205,13 +206,14 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 	}
 	form := map[string]string{"name": r.PostFormValue("name"), "role": r.PostFormValue("role"), "expires_in": r.PostFormValue("expires_in"), "scopes": r.PostFormValue("scopes")}
 	if len(fe) == 0 {
-		raw, rec, err := s.Tokens.Create(r.Context(), auth.CreateOptions{Name: r.PostFormValue("name"), Role: role, Scopes: scopes, CreatedBy: c.P.ID, TTL: ttl})
+		raw, rec, err := s.Tokens.Create(r.Context(), auth.CreateOptions{Name: r.PostFormValue("name"), Role: role, Scopes: scopes,
+			Known: mcpserver.Scopes(), CreatedBy: c.P.ID, TTL: ttl})
 		if err == nil {
 			s.audit(r, "token.create", rec.ID, "token "+rec.Name+" created with role "+rec.Role, nil, audit.Info)
 			return s.showUsers(w, r, c, http.StatusOK, map[string]any{"NewToken": raw, "NewTokenName": rec.Name})
 		}
 		field, msg, ok := strings.Cut(err.Error(), ": ")
-		if !ok || (field != "name" && field != "role") {
+		if !ok || (field != "name" && field != "role" && field != "scopes") {
 			return err
 		}
 		fe[field] = msg

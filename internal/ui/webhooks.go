@@ -7,6 +7,7 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/delivery"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -23,6 +24,10 @@ type webhookRow struct {
 
 func (s *Server) webhookRow(ctx *http.Request, h store.Webhook, counts bool) (webhookRow, error) {
 	row := webhookRow{Webhook: h}
+	if h.Direction == store.Outgoing { // header values and URL credentials are never shown
+		h.Spec = string(delivery.PublicSpec(h.Spec))
+		row.Webhook = h
+	}
 	var spec map[string]any
 	_ = json.Unmarshal([]byte(h.Spec), &spec)
 	row.Scheme, _ = spec["scheme"].(string)
@@ -93,7 +98,7 @@ func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Title": "Webhook " + h.Name, "H": row, "Spec": h.Spec, "NewSecret": newSecret}
+	data := map[string]any{"Title": "Webhook " + h.Name, "H": row, "Spec": row.Spec, "NewSecret": newSecret}
 	if h.Direction == store.Incoming {
 		evs, err := s.DB.ListEvents(r.Context(), store.EventFilter{HookID: h.ID, Before: r.URL.Query().Get("cursor"), Limit: pageSize + 1})
 		if err != nil {
