@@ -38,7 +38,7 @@ type op struct {
 func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
 
 func obj(props schema, required ...string) schema {
-	s := schema{"type": "object", "properties": props}
+	s := schema{"type": "object", "properties": props, "additionalProperties": false}
 	if len(required) > 0 {
 		s["required"] = required
 	}
@@ -77,7 +77,7 @@ var operations = map[string]op{
 	"GET /api/v1/tokens": {Summary: "API tokens", Resp: obj(schema{"items": arr(typeOf[TokenView]())}, "items")},
 	"POST /api/v1/tokens": {Summary: "Create a token (its value is returned once)", Status: http.StatusCreated,
 		Req:  obj(schema{"name": str, "role": schema{"enum": []string{"user", "manager", "admin"}}, "scopes": arr(str), "expires_in": str}, "name", "role"),
-		Resp: obj(schema{"token": str, "item": typeOf[TokenView]()}, "token", "item")},
+		Resp: obj(schema{"token": str, "item": typeOf[TokenView](), "note": str}, "token", "item")},
 	"DELETE /api/v1/tokens/{id}": {Summary: "Revoke a token"},
 
 	"GET /api/v1/connectors": {Summary: "Connectors (secrets only as names set)", Query: []string{"state", "type"},
@@ -98,13 +98,13 @@ var operations = map[string]op{
 		Resp: obj(schema{"items": arr(typeOf[WebhookView]())}, "items")},
 	"POST /api/v1/webhooks": {Summary: "Create a webhook; the secret is returned once", Status: http.StatusCreated,
 		Req:  typeOf[webhookInput](),
-		Resp: obj(schema{"item": typeOf[WebhookView](), "secret": str}, "item", "secret")},
+		Resp: obj(schema{"item": typeOf[WebhookView](), "secret": str, "note": str}, "item", "secret")},
 	"GET /api/v1/webhooks/{id}": {Summary: "One webhook", Resp: typeOf[WebhookView]()},
 	"PATCH /api/v1/webhooks/{id}": {Summary: "Change name, state or spec",
 		Req: obj(schema{"name": str, "state": schema{"enum": []string{"active", "disabled"}}, "spec": schema{"type": "object"}}), Resp: typeOf[WebhookView]()},
 	"DELETE /api/v1/webhooks/{id}": {Summary: "Delete a webhook"},
 	"POST /api/v1/webhooks/{id}/rotate-secret": {Summary: "New secret (the old one stays valid for the grace period)",
-		Resp: obj(schema{"item": typeOf[WebhookView](), "secret": str}, "item", "secret")},
+		Resp: obj(schema{"item": typeOf[WebhookView](), "secret": str, "note": str}, "item", "secret")},
 
 	"GET /api/v1/events": {Summary: "Events, newest first", Query: []string{"hook", "source", "type", "limit", "cursor"}, Resp: page(eventSchema)},
 	"GET /api/v1/events/{id}": {Summary: "One event with the deliveries it caused",

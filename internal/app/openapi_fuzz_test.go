@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,13 +35,47 @@ func TestFuzzAPIFromOpenAPI(t *testing.T) {
 	// Some data, so that reads by id find something: a hook, an endpoint,
 	// an event and its delivery.
 	inID, inSec := h.incoming("shop.order.created")
-	h.endpoint(map[string]any{"target_url": "http://127.0.0.1:9/none", "event_types": []string{"shop.*"}})
-	h.send(inID, inSec, "m1", `{"order":1}`)
+	epID, _ := h.endpoint(map[string]any{"target_url": "http://127.0.0.1:9/none", "event_types": []string{"shop.*"}})
+	evID := h.send(inID, inSec, "m1", `{"order":1}`)
+	dID := h.delivery(evID)["id"].(string)
+	if st, out := h.api("POST", "/api/v1/connectors", map[string]any{"code": "web", "type": "http", "base_url": "http://127.0.0.1:9"}); st != 201 {
+		t.Fatalf("create connector: %d %v", st, out)
+	}
+	st, rl := h.api("POST", "/api/v1/rules", map[string]any{"name": "orders", "match": map[string]any{"source": "shop", "type": "shop.*"},
+		"actions": []any{map[string]any{"kind": "webhook", "endpoint": epID}}})
+	if st != 201 {
+		t.Fatalf("create rule: %d %v", st, rl)
+	}
+	// Operations by id get these ids (besides generated ones).
+	conf := filepath.Join(t.TempDir(), "schemathesis.toml")
+	toml := fmt.Sprintf(`[[operations]]
+include-path-regex = "^/api/v1/webhooks/"
+parameters = { id = %q }
+
+[[operations]]
+include-path-regex = "^/api/v1/events/"
+parameters = { id = %q }
+
+[[operations]]
+include-path-regex = "^/api/v1/deliveries/[{]"
+parameters = { id = %q }
+
+[[operations]]
+include-path-regex = "^/api/v1/rules/"
+parameters = { id = %q }
+
+[[operations]]
+include-path-regex = "^/api/v1/connectors/"
+parameters = { code = "web" }
+`, epID, evID, dID, rl["id"])
+	if err := os.WriteFile(conf, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	reports := t.TempDir()
-	cmd := exec.CommandContext(ctx, bin, "run", h.base+"/api/v1/openapi.json",
+	cmd := exec.CommandContext(ctx, bin, "--config-file", conf, "run", h.base+"/api/v1/openapi.json",
 		"-H", "Authorization: Bearer "+h.admin,
 		"--checks", "not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance",
 		// Revoking the run's own token would leave the rest unauthenticated.
@@ -59,7 +94,7 @@ func TestFuzzAPIFromOpenAPI(t *testing.T) {
 	if st, _ := h.api("GET", "/api/v1/me", nil); st != 200 {
 		t.Fatalf("GET /api/v1/me after the run: %d", st)
 	}
-	t.Logf("schemathesis: %s", lastLine(string(out), "generated"))
+	t.Logf("schemathesis: %s\n%s", lastLine(string(out), "generated"), tail(string(out), 6000))
 }
 
 func tail(s string, n int) string {
