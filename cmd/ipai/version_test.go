@@ -57,4 +57,17 @@ func TestBuiltBinaryNamesItsRevision(t *testing.T) {
 		!strings.Contains(got, head[:12]) {
 		t.Fatalf("ipai version = %q; want the version, revision %s and modified", got, head[:12])
 	}
+
+	// Without VCS information (a Docker build context has no .git), a
+	// version stamped at link time names the build.
+	build = exec.Command("go", "build", "-buildvcs=false", "-trimpath", "-o", bin,
+		"-ldflags", "-X github.com/insightpulseai/ipai/internal/buildinfo.Stamp=v1.4.0-3-gabc1234", "./cmd/ipai")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "GOFLAGS=")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "ipai v1.4.0-3-gabc1234 ") {
+		t.Fatalf("stamped ipai version = %q %v", out, err)
+	}
 }

@@ -30,9 +30,20 @@ type Info struct {
 	Go string `json:"go,omitempty"`
 }
 
+// Stamp is a version set at link time for builds that carry no VCS
+// information (a Docker build context without .git):
+//
+//	go build -ldflags "-X github.com/insightpulseai/ipai/internal/buildinfo.Stamp=$(git describe --always --dirty)"
+//
+// The module version or VCS revision recorded by the toolchain wins over it.
+var Stamp string
+
 // From reads an Info from build information (nil: nothing known).
 func From(bi *debug.BuildInfo) Info {
 	in := Info{Version: "dev"}
+	if Stamp != "" {
+		in.Version = Stamp
+	}
 	if bi == nil {
 		return in
 	}

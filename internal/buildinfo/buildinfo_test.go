@@ -43,3 +43,17 @@ func TestFromBuildInfo(t *testing.T) {
 		})
 	}
 }
+
+// A version stamped at link time names a build without VCS information; the
+// toolchain's module version wins when there is one.
+func TestStampWithoutVCS(t *testing.T) {
+	old := Stamp
+	t.Cleanup(func() { Stamp = old })
+	Stamp = "v1.4.0-3-gabc1234"
+	if got := From(&debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}).Version; got != Stamp {
+		t.Fatalf("stamped devel build: %q", got)
+	}
+	if got := From(&debug.BuildInfo{Main: debug.Module{Version: "v1.5.0"}}).Version; got != "v1.5.0" {
+		t.Fatalf("module version vs stamp: %q", got)
+	}
+}
