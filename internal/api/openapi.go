@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -269,7 +270,7 @@ func (o op) build(rt Route, comps schema) map[string]any {
 	return out
 }
 
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // toSchema turns an op's Req or Resp into a schema; Go types become named
 // component schemas.
