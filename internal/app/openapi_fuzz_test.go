@@ -83,6 +83,7 @@ parameters = { code = "web" }
 		"--phases", "coverage,fuzzing", "--max-examples", "10", "--seed", "1", "--workers", "1",
 		"--report-dir", reports, "--no-color")
 	cmd.Env = append(os.Environ(), "SCHEMATHESIS_HOOKS=", "NO_COLOR=1")
+	cmd.Dir = t.TempDir() // schemathesis keeps a cache (.schemathesis/) in its working directory
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("schemathesis: %v\n%s", err, tail(string(out), 12000))
