@@ -3,11 +3,13 @@
 # distroless base with no shell and no package manager, running as a non-root
 # user. The health check is the binary's own `ipai stack probe`.
 FROM golang:1.26-bookworm AS build
+# The build context has no .git: the version `ipai version` and /healthz report comes from here.
+ARG VERSION=unknown
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/ipai ./cmd/ipai && mkdir -p /out/data
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X github.com/insightpulseai/ipai/internal/buildinfo.Stamp=${VERSION}" -o /out/ipai ./cmd/ipai && mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ipai /usr/local/bin/ipai

@@ -18,11 +18,12 @@ func init() { register(newConfigCmd) }
 
 func newConfigCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Work with ipai.yaml"}
-	cmd.AddCommand(&cobra.Command{
+	var show bool
+	check := &cobra.Command{
 		Use:   "check [FILE]",
-		Short: "Validate a config file; exits non-zero on errors",
+		Short: "Validate a config file; exits non-zero on errors (--show: then print the effective settings, secrets masked)",
 		Example: `  ipai config check ipai.yaml
-  ipai config check --config /etc/ipai/ipai.yaml`,
+  ipai config check --show --config /etc/ipai/ipai.yaml`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := global.config
@@ -38,9 +39,14 @@ func newConfigCmd() *cobra.Command {
 				src = "(no file: defaults and environment)"
 			}
 			cmd.Printf("%s: ok\n", src)
+			if show {
+				showSettings(cmd.OutOrStdout(), "", reflect.ValueOf(cfg))
+			}
 			return nil
 		},
-	})
+	}
+	check.Flags().BoolVar(&show, "show", false, "also print the effective settings as `ipai config show` does (secrets as (set))")
+	cmd.AddCommand(check)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "show [FILE]",
 		Short: "Print the settings ipai would run with (file, environment and defaults merged); secrets show as (set)",

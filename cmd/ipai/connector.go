@@ -35,15 +35,19 @@ type connectorEnv struct {
 	close func()
 }
 
-// openConnectors opens the store; withKey also loads the master key
-// (needed to open secrets: test, health, n8n --connector).
+// openConnectors opens the store and applies the connectors declared in
+// ipai.yaml, as `ipai serve` does at start (so a declared connector can be
+// listed, tested and activated before the server has ever run); withKey
+// also loads the master key (needed to open secrets: test, health, n8n
+// --connector), as does a file that declares connectors (to seal theirs).
+// A file that declares no connectors leaves the store as it is.
 func openConnectors(ctx context.Context, withKey bool) (*connectorEnv, error) {
 	db, cfg, err := openStore(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var box *secret.Box
-	if withKey {
+	if withKey || len(cfg.Connectors) > 0 {
 		if box, err = secret.LoadFor(cfg.DataDir, func() (string, error) { return db.SealedData(ctx) }); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("master key: %w", err)
@@ -57,6 +61,13 @@ func openConnectors(ctx context.Context, withKey bool) (*connectorEnv, error) {
 	al := audit.New(db)
 	svc := integration.New(db, box, guard, cfg.Health.Timeout)
 	svc.Audit = al
+	if len(cfg.Connectors) > 0 {
+		if _, err := svc.Apply(ctx, cfg.Connectors); err != nil {
+			al.Close()
+			db.Close()
+			return nil, fmt.Errorf("applying the connectors declared in %s: %w (fix the file; `ipai config check` validates it)", cfgName(cfg), err)
+		}
+	}
 	return &connectorEnv{svc: svc, audit: al, cfg: cfg, close: func() { al.Close(); db.Close() }}, nil
 }
 
@@ -330,4 +341,12 @@ prints each connector's state, latency, uptime over the history and last error.`
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// cfgName names where cfg came from, for messages.
+func cfgName(cfg config.Config) string {
+	if cfg.Path == "" {
+		return "the configuration"
+	}
+	return cfg.Path
 }

@@ -180,3 +180,45 @@ func TestConnectorListErrorOnOneLine(t *testing.T) {
 		t.Fatalf("list: %d lines %q %v; want the header and one row", len(lines), out, err)
 	}
 }
+
+// A connector declared in ipai.yaml can be listed, tested and activated
+// from the CLI before `ipai serve` has ever run on the store: every command
+// that reads connectors applies the file's declarations first.
+func TestDeclaredConnectorsWithoutServe(t *testing.T) {
+	dataDir := t.TempDir()
+	t.Setenv("IPAI_DATA_DIR", dataDir)
+	t.Setenv(secret.EnvKey, "")
+	mm := mattermost.New()
+	t.Cleanup(mm.Close)
+	t.Setenv("IPAI_TEST_MM_TOKEN", mattermost.AdminToken)
+	cfgPath := filepath.Join(dataDir, "ipai.yaml")
+	yaml := "connectors:\n  - code: chat\n    name: Chat\n    type: mattermost\n    base_url: " + mm.URL +
+		"\n    secrets:\n      token: ${IPAI_TEST_MM_TOKEN}\n"
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dataDir, "ipai.db")
+	out, _, err := run(t, "connector", "test", "--config", cfgPath, "--db", db, "chat")
+	if err != nil || !strings.Contains(out, "state testing") {
+		t.Fatalf("test of a declared connector on a fresh store: %q %v", out, err)
+	}
+	if out, _, err := run(t, "connector", "activate", "--config", cfgPath, "--db", db, "chat"); err != nil || !strings.Contains(out, "chat is active") {
+		t.Fatalf("activate: %q %v", out, err)
+	}
+	// Applying again is idempotent: the connector stays active and managed.
+	out, _, err = run(t, "connector", "list", "--config", cfgPath, "--db", db)
+	if err != nil || !strings.Contains(out, "chat") || !strings.Contains(out, "active") || !strings.Contains(out, "true") {
+		t.Fatalf("list: %q %v", out, err)
+	}
+	out, _, err = run(t, "connector", "show", "--config", cfgPath, "--db", db, "chat")
+	if err != nil || strings.Contains(out, mattermost.AdminToken) {
+		t.Fatalf("show: %q %v", out, err)
+	}
+	// A declaration the store refuses is an error naming the file and the key.
+	bad := filepath.Join(dataDir, "bad.yaml")
+	os.WriteFile(bad, []byte("connectors:\n  - code: chat\n    type: mattermost\n    base_url: "+mm.URL+"\n    secrets:\n      nonsense: x\n"), 0o600)
+	_, _, err = run(t, "connector", "list", "--config", bad, "--db", db)
+	if err == nil || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("list with a bad declaration: %v; want an error naming %s", err, bad)
+	}
+}

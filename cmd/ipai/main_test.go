@@ -104,6 +104,17 @@ func TestConfigCheck(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `unknown key "audit.retension_days"`) {
 		t.Fatalf("bad config: %v", err)
 	}
+	// --show: the check, then the effective settings with secrets masked.
+	withSecret := filepath.Join(dir, "secret.yaml")
+	os.WriteFile(withSecret, []byte("listen: 127.0.0.1:9090\nsentry:\n  dsn: https://k3y@sentry.example.com/1\n"), 0o600)
+	out, _, err := run(t, "config", "check", "--show", withSecret)
+	if err != nil || !strings.Contains(out, withSecret+": ok") || !strings.Contains(out, "listen: 127.0.0.1:9090") ||
+		!strings.Contains(out, "sentry.dsn: (set)") || strings.Contains(out, "k3y") {
+		t.Fatalf("config check --show: %q %v", out, err)
+	}
+	if out, _, _ := run(t, "config", "check", withSecret); strings.Contains(out, "listen:") {
+		t.Fatalf("config check without --show printed the settings: %q", out)
+	}
 }
 
 func TestMigrateRefusesNewerDatabase(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/app"
 	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/buildinfo"
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -121,11 +122,11 @@ func newMigrateCmd() *cobra.Command {
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "version",
-		Short:   "Print the version",
+		Short:   "Print the version, the VCS revision and the Go toolchain of this build",
 		Example: "  ipai version",
 		Args:    cobra.NoArgs,
 		Run: func(cmd *cobra.Command, args []string) {
-			cmd.Println("ipai", app.Version)
+			cmd.Println("ipai", buildinfo.Current())
 		},
 	}
 }

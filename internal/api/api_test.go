@@ -317,3 +317,22 @@ func TestReadyAndMetrics(t *testing.T) {
 		t.Fatalf("readyz with a stale schema: %d; want 503", st)
 	}
 }
+
+func TestHealthzNamesTheBuild(t *testing.T) {
+	db := tempDB(t)
+	srv := serve(t, &Server{DB: db, Tokens: auth.NewTokens(db), Version: "v0.0.0-20261206000723-59418c85847f+dirty",
+		Revision: "59418c85847f2f1ba853e8e867f0df6bceaa5704", Modified: true})
+	resp, err := http.Get(srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	if v["status"] != "ok" || v["version"] != "v0.0.0-20261206000723-59418c85847f+dirty" ||
+		v["revision"] != "59418c85847f2f1ba853e8e867f0df6bceaa5704" || v["modified"] != true {
+		t.Fatalf("/healthz = %v", v)
+	}
+}

@@ -40,6 +40,10 @@ type Server struct {
 	Tokens  *auth.Tokens
 	Log     *slog.Logger
 	Version string
+	// Revision and Modified name the VCS commit the binary was built from
+	// and whether its tree had uncommitted changes (shown by /healthz).
+	Revision string
+	Modified bool
 	// OnError, when set, receives unexpected (5xx) errors, e.g. for Sentry.
 	OnError func(error, *http.Request)
 	// BaseURL is the hub's external URL (for the URLs of incoming hooks).

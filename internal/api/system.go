@@ -15,9 +15,13 @@ func init() {
 	route("GET", "/api/v1/me", auth.RoleUser, "", (*Server).me)
 }
 
-// healthz: the process is alive.
+// healthz: the process is alive, and which build it runs.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.Version})
+	v := map[string]any{"status": "ok", "version": s.Version}
+	if s.Revision != "" {
+		v["revision"], v["modified"] = s.Revision, s.Modified
+	}
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/buildinfo"
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/delivery"
 	"github.com/insightpulseai/ipai/internal/health"
@@ -34,8 +35,10 @@ import (
 	"github.com/insightpulseai/ipai/internal/ui"
 )
 
-// Version is the binary's version, set by cmd/ipai.
-var Version = "dev"
+// Version is the binary's version from its build information (see
+// internal/buildinfo): the main module's version, or "dev" when the build
+// recorded none.
+var Version = buildinfo.Current().Version
 
 // App is a running hub.
 type App struct {
@@ -111,7 +114,8 @@ func New(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
 		return nil, err
 	}
 	a := &App{Cfg: cfg, Log: log, DB: db, Audit: audit.New(db), Now: time.Now}
-	a.API = &api.Server{DB: db, Audit: a.Audit, Tokens: auth.NewTokens(db), Log: log, Version: Version}
+	a.API = &api.Server{DB: db, Audit: a.Audit, Tokens: auth.NewTokens(db), Log: log, Version: Version,
+		Revision: buildinfo.Current().Revision, Modified: buildinfo.Current().Modified}
 	// Each step needs the ones before it.
 	steps := []func(context.Context) error{
 		func(context.Context) error { return a.setupSecrets() },

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -358,9 +359,28 @@ func TestRetryDeadLetterAndReplay(t *testing.T) {
 		t.Fatalf("%d attempts received, %d logged; want 3", rc.count(), len(d["attempt_log"].([]any)))
 	}
 	first := d["attempt_log"].([]any)[0].(map[string]any)
-	if first["Status"] != 500.0 || !strings.Contains(first["Error"].(string), "500") {
+	if first["status"] != 500.0 || !strings.Contains(first["error"].(string), "500") || first["n"] != 1.0 ||
+		first["delivery_id"] != d["id"] || first["at"] == nil || first["duration_ms"] == nil {
 		t.Fatalf("attempt log %v", first)
 	}
+	// One naming rule for every field of the answer: snake_case.
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, val := range x {
+				if !regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`).MatchString(k) {
+					t.Errorf("GET /api/v1/deliveries/{id}: key %q is not snake_case", k)
+				}
+				walk(val)
+			}
+		case []any:
+			for _, val := range x {
+				walk(val)
+			}
+		}
+	}
+	walk(d)
 	if st, out := h.api("GET", "/api/v1/deliveries?state=dead&endpoint="+epID, nil); st != 200 || len(out["items"].([]any)) != 1 {
 		t.Fatalf("dead list: %d %v", st, out)
 	}
@@ -574,7 +594,7 @@ func TestBinaryReceiverAnswerIsRecorded(t *testing.T) {
 				waitFor(t, "succeeded state", func() bool { return h.delivery(ev)["state"] == "succeeded" })
 			}
 			log := h.delivery(evs[0])["attempt_log"].([]any)
-			if got := log[0].(map[string]any)["Response"]; got != "ok\uFFFD" {
+			if got := log[0].(map[string]any)["response"]; got != "ok\uFFFD" {
 				t.Fatalf("stored answer %q; want the text with U+FFFD for the invalid bytes and no NUL", got)
 			}
 		})

@@ -149,7 +149,14 @@ func TestDockerfileBuildsAStaticNonRootHub(t *testing.T) {
 			t.Errorf("the Dockerfile's build step makes a dynamically linked binary: it cannot run on distroless/static")
 		}
 	}
+	// The image's context has no .git: the VERSION argument names the build.
+	if out, err := exec.Command(bin, "version").CombinedOutput(); err != nil || !strings.Contains(string(out), stampedVersion) {
+		t.Errorf("ipai version of the image's binary = %q (%v), want the VERSION build argument %s", out, err, stampedVersion)
+	}
 }
+
+// stampedVersion is the VERSION build argument the test builds with.
+const stampedVersion = "v0.0.0-dockerfile-test"
 
 var (
 	hubOnce sync.Once
@@ -180,6 +187,7 @@ func hubBinary(t *testing.T) string {
 		hubBin = filepath.Join(dir, "ipai")
 		cmd := exec.Command("sh", "-c", strings.ReplaceAll(step, "/out/", dir+"/"))
 		cmd.Dir = FindHubSource(".")
+		cmd.Env = append(os.Environ(), "VERSION="+stampedVersion) // the build ARG
 		if out, err := cmd.CombinedOutput(); err != nil {
 			hubErr = fmt.Errorf("%s: %v\n%s", step, err, out)
 		}

@@ -211,13 +211,13 @@ func attachEvents(ctx context.Context, q Querier, cs []Claimed) error {
 
 // Attempt is one try of a delivery.
 type Attempt struct {
-	DeliveryID string
-	N          int
-	At         time.Time
-	Status     int
-	DurationMS int64
-	Response   string // at most 4 KiB
-	Error      string
+	DeliveryID string    `json:"delivery_id"`
+	N          int       `json:"n"`
+	At         time.Time `json:"at"`
+	Status     int       `json:"status"`
+	DurationMS int64     `json:"duration_ms"`
+	Response   string    `json:"response"` // at most 4 KiB
+	Error      string    `json:"error"`
 }
 
 // Outcome is the result of one claimed attempt: the attempt record and the
