@@ -26,11 +26,7 @@ func newConfigCmd() *cobra.Command {
   ipai config check --show --config /etc/ipai/ipai.yaml`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := global.config
-			if len(args) == 1 {
-				path = args[0]
-			}
-			cfg, err := config.Load(path)
+			cfg, err := loadConfigArg(args)
 			if err != nil {
 				return err
 			}
@@ -54,11 +50,7 @@ func newConfigCmd() *cobra.Command {
   IPAI_CONFIG=/etc/ipai/ipai.yaml ipai config show`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := global.config
-			if len(args) == 1 {
-				path = args[0]
-			}
-			cfg, err := config.Load(path)
+			cfg, err := loadConfigArg(args)
 			if err != nil {
 				return err
 			}
@@ -67,6 +59,16 @@ func newConfigCmd() *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// loadConfigArg loads the file named as the argument, else --config or
+// IPAI_CONFIG.
+func loadConfigArg(args []string) (config.Config, error) {
+	path := global.config
+	if len(args) == 1 {
+		path = args[0]
+	}
+	return config.Load(path)
 }
 
 // showSettings prints v as "key.path: value" lines in the names of
