@@ -8,8 +8,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -181,4 +183,54 @@ func TestSurvivorTakesOverKilledHub(t *testing.T) {
 	waitFor(t, killed.Add(10*time.Second), "the survivor to deliver every event within 10 s of the kill", func() bool { _, _, r := rc.counts(); return r == n })
 	t.Logf("kill to all %d delivered by the survivor: %v", n, time.Since(killed).Round(time.Millisecond))
 	assertAllOnce(t, rc, n)
+}
+
+// A hub paused (SIGSTOP) with deliveries in flight is taken for dead; the
+// other hub delivers them again. Resumed (SIGCONT), the paused hub's
+// attempts finish, but their outcomes are fenced: dropped with a log line,
+// the survivor's outcomes stand.
+func TestPausedHubOutcomesAreFenced(t *testing.T) {
+	dbURL := testpg.URL(t)
+	env := recoveryEnv(t, dbURL)
+	const n = 20
+	a, rc, _ := inFlight(t, env, n)
+	startProc(t, env, freeAddr(t))
+	db, err := store.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	waitFor(t, time.Now().Add(10*time.Second), "both hubs registered", func() bool { hs, _ := db.Hubs(context.Background()); return len(hs) == 2 })
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			a.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	// The survivor takes the paused hub's claims: its own attempts arrive
+	// (held) beside the paused hub's.
+	waitFor(t, time.Now().Add(15*time.Second), "the survivor to take over", func() bool { h, _, _ := rc.counts(); return h == 2*n })
+	rc.open()
+	waitFor(t, time.Now().Add(10*time.Second), "the survivor's outcomes", func() bool {
+		c, _ := db.CountDeliveries(context.Background(), store.DeliveryFilter{})
+		return c[store.DeliverySucceeded] == n
+	})
+	a.cmd.Process.Signal(syscall.SIGCONT)
+	stopped = false
+	waitFor(t, time.Now().Add(15*time.Second), "the resumed hub to drop its fenced outcomes", func() bool {
+		return strings.Count(a.logText(), "delivery outcome dropped") == n
+	})
+	ds, err := db.ListDeliveries(context.Background(), store.DeliveryFilter{Limit: 100})
+	if err != nil || len(ds) != n {
+		t.Fatalf("deliveries: %d %v", len(ds), err)
+	}
+	for _, d := range ds {
+		as, _ := db.Attempts(context.Background(), d.ID)
+		if d.State != store.DeliverySucceeded || d.Attempts != 2 || len(as) != 2 {
+			t.Fatalf("delivery %s: %s after %d attempts (%d recorded); want succeeded by the survivor's attempt 2", d.ID, d.State, d.Attempts, len(as))
+		}
+	}
 }
