@@ -128,8 +128,11 @@ func (d *Dispatcher) register(ctx context.Context) bool {
 	for {
 		now := d.now()
 		d.hub.StartedAt, d.hub.HeartbeatAt = now, now
-		err := d.db.RegisterHub(context.WithoutCancel(ctx), d.hub, earlierProcess)
+		n, err := d.db.RegisterHub(context.WithoutCancel(ctx), d.hub, earlierProcess)
 		if err == nil {
+			if n > 0 {
+				d.log.Info("took back the claims of this hub's earlier process", "deliveries", n, "hub", d.hub.ID)
+			}
 			d.releaseDead(ctx, now)
 			return true
 		}
@@ -185,7 +188,7 @@ func (d *Dispatcher) beat(ctx context.Context) {
 		d.log.Warn("this hub was taken for dead by another (missed heartbeats); its claims were taken back, registering again", "hub", d.hub.ID)
 		h := d.hub
 		h.HeartbeatAt = now
-		if err := d.db.RegisterHub(ctx, h, nil); err != nil {
+		if _, err := d.db.RegisterHub(ctx, h, nil); err != nil {
 			d.log.Warn("register hub", "hub", d.hub.ID, "err", err)
 			return
 		}
@@ -245,11 +248,11 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer func() {
 		stopBeat()
 		<-beatDone
-		// Whatever is still ours (outcomes we could not record) is taken
-		// back by the next live hub's heartbeat.
+		// Whatever is still ours (outcomes we could not record) is due again
+		// at once.
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := d.db.RemoveHub(rctx, d.hub.ID); err != nil {
+		if _, err := d.db.RemoveHub(rctx, d.hub.ID, d.now()); err != nil {
 			d.log.Warn("remove hub row", "hub", d.hub.ID, "err", err)
 		}
 	}()

@@ -8,7 +8,7 @@ import (
 
 func regHub(t *testing.T, db *DB, id string, pid int, at time.Time) {
 	t.Helper()
-	if err := db.RegisterHub(context.Background(), Hub{ID: id, Host: "h", PID: pid, StartedAt: at, HeartbeatAt: at}, nil); err != nil {
+	if _, err := db.RegisterHub(context.Background(), Hub{ID: id, Host: "h", PID: pid, StartedAt: at, HeartbeatAt: at}, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -77,27 +77,33 @@ func TestDeadHubClaimsReleasedAtOnce(t *testing.T) {
 	})
 }
 
-// A claim naming an identity that has no row (a hub that is not alive) is
-// taken back at the first release, whatever its lease.
-func TestClaimOfUnknownHubReleased(t *testing.T) {
+// A hub leaving (clean shutdown) releases what it still holds at once;
+// claims made without an identity are left to their lease.
+func TestRemovedHubClaimsReleased(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *DB) {
 		ctx := context.Background()
 		now := time.Now().Truncate(time.Microsecond)
+		regHub(t, db, "A", 1, now)
 		regHub(t, db, "B", 2, now)
 		seedEvent(t, db, "ev1", newDel("d1", "ev1", now), newDel("d2", "ev1", now))
-		if cs, _ := db.ClaimDeliveriesFor(ctx, "ghost", now, time.Hour, 1); len(cs) != 1 {
-			t.Fatalf("ghost claim: %+v", cs)
+		if cs, _ := db.ClaimDeliveriesFor(ctx, "A", now, time.Hour, 1); len(cs) != 1 {
+			t.Fatalf("A's claim: %+v", cs)
 		}
-		// A claim without identity is left to its lease.
 		if cs, _ := db.ClaimDeliveriesFor(ctx, "", now, time.Hour, 1); len(cs) != 1 {
 			t.Fatalf("anonymous claim: %+v", cs)
 		}
-		if n, err := db.ReleaseDeadHubs(ctx, now, now.Add(-5*time.Second)); n != 1 || err != nil {
-			t.Fatalf("released %d (%v); want the ghost's one", n, err)
+		if n, err := db.RemoveHub(ctx, "A", now); n != 1 || err != nil {
+			t.Fatalf("A leaving released %d (%v); want its one claim", n, err)
+		}
+		if n, err := db.ReleaseDeadHubs(ctx, now, now.Add(-5*time.Second)); n != 0 || err != nil {
+			t.Fatalf("released %d (%v); want none", n, err)
 		}
 		cs, _ := db.ClaimDeliveriesFor(ctx, "B", now, time.Hour, 10)
 		if len(cs) != 1 {
-			t.Fatalf("B claims %+v; want the ghost's delivery only", cs)
+			t.Fatalf("B claims %+v; want A's delivery only", cs)
+		}
+		if hs, _ := db.Hubs(ctx); len(hs) != 1 || hs[0].ID != "B" {
+			t.Fatalf("hubs %+v; want B only", hs)
 		}
 	})
 }
@@ -153,11 +159,8 @@ func TestRegisterRemovesEarlierProcess(t *testing.T) {
 		}
 		at := now.Add(100 * time.Millisecond)
 		dead := func(h Hub) bool { return h.PID == 41 }
-		if err := db.RegisterHub(ctx, Hub{ID: "new", Host: "h", PID: 43, StartedAt: at, HeartbeatAt: at}, dead); err != nil {
-			t.Fatal(err)
-		}
-		if n, err := db.ReleaseDeadHubs(ctx, at, at.Add(-5*time.Second)); n != 1 || err != nil {
-			t.Fatalf("released %d (%v); want the earlier process's claim", n, err)
+		if n, err := db.RegisterHub(ctx, Hub{ID: "new", Host: "h", PID: 43, StartedAt: at, HeartbeatAt: at}, dead); n != 1 || err != nil {
+			t.Fatalf("registering released %d (%v); want the earlier process's claim", n, err)
 		}
 		if cs, _ := db.ClaimDeliveriesFor(ctx, "new", at, time.Hour, 10); len(cs) != 1 {
 			t.Fatalf("the restarted hub claims %+v", cs)
