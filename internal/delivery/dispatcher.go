@@ -99,6 +99,11 @@ func NewDispatcher(db *store.DB, eps *Endpoints, al *audit.Log, log *slog.Logger
 		d.execs["webhook"] = eps
 	}
 	host, _ := os.Hostname()
+	if ns, err := os.Readlink("/proc/self/ns/pid"); err == nil {
+		// Process ids compare only within one pid namespace (containers
+		// sharing a hostname each have their own).
+		host += " " + ns
+	}
 	id := make([]byte, 8)
 	rand.Read(id)
 	d.hub = store.Hub{ID: hex.EncodeToString(id), Host: host, PID: os.Getpid()}
@@ -109,7 +114,7 @@ func NewDispatcher(db *store.DB, eps *Endpoints, al *audit.Log, log *slog.Logger
 func (d *Dispatcher) HubID() string { return d.hub.ID }
 
 // processStart tells this process's hub rows from those of an earlier
-// process that had the same id (a restarted container is pid 1 again).
+// process that had the same id in the same pid namespace.
 var processStart = time.Now()
 
 // earlierProcess says whether a hub row of this host belongs to a process
