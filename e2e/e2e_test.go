@@ -48,9 +48,24 @@ type proc struct {
 	cmd  *exec.Cmd
 	addr string
 	env  []string
-	log  *bytes.Buffer
+	log  *lockedBuffer
 	done chan struct{}
 }
+
+// lockedBuffer is a process's output, readable while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+func (p *proc) logText() string { return p.log.String() }
 
 func freeAddr(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -71,7 +86,7 @@ func hubEnv(t *testing.T, dbURL string) []string {
 
 func startProc(t *testing.T, env []string, addr string) *proc {
 	t.Helper()
-	p := &proc{t: t, addr: addr, env: env, log: &bytes.Buffer{}, done: make(chan struct{})}
+	p := &proc{t: t, addr: addr, env: env, log: &lockedBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binary, "serve", "--addr", addr)
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log

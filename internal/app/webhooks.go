@@ -45,7 +45,8 @@ func (a *App) setupWebhooks(ctx context.Context) error {
 		return err
 	}
 	a.Dispatcher = delivery.NewDispatcher(a.DB, a.Endpoints, a.Audit, a.Log, delivery.Options{
-		Workers: a.Cfg.Delivery.Workers, Poll: a.Cfg.Delivery.Poll, Lease: a.Cfg.Delivery.Lease})
+		Workers: a.Cfg.Delivery.Workers, Poll: a.Cfg.Delivery.Poll, Lease: a.Cfg.Delivery.Lease,
+		Heartbeat: a.Cfg.Delivery.Heartbeat})
 	a.Ingester = inbound.NewIngester(a.DB, a.Router, inbound.IngesterOptions{OnCommit: func(int) { a.Dispatcher.Wake() }})
 	reg := a.API.Registry()
 	a.Hooks = inbound.NewHooks(a.DB, a.Box, a.Audit, a.Ingester, reg)

@@ -75,6 +75,10 @@ type Delivery struct {
 	Workers int           `yaml:"workers"` // concurrent attempts; default 64
 	Poll    time.Duration `yaml:"poll"`    // look for due work this often; default 250ms
 	Lease   time.Duration `yaml:"lease"`   // a claim lasts this long before another process may retry it; default 90s
+	// Heartbeat: each hub records that it is alive this often; the claims of
+	// a hub silent for 5 heartbeats are taken back by the others at once.
+	// Default 1s.
+	Heartbeat time.Duration `yaml:"heartbeat"`
 	// RetentionDays: events older than this, with every delivery they caused
 	// finished (succeeded or dead), are deleted hourly with those deliveries
 	// and their attempts; default 30. Dead deliveries can be replayed until then.
@@ -100,7 +104,7 @@ func Defaults() Config {
 		DataDir:  "./data",
 		Log:      Log{Level: "info", Format: "auto"},
 		Audit:    Audit{RetentionDays: 90},
-		Delivery: Delivery{Workers: 64, Poll: 250 * time.Millisecond, Lease: 90 * time.Second, RetentionDays: 30},
+		Delivery: Delivery{Workers: 64, Poll: 250 * time.Millisecond, Lease: 90 * time.Second, Heartbeat: time.Second, RetentionDays: 30},
 		Health:   Health{Interval: 60 * time.Second, Concurrency: 4, Timeout: 10 * time.Second},
 	}
 }
@@ -212,6 +216,9 @@ func (c Config) Validate() error {
 	}
 	if c.Delivery.Lease < 2*time.Second {
 		bad("delivery.lease", "%s: expected at least 2s (longer than the slowest endpoint timeout, 60s, is safest)", c.Delivery.Lease)
+	}
+	if c.Delivery.Heartbeat < 100*time.Millisecond || c.Delivery.Heartbeat*2 >= c.Delivery.Lease {
+		bad("delivery.heartbeat", "%s: expected at least 100ms and less than half of delivery.lease (%s); default 1s", c.Delivery.Heartbeat, c.Delivery.Lease)
 	}
 	if c.Delivery.RetentionDays < 2 {
 		bad("delivery.retention_days", "%d is too small; expected a number of days ≥ 2 (longer than the 24 h dedupe window; default 30)", c.Delivery.RetentionDays)

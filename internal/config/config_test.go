@@ -53,6 +53,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"audit:\n  retention: 3\n", `unknown key "audit.retention" in audit; expected one of: retention_days`},
 		{"audit:\n  retention_days: lots\n", `line 2: audit.retention_days: "lots" is not a whole number`},
 		{"delivery:\n  retention_days: 1\n", `delivery.retention_days: 1 is too small; expected a number of days ≥ 2`},
+		{"delivery:\n  lease: 3s\n  heartbeat: 2s\n", `delivery.heartbeat: 2s: expected at least 100ms and less than half of delivery.lease (3s)`},
 		{"log:\n  level: loud\n", `log.level: "loud" is not a level`},
 		{"listen: nonsense\n", `listen: "nonsense" is not host:port`},
 		{"database:\n  url: mysql://x\n", `database.url: unknown scheme`},

@@ -2,8 +2,11 @@ package delivery
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -19,6 +22,12 @@ type Options struct {
 	ClaimBatch int           // deliveries claimed per query; default 100
 	Poll       time.Duration // how often to look for due work without a wake-up; default 250ms
 	Lease      time.Duration // how long a claim lasts before another process may take it; default 90s
+	// Heartbeat is how often the hub records that it is alive, takes back
+	// the claims of dead hubs and extends the leases of its long attempts;
+	// default 1s. A hub is dead once its heartbeat is DeadAfter old
+	// (default 5 heartbeats).
+	Heartbeat time.Duration
+	DeadAfter time.Duration
 	// Schedule is the retry schedule of deliveries without an endpoint
 	// (webhooks and work items use their endpoint's).
 	Schedule []time.Duration
@@ -38,6 +47,10 @@ type Dispatcher struct {
 	wake     chan struct{}
 	outcomes chan outcome
 	slots    chan struct{}
+
+	hub      store.Hub            // this process's identity, random per start
+	mu       sync.Mutex           // guards inflight
+	inflight map[string]time.Time // claims not yet recorded → their lease's end
 
 	attempts *prometheus.CounterVec
 	latency  prometheus.Histogram
@@ -63,6 +76,12 @@ func NewDispatcher(db *store.DB, eps *Endpoints, al *audit.Log, log *slog.Logger
 	if o.Lease <= 0 {
 		o.Lease = 90 * time.Second
 	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = time.Second
+	}
+	if o.DeadAfter <= 0 {
+		o.DeadAfter = 5 * o.Heartbeat
+	}
 	if len(o.Schedule) == 0 {
 		o.Schedule = DefaultSchedule
 	}
@@ -70,7 +89,7 @@ func NewDispatcher(db *store.DB, eps *Endpoints, al *audit.Log, log *slog.Logger
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Dispatcher{db: db, endpoints: eps, audit: al, log: log, o: o, now: time.Now, rnd: jitterRand,
-		execs: map[string]Executor{}, wake: make(chan struct{}, 1), outcomes: make(chan outcome, 1024),
+		execs: map[string]Executor{}, inflight: map[string]time.Time{}, wake: make(chan struct{}, 1), outcomes: make(chan outcome, 1024),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ipai_delivery_attempts_total",
 			Help: "Delivery attempts by kind and result (succeeded, failed, dead)."}, []string{"kind", "result"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ipai_delivery_attempt_seconds",
@@ -79,7 +98,131 @@ func NewDispatcher(db *store.DB, eps *Endpoints, al *audit.Log, log *slog.Logger
 	if eps != nil {
 		d.execs["webhook"] = eps
 	}
+	host, _ := os.Hostname()
+	if ns, err := os.Readlink("/proc/self/ns/pid"); err == nil {
+		// Process ids compare only within one pid namespace (containers
+		// sharing a hostname each have their own).
+		host += " " + ns
+	}
+	id := make([]byte, 8)
+	rand.Read(id)
+	d.hub = store.Hub{ID: hex.EncodeToString(id), Host: host, PID: os.Getpid()}
 	return d
+}
+
+// HubID is this process's identity in the hubs table (random per start).
+func (d *Dispatcher) HubID() string { return d.hub.ID }
+
+// processStart tells this process's hub rows from those of an earlier
+// process that had the same id in the same pid namespace.
+var processStart = time.Now()
+
+// earlierProcess says whether a hub row of this host belongs to a process
+// that no longer runs: this very hub before a restart.
+func earlierProcess(h store.Hub) bool {
+	if h.PID == os.Getpid() {
+		return h.StartedAt.Before(processStart)
+	}
+	return !pidAlive(h.PID)
+}
+
+// register records this hub as alive, removing the rows of its earlier
+// processes on this host, and takes back the claims of dead hubs at once.
+// It retries until it succeeds or ctx ends: claims must name a live hub.
+func (d *Dispatcher) register(ctx context.Context) bool {
+	for {
+		now := d.now()
+		d.hub.StartedAt, d.hub.HeartbeatAt = now, now
+		n, err := d.db.RegisterHub(context.WithoutCancel(ctx), d.hub, earlierProcess)
+		if err == nil {
+			if n > 0 {
+				d.log.Info("took back the claims of this hub's earlier process", "deliveries", n, "hub", d.hub.ID)
+			}
+			d.releaseDead(ctx, now)
+			return true
+		}
+		d.log.Warn("register hub; retrying", "hub", d.hub.ID, "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(d.o.Heartbeat):
+		}
+	}
+}
+
+func (d *Dispatcher) releaseDead(ctx context.Context, now time.Time) {
+	n, err := d.db.ReleaseDeadHubs(context.WithoutCancel(ctx), now, now.Add(-d.o.DeadAfter))
+	if err != nil {
+		d.log.Warn("take back claims of dead hubs", "err", err)
+		return
+	}
+	if n > 0 {
+		d.log.Info("took back the claims of dead hubs", "deliveries", n, "hub", d.hub.ID)
+		d.Wake()
+	}
+}
+
+// heartbeat runs until ctx ends: it records that this hub is alive, takes
+// back the claims of dead hubs and extends the leases of this hub's claims
+// in flight before they run out.
+func (d *Dispatcher) heartbeat(ctx context.Context) {
+	t := time.NewTicker(d.o.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.beat(ctx)
+	}
+}
+
+func (d *Dispatcher) beat(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(d.o.Heartbeat, time.Second))
+	defer cancel()
+	now := d.now()
+	ok, err := d.db.HubHeartbeat(ctx, d.hub.ID, now)
+	if err != nil {
+		d.log.Warn("hub heartbeat", "hub", d.hub.ID, "err", err)
+		return
+	}
+	if !ok {
+		// We missed our heartbeats (paused?): another hub took us for dead
+		// and took back our claims; outcomes of those will be fenced.
+		d.log.Warn("this hub was taken for dead by another (missed heartbeats); its claims were taken back, registering again", "hub", d.hub.ID)
+		h := d.hub
+		h.HeartbeatAt = now
+		if _, err := d.db.RegisterHub(ctx, h, nil); err != nil {
+			d.log.Warn("register hub", "hub", d.hub.ID, "err", err)
+			return
+		}
+	}
+	d.releaseDead(ctx, now)
+	// Extend the leases that are past their half.
+	until := now.Add(d.o.Lease)
+	var ids []string
+	d.mu.Lock()
+	for id, end := range d.inflight {
+		if end.Sub(now) < d.o.Lease/2 {
+			ids = append(ids, id)
+		}
+	}
+	d.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	if err := d.db.ExtendLeases(ctx, d.hub.ID, ids, until); err != nil {
+		d.log.Warn("extend leases", "n", len(ids), "err", err)
+		return
+	}
+	d.mu.Lock()
+	for _, id := range ids {
+		if _, ok := d.inflight[id]; ok {
+			d.inflight[id] = until
+		}
+	}
+	d.mu.Unlock()
 }
 
 // Register adds the executor of a delivery kind (e.g. "mattermost.post").
@@ -101,6 +244,23 @@ func (d *Dispatcher) Wake() {
 // Run delivers until ctx ends, then lets attempts in flight finish and
 // records them before returning.
 func (d *Dispatcher) Run(ctx context.Context) {
+	if !d.register(ctx) {
+		return
+	}
+	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+	beatDone := make(chan struct{})
+	go func() { d.heartbeat(beatCtx); close(beatDone) }()
+	defer func() {
+		stopBeat()
+		<-beatDone
+		// Whatever is still ours (outcomes we could not record) is due again
+		// at once.
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := d.db.RemoveHub(rctx, d.hub.ID, d.now()); err != nil {
+			d.log.Warn("remove hub row", "hub", d.hub.ID, "err", err)
+		}
+	}()
 	work := make(chan store.Claimed, d.o.Workers)
 	var workers sync.WaitGroup
 	for i := 0; i < d.o.Workers; i++ {
@@ -146,10 +306,18 @@ func (d *Dispatcher) claimLoop(ctx context.Context, work chan<- store.Claimed, i
 				}
 				continue
 			}
-			cs, err := d.db.ClaimDeliveries(context.WithoutCancel(ctx), d.now(), d.o.Lease, min(free, d.o.ClaimBatch))
+			now := d.now()
+			cs, err := d.db.ClaimDeliveriesFor(context.WithoutCancel(ctx), d.hub.ID, now, d.o.Lease, min(free, d.o.ClaimBatch))
 			if err != nil {
 				d.log.Warn("claim deliveries", "err", err)
 				break
+			}
+			if len(cs) > 0 {
+				d.mu.Lock()
+				for _, c := range cs {
+					d.inflight[c.ID] = now.Add(d.o.Lease)
+				}
+				d.mu.Unlock()
 			}
 			for _, c := range cs {
 				inflight <- struct{}{}
@@ -245,8 +413,16 @@ func (d *Dispatcher) record(batch []outcome) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var err error
+	var fenced []string
+	defer func() {
+		d.mu.Lock()
+		for _, o := range outs {
+			delete(d.inflight, o.Attempt.DeliveryID)
+		}
+		d.mu.Unlock()
+	}()
 	for try := 0; try < 10; try++ {
-		if err = d.db.CompleteDeliveries(ctx, d.now(), outs); err == nil || store.Refused(err) {
+		if fenced, err = d.db.CompleteDeliveriesFor(ctx, d.hub.ID, d.now(), outs); err == nil || store.Refused(err) {
 			break
 		}
 		// The database may be restarting: the lease keeps the deliveries
@@ -264,6 +440,21 @@ func (d *Dispatcher) record(batch []outcome) {
 	if err != nil {
 		d.log.Error("record delivery outcomes; they will be retried when their lease ends", "n", len(outs), "err", err)
 		return
+	}
+	if len(fenced) > 0 {
+		skip := map[string]bool{}
+		for _, id := range fenced {
+			skip[id] = true
+			d.log.Warn("delivery outcome dropped: the claim was taken over (lease ran out or this hub was taken for dead); the attempt is kept in its history",
+				"delivery", id, "hub", d.hub.ID)
+		}
+		kept := batch[:0:0]
+		for _, b := range batch {
+			if !skip[b.o.Attempt.DeliveryID] {
+				kept = append(kept, b)
+			}
+		}
+		batch = kept
 	}
 	d.endpointHealth(ctx, batch)
 	for _, b := range batch {

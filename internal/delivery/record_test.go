@@ -31,10 +31,10 @@ func TestRefusedOutcomeDoesNotFailItsBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cs, err := db.ClaimDeliveries(ctx, now, time.Minute, 10); err != nil || len(cs) != 3 {
+	d := NewDispatcher(db, nil, nil, nil, Options{})
+	if cs, err := db.ClaimDeliveriesFor(ctx, d.HubID(), now, time.Minute, 10); err != nil || len(cs) != 3 {
 		t.Fatalf("claim: %d %v", len(cs), err)
 	}
-	d := NewDispatcher(db, nil, nil, nil, Options{})
 	ok := func(id string) outcome {
 		return outcome{o: store.Outcome{Attempt: store.Attempt{DeliveryID: id, N: 1, At: now, Status: 200}, State: store.DeliverySucceeded}}
 	}

@@ -82,9 +82,17 @@ type Claimed struct {
 // Deliveries with an ordered key are claimed only when no earlier delivery
 // with that key is still pending, failed or running.
 func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Claimed, error) {
+	return db.ClaimDeliveriesFor(ctx, "", now, lease, limit)
+}
+
+// ClaimDeliveriesFor claims as ClaimDeliveries does, naming the hub that
+// holds the claims (see RegisterHub): while that hub beats, only the lease
+// bounds them; once it stops, any live hub takes them back at once. An
+// empty hub makes claims only the lease bounds.
+func (db *DB) ClaimDeliveriesFor(ctx context.Context, hub string, now time.Time, lease time.Duration, limit int) ([]Claimed, error) {
 	until, at := Micros(now.Add(lease)), Micros(now)
 	if db.kind == Postgres {
-		return db.claimPG(ctx, until, at, limit)
+		return db.claimPG(ctx, hub, until, at, limit)
 	}
 	var out []Claimed
 	err := db.InTx(ctx, func(tx *Tx) error {
@@ -93,7 +101,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Dur
 			if n <= 0 {
 				break
 			}
-			rows, err := tx.Query(ctx, fmt.Sprintf(claimStmt, which, fmt.Sprint(n), ""), until, until, at, at, at)
+			rows, err := tx.Query(ctx, fmt.Sprintf(claimStmt, which, fmt.Sprint(n), ""), hub, until, until, at, at, at)
 			if err != nil {
 				return err
 			}
@@ -123,7 +131,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Dur
 // locking clause), and returns them. A claimed delivery's next attempt is its lease's
 // end: if its worker dies, that is when it is due again, and meanwhile it
 // sits behind the due ones in the claim order instead of in front of them.
-const claimStmt = `UPDATE deliveries SET state = 'running', attempts = attempts + 1, lease_until = ?, next_attempt_at = ?, updated_at = ?
+const claimStmt = `UPDATE deliveries SET state = 'running', claimed_by = ?, attempts = attempts + 1, lease_until = ?, next_attempt_at = ?, updated_at = ?
 	WHERE id IN (SELECT d.id FROM deliveries d WHERE d.state IN ('pending','failed','running') AND d.next_attempt_at <= ? AND d.lease_until < ?
 		AND %s ORDER BY d.next_attempt_at LIMIT %s%s)
 	RETURNING ` + deliveryCols
@@ -140,14 +148,14 @@ const (
 // deliveries up to the limit, each with its event — so one round trip and
 // one implicit transaction; rows are locked with SKIP LOCKED, so several
 // processes never claim the same delivery.
-func (db *DB) claimPG(ctx context.Context, until, at int64, limit int) ([]Claimed, error) {
+func (db *DB) claimPG(ctx context.Context, hub string, until, at int64, limit int) ([]Claimed, error) {
 	rows, err := db.Query(ctx, `WITH o AS (`+fmt.Sprintf(claimStmt, claimOrderedHeads, "?", " FOR UPDATE SKIP LOCKED")+`),
 		u AS (`+fmt.Sprintf(claimStmt, claimUnordered, "? - (SELECT count(*) FROM o)", " FOR UPDATE SKIP LOCKED")+`),
 		c AS (SELECT * FROM o UNION ALL SELECT * FROM u)
 		SELECT c.*, COALESCE(e.id, ''), COALESCE(e.source, ''), COALESCE(e.type, ''), COALESCE(e.hook_id, ''),
 			COALESCE(e.received_at, 0), COALESCE(e.idempotency_key, ''), COALESCE(e.payload, '')
 		FROM c LEFT JOIN events e ON e.id = c.event_id`,
-		until, until, at, at, at, limit, until, until, at, at, at, limit)
+		hub, until, until, at, at, at, limit, hub, until, until, at, at, at, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -229,13 +237,26 @@ type Outcome struct {
 	LastError string
 }
 
-// CompleteDeliveries records outcomes in one transaction. An outcome whose
-// delivery was claimed again meanwhile (its lease ran out) records the
-// attempt but leaves the newer claim's state alone.
+// CompleteDeliveries records outcomes of claims made without a hub identity
+// (see CompleteDeliveriesFor).
 func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outs []Outcome) error {
+	_, err := db.CompleteDeliveriesFor(ctx, "", now, outs)
+	return err
+}
+
+// CompleteDeliveriesFor records the outcomes of hub's claims in one
+// transaction. The attempt is always recorded (it was made), but the
+// delivery's state changes only while the claim is still this one — same
+// hub, same attempt number, still running: an outcome whose claim was taken
+// back meanwhile (its lease ran out, or its hub was taken for dead and
+// another hub claimed it again) is fenced, and its delivery id is returned
+// in fenced, so a hub paused and resumed never overwrites the state another
+// hub's newer claim owns.
+func (db *DB) CompleteDeliveriesFor(ctx context.Context, hub string, now time.Time, outs []Outcome) (fenced []string, err error) {
 	if len(outs) == 0 {
-		return nil
+		return nil, nil
 	}
+	done := map[string]bool{}
 	if db.kind == Postgres {
 		// One statement: one round trip and one implicit transaction.
 		n := len(outs)
@@ -247,21 +268,33 @@ func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outs []Outc
 			id[i], num[i], at[i], status[i], dur[i], resp[i], errs[i] = a.DeliveryID, int64(a.N), Micros(a.At), int64(a.Status), a.DurationMS, a.Response, a.Error
 			state[i], next[i], lastErr[i] = o.State, Micros(o.Next), o.LastError
 		}
-		_, err := db.Exec(ctx, `WITH a AS (
+		rows, err := db.Query(ctx, `WITH a AS (
 			INSERT INTO delivery_attempts (delivery_id, n, at, status, duration_ms, response, error)
 			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
 			ON CONFLICT (delivery_id, n) DO NOTHING)
 			UPDATE deliveries SET state = v.state, next_attempt_at = v.next_at, lease_until = 0, last_status = v.status,
 				last_error = v.err, updated_at = $8
 			FROM unnest($1::text[], $2::bigint[], $9::text[], $10::bigint[], $4::bigint[], $11::text[]) AS v(id, n, state, next_at, status, err)
-			WHERE deliveries.id = v.id AND deliveries.attempts = v.n AND deliveries.state = 'running'`,
-			id, num, at, status, dur, resp, errs, Micros(now), state, next, lastErr)
+			WHERE deliveries.id = v.id AND deliveries.attempts = v.n AND deliveries.state = 'running' AND deliveries.claimed_by = $12
+			RETURNING deliveries.id`,
+			id, num, at, status, dur, resp, errs, Micros(now), state, next, lastErr, hub)
 		if err != nil {
-			return fmt.Errorf("record outcomes: %w", err)
+			return nil, fmt.Errorf("record outcomes: %w", err)
 		}
-		return nil
+		defer rows.Close()
+		for rows.Next() {
+			var d string
+			if err := rows.Scan(&d); err != nil {
+				return nil, fmt.Errorf("record outcomes: %w", err)
+			}
+			done[d] = true
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("record outcomes: %w", mapErr(err))
+		}
+		return fencedOf(outs, done), nil
 	}
-	return db.InTx(ctx, func(tx *Tx) error {
+	err = db.InTx(ctx, func(tx *Tx) error {
 		err := execMany(ctx, tx, "record attempts", `INSERT INTO delivery_attempts (delivery_id, n, at, status, duration_ms, response, error)
 			VALUES %s ON CONFLICT (delivery_id, n) DO NOTHING`, "(?,?,?,?,?,?,?)", nil, len(outs), func(i int) []any {
 			a := outs[i].Attempt
@@ -270,14 +303,51 @@ func (db *DB) CompleteDeliveries(ctx context.Context, now time.Time, outs []Outc
 		if err != nil {
 			return err
 		}
-		return execMany(ctx, tx, "record outcomes", `WITH v (id, n, state, next_at, status, err) AS (VALUES %s)
-			UPDATE deliveries SET state = v.state, next_attempt_at = v.next_at, lease_until = 0, last_status = v.status,
-			last_error = v.err, updated_at = ? FROM v WHERE deliveries.id = v.id AND deliveries.attempts = v.n AND deliveries.state = 'running'`,
-			"(?, ?, ?, ?, ?, ?)", []any{Micros(now)}, len(outs), func(i int) []any {
-				o := outs[i]
-				return []any{o.Attempt.DeliveryID, o.Attempt.N, o.State, Micros(o.Next), o.Attempt.Status, o.LastError}
-			})
+		const per = 200
+		for start := 0; start < len(outs); start += per {
+			end := min(start+per, len(outs))
+			var args []any
+			for _, o := range outs[start:end] {
+				args = append(args, o.Attempt.DeliveryID, o.Attempt.N, o.State, Micros(o.Next), o.Attempt.Status, o.LastError)
+			}
+			args = append(args, Micros(now), hub)
+			rows, err := tx.Query(ctx, `WITH v (id, n, state, next_at, status, err) AS (VALUES `+
+				strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?),", end-start), ",")+`)
+				UPDATE deliveries SET state = v.state, next_attempt_at = v.next_at, lease_until = 0, last_status = v.status,
+				last_error = v.err, updated_at = ? FROM v WHERE deliveries.id = v.id AND deliveries.attempts = v.n AND deliveries.state = 'running'
+				AND deliveries.claimed_by = ? RETURNING deliveries.id`, args...)
+			if err != nil {
+				return fmt.Errorf("record outcomes: %w", err)
+			}
+			for rows.Next() {
+				var d string
+				if err := rows.Scan(&d); err != nil {
+					rows.Close()
+					return fmt.Errorf("record outcomes: %w", err)
+				}
+				done[d] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("record outcomes: %w", err)
+			}
+		}
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return fencedOf(outs, done), nil
+}
+
+func fencedOf(outs []Outcome, done map[string]bool) []string {
+	var fenced []string
+	for _, o := range outs {
+		if !done[o.Attempt.DeliveryID] {
+			fenced = append(fenced, o.Attempt.DeliveryID)
+		}
+	}
+	return fenced
 }
 
 // Delivery returns one delivery.
