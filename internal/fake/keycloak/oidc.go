@@ -20,21 +20,24 @@ import (
 
 // OIDC is a fake of Keycloak's OpenID Connect provider side for a browser
 // sign-in (shared/reference/apis.md §6): realm discovery, the authorization
-// endpoint with Keycloak's login form, the token endpoint for the
+// endpoint with Keycloak's login form and its SSO session (a second sign-in
+// passes without the form until RP-initiated logout ends the session), the token endpoint for the
 // authorization_code grant (PKCE S256 required, as on a client with "Proof
 // Key for Code Exchange" set), and the JWKS with the RS256 signing key.
 // ID tokens carry iss, sub, aud, azp, exp, iat, auth_time, nonce,
-// preferred_username, email, name and realm_access.roles.
+// sid, preferred_username, email, name, and realm_access.roles only for a
+// client with RealmRolesInIDToken (the access token always has them).
 type OIDC struct {
 	*httptest.Server
 
 	key *rsa.PrivateKey
 	kid string
 
-	mu      sync.Mutex
-	clients map[string]OIDCClient
-	users   map[string]OIDCUser
-	codes   map[string]codeGrant
+	mu       sync.Mutex
+	clients  map[string]OIDCClient
+	users    map[string]OIDCUser
+	codes    map[string]codeGrant
+	sessions map[string]string // SSO session id (KEYCLOAK_SESSION cookie) → username
 	// NonceOverride, when set, is put in ID tokens instead of the nonce the
 	// client sent (to test that clients check it).
 	NonceOverride string
@@ -46,6 +49,15 @@ type OIDC struct {
 type OIDCClient struct {
 	Secret       string
 	RedirectURIs []string
+	// PostLogoutRedirectURIs are the "Valid post logout redirect URIs"
+	// (attribute post.logout.redirect.uris).
+	PostLogoutRedirectURIs []string
+	// RealmRolesInIDToken puts realm_access.roles in the ID token, as the
+	// "realm roles in ID token" mapper of the realm `ipai stack init` writes
+	// does. Without it, as on the real Keycloak 26.7 whose built-in "roles"
+	// scope maps realm roles into the access token only, the ID token has
+	// no realm_access.
+	RealmRolesInIDToken bool
 }
 
 // OIDCUser is a realm user.
@@ -56,9 +68,9 @@ type OIDCUser struct {
 }
 
 type codeGrant struct {
-	client, redirect, nonce, challenge string
-	user                               OIDCUser
-	exp                                time.Time
+	client, redirect, nonce, challenge, session string
+	user                                        OIDCUser
+	exp                                         time.Time
 }
 
 // NewOIDC starts the provider with realm "ipai" and no clients or users.
@@ -69,13 +81,14 @@ func NewOIDC() *OIDC {
 	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	o := &OIDC{key: key, kid: hex.EncodeToString(b), clients: map[string]OIDCClient{}, users: map[string]OIDCUser{}, codes: map[string]codeGrant{}}
+	o := &OIDC{key: key, kid: hex.EncodeToString(b), clients: map[string]OIDCClient{}, users: map[string]OIDCUser{}, codes: map[string]codeGrant{}, sessions: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /realms/{realm}/.well-known/openid-configuration", o.discovery)
 	mux.HandleFunc("GET /realms/{realm}/protocol/openid-connect/auth", o.authorize)
 	mux.HandleFunc("POST /realms/{realm}/protocol/openid-connect/auth", o.authorize)
 	mux.HandleFunc("POST /realms/{realm}/protocol/openid-connect/token", o.token)
 	mux.HandleFunc("GET /realms/{realm}/protocol/openid-connect/certs", o.certs)
+	mux.HandleFunc("GET /realms/{realm}/protocol/openid-connect/logout", o.logout)
 	o.Server = httptest.NewServer(mux)
 	return o
 }
@@ -181,7 +194,26 @@ func (o *OIDC) authorize(w http.ResponseWriter, r *http.Request) {
 	for _, k := range []string{"client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge", "code_challenge_method"} {
 		hidden[k] = q.Get(k)
 	}
+	issue := func(u OIDCUser, session string) {
+		code := random(24)
+		o.mu.Lock()
+		o.codes[code] = codeGrant{client: q.Get("client_id"), redirect: redirect, nonce: q.Get("nonce"),
+			challenge: q.Get("code_challenge"), session: session, user: u, exp: time.Now().Add(time.Minute)}
+		o.mu.Unlock()
+		back(url.Values{"code": {code}, "session_state": {session}})
+	}
 	if r.Method == http.MethodGet {
+		// A live SSO session signs in without the form, as Keycloak does.
+		if ck, err := r.Cookie(sessionCookie); err == nil {
+			o.mu.Lock()
+			name, live := o.sessions[ck.Value]
+			u := o.users[name]
+			o.mu.Unlock()
+			if live {
+				issue(u, ck.Value)
+				return
+			}
+		}
 		w.Header().Set("Content-Type", "text/html;charset=utf-8")
 		_ = loginForm.Execute(w, map[string]any{"Hidden": hidden})
 		return
@@ -195,12 +227,69 @@ func (o *OIDC) authorize(w http.ResponseWriter, r *http.Request) {
 		_ = loginForm.Execute(w, map[string]any{"Hidden": hidden, "Error": "Invalid username or password."})
 		return
 	}
-	code := random(24)
+	session := random(16)
 	o.mu.Lock()
-	o.codes[code] = codeGrant{client: q.Get("client_id"), redirect: redirect, nonce: q.Get("nonce"),
-		challenge: q.Get("code_challenge"), user: u, exp: time.Now().Add(time.Minute)}
+	o.sessions[session] = u.Username
 	o.mu.Unlock()
-	back(url.Values{"code": {code}, "session_state": {random(16)}})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: session, Path: "/realms/" + Realm + "/", HttpOnly: true})
+	issue(u, session)
+}
+
+// sessionCookie is Keycloak's SSO session cookie.
+const sessionCookie = "KEYCLOAK_SESSION"
+
+// Sessions counts the live SSO sessions.
+func (o *OIDC) Sessions() int { o.mu.Lock(); defer o.mu.Unlock(); return len(o.sessions) }
+
+// logout is RP-initiated logout: with a valid id_token_hint (and a
+// post_logout_redirect_uri the client lists) it ends the token's SSO
+// session and redirects; without an id_token_hint Keycloak asks the user to
+// confirm, which this fake shows as a page and does nothing.
+func (o *OIDC) logout(w http.ResponseWriter, r *http.Request) {
+	if !o.realmOK(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	hint := q.Get("id_token_hint")
+	if hint == "" {
+		w.Header().Set("Content-Type", "text/html;charset=utf-8")
+		_, _ = w.Write([]byte(`<!doctype html><html><body><h1 id="kc-page-title">Logging out</h1><p>Do you want to log out?</p></body></html>`))
+		return
+	}
+	var claims struct {
+		Azp string `json:"azp"`
+		Sid string `json:"sid"`
+	}
+	jws, err := jose.ParseSigned(hint, []jose.SignatureAlgorithm{jose.RS256})
+	if err == nil {
+		var payload []byte
+		if payload, err = jws.Verify(&o.key.PublicKey); err == nil {
+			err = json.Unmarshal(payload, &claims)
+		}
+	}
+	if err != nil {
+		http.Error(w, "Invalid parameter: id_token_hint", http.StatusBadRequest)
+		return
+	}
+	o.mu.Lock()
+	c := o.clients[claims.Azp]
+	delete(o.sessions, claims.Sid)
+	o.mu.Unlock()
+	if to := q.Get("post_logout_redirect_uri"); to != "" {
+		ok := false
+		for _, u := range c.PostLogoutRedirectURIs {
+			ok = ok || u == to
+		}
+		if !ok {
+			http.Error(w, "Invalid redirect uri", http.StatusBadRequest)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/realms/" + Realm + "/", MaxAge: -1})
+		http.Redirect(w, r, to, http.StatusFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html;charset=utf-8")
+	_, _ = w.Write([]byte(`<!doctype html><html><body><h1 id="kc-page-title">You are logged out</h1></body></html>`))
 }
 
 func random(n int) string {
@@ -262,9 +351,11 @@ func (o *OIDC) token(w http.ResponseWriter, r *http.Request) {
 	o.Issued++
 	o.mu.Unlock()
 	claims := map[string]any{"iss": o.Issuer(), "sub": g.user.Subject, "aud": id, "azp": id, "exp": now.Add(5 * time.Minute).Unix(),
-		"iat": now.Unix(), "auth_time": now.Unix(), "jti": random(12), "typ": "ID", "nonce": nonce,
-		"preferred_username": g.user.Username, "email": g.user.Email, "name": g.user.Name, "email_verified": true,
-		"realm_access": map[string]any{"roles": g.user.RealmRoles}}
+		"iat": now.Unix(), "auth_time": now.Unix(), "jti": random(12), "typ": "ID", "nonce": nonce, "sid": g.session,
+		"preferred_username": g.user.Username, "email": g.user.Email, "name": g.user.Name, "email_verified": true}
+	if c.RealmRolesInIDToken {
+		claims["realm_access"] = map[string]any{"roles": g.user.RealmRoles}
+	}
 	idToken, err := o.sign(claims)
 	if err != nil {
 		writeJSON(w, 500, map[string]string{"error": "server_error"})
@@ -275,6 +366,7 @@ func (o *OIDC) token(w http.ResponseWriter, r *http.Request) {
 		access[k] = v
 	}
 	access["typ"], access["aud"], access["scope"] = "Bearer", "account", "openid profile email"
+	access["realm_access"] = map[string]any{"roles": g.user.RealmRoles}
 	delete(access, "nonce")
 	accessToken, _ := o.sign(access)
 	writeJSON(w, 200, map[string]any{"access_token": accessToken, "expires_in": 300, "refresh_expires_in": 1800,
