@@ -209,6 +209,9 @@ func TestKeycloakSSOInBrowser(t *testing.T) {
 	if _, err := h.DB.UserByName(bg, "nora"); err == nil {
 		t.Fatal("a refused SSO user was created")
 	}
+	if rss, err := kc.RSS(); err == nil {
+		t.Logf("Keycloak RSS after the sign-ins: %d MiB", rss>>20)
+	}
 }
 
 // TestKeycloakTranscript records what the real Keycloak answers to the
@@ -271,6 +274,9 @@ func TestKeycloakTranscript(t *testing.T) {
 		t.Fatalf("client credentials: %d %v", st, tok)
 	}
 	rec.Secret("access_token", access)
+	if err := rec.Bind("access_token", "access_token"); err != nil {
+		t.Fatal(err)
+	}
 	rec.Case("client credentials, wrong secret", "error")
 	if st, e := call("POST", tokenPath, "", url.Values{"grant_type": {"client_credentials"}, "client_id": {sa}, "client_secret": {"wrong"}}); st != 401 || e["error"] != "unauthorized_client" {
 		t.Fatalf("wrong secret: %d %v", st, e)
@@ -282,17 +288,30 @@ func TestKeycloakTranscript(t *testing.T) {
 	rec.Case("serverinfo without a role")
 	st, _ = call("GET", "/admin/serverinfo", "Bearer "+access, nil)
 	t.Logf("serverinfo as a plain service account: %d", st)
+	// The browser sign-in's provider side (the fake's OIDC server).
+	connRec := rec
+	rec = transcript.NewRecorder(http.DefaultTransport, "keycloak")
+	rec.Secret("base_url", kc.URL)
+	hc.Transport = rec
+	rec.Case("discovery", "token_endpoint_auth_methods_supported", "code_challenge_methods_supported")
+	call("GET", "/realms/ipai/.well-known/openid-configuration", "", nil)
 	rec.Case("jwks")
 	if st, jwks := call("GET", "/realms/ipai/protocol/openid-connect/certs", "", nil); st != 200 || jwks["keys"] == nil {
 		t.Fatalf("jwks: %d %v", st, jwks)
 	}
+	save(t, connRec, "connector", access)
+	save(t, rec, "oidc", access)
+}
+
+func save(t *testing.T, rec *transcript.Recorder, name, access string) {
+	t.Helper()
 	f := rec.File(testkc.Version, time.Now().UTC().Format("2006-01-02"), "recorded by internal/ui TestKeycloakTranscript (IPAI_TEST_RECORD=1) against the real Keycloak with the realm of ipai stack init")
 	b, _ := json.MarshalIndent(f, "", "  ")
-	if strings.Contains(string(b), saSecret) || strings.Contains(string(b), realmSecret.v) || strings.Contains(string(b), access) {
+	if strings.Contains(string(b), "transcript-sa-secret") || strings.Contains(string(b), realmSecret.v) || strings.Contains(string(b), access) {
 		t.Fatal("a secret reached the transcript")
 	}
 	if os.Getenv("IPAI_TEST_RECORD") == "1" {
-		if err := f.Save(filepath.Join("..", "fake", "keycloak", "testdata", "keycloak-26.7.json")); err != nil {
+		if err := f.Save(filepath.Join("..", "fake", "keycloak", "testdata", "keycloak-26.7-"+name+".json")); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -3,11 +3,15 @@ package keycloak
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"html/template"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -30,8 +34,9 @@ import (
 type OIDC struct {
 	*httptest.Server
 
-	key *rsa.PrivateKey
-	kid string
+	key    *rsa.PrivateKey
+	encKey *rsa.PrivateKey
+	kid    string
 
 	mu       sync.Mutex
 	clients  map[string]OIDCClient
@@ -79,9 +84,13 @@ func NewOIDC() *OIDC {
 	if err != nil {
 		panic(err)
 	}
+	encKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	o := &OIDC{key: key, kid: hex.EncodeToString(b), clients: map[string]OIDCClient{}, users: map[string]OIDCUser{}, codes: map[string]codeGrant{}, sessions: map[string]string{}}
+	o := &OIDC{key: key, encKey: encKey, kid: hex.EncodeToString(b), clients: map[string]OIDCClient{}, users: map[string]OIDCUser{}, codes: map[string]codeGrant{}, sessions: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /realms/{realm}/.well-known/openid-configuration", o.discovery)
 	mux.HandleFunc("GET /realms/{realm}/protocol/openid-connect/auth", o.authorize)
@@ -123,19 +132,7 @@ func (o *OIDC) discovery(w http.ResponseWriter, r *http.Request) {
 	if !o.realmOK(w, r) {
 		return
 	}
-	iss := o.Issuer()
-	p := iss + "/protocol/openid-connect"
-	writeJSON(w, 200, map[string]any{"issuer": iss, "authorization_endpoint": p + "/auth", "token_endpoint": p + "/token",
-		"introspection_endpoint": p + "/token/introspect", "userinfo_endpoint": p + "/userinfo", "end_session_endpoint": p + "/logout",
-		"jwks_uri": p + "/certs", "revocation_endpoint": p + "/revoke",
-		"grant_types_supported":                 []string{"authorization_code", "client_credentials", "refresh_token", "password"},
-		"response_types_supported":              []string{"code", "id_token", "code id_token"},
-		"subject_types_supported":               []string{"public", "pairwise"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"token_endpoint_auth_methods_supported": []string{"private_key_jwt", "client_secret_basic", "client_secret_post"},
-		"scopes_supported":                      []string{"openid", "profile", "email", "roles"},
-		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "name", "email", "preferred_username"},
-		"code_challenge_methods_supported":      []string{"plain", "S256"}})
+	writeJSON(w, 200, discoveryFor(o.URL, Realm))
 }
 
 var loginForm = template.Must(template.New("login").Parse(`<!doctype html><html><head><title>Sign in to ipai</title></head>
@@ -395,6 +392,21 @@ func (o *OIDC) certs(w http.ResponseWriter, r *http.Request) {
 	if !o.realmOK(w, r) {
 		return
 	}
-	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &o.key.PublicKey, KeyID: o.kid, Algorithm: "RS256", Use: "sig"}}}
+	// As Keycloak's: the RS256 signing key and the RSA-OAEP encryption key,
+	// each with its self-signed certificate (x5c) and thumbprints.
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{o.jwk(o.key, o.kid, "RS256", "sig"), o.jwk(o.encKey, o.kid+"-enc", "RSA-OAEP", "enc")}}
 	writeJSON(w, 200, set)
+}
+
+func (o *OIDC) jwk(key *rsa.PrivateKey, kid, alg, use string) jose.JSONWebKey {
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: Realm},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().AddDate(10, 0, 0)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	s1, s256 := sha1.Sum(der), sha256.Sum256(der)
+	return jose.JSONWebKey{Key: &key.PublicKey, KeyID: kid, Algorithm: alg, Use: use, Certificates: []*x509.Certificate{cert},
+		CertificateThumbprintSHA1: s1[:], CertificateThumbprintSHA256: s256[:]}
 }
