@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +24,12 @@ type OIDCConfig struct {
 	ClientID     string
 	ClientSecret string
 	RedirectURL  string // e.g. https://ipai.example.com/auth/oidc/callback
-	Scopes       []string
+	// PostLogoutRedirectURL is where the provider sends the browser after
+	// ending its session (default: RedirectURL's site + /login). Keycloak
+	// accepts it only when the client lists it in "Valid post logout
+	// redirect URIs" (attribute post.logout.redirect.uris).
+	PostLogoutRedirectURL string
+	Scopes                []string
 	// RoleClaim is the dotted path of the claim holding the provider's roles,
 	// e.g. realm_access.roles (Keycloak realm roles) or groups.
 	RoleClaim string
@@ -52,6 +58,11 @@ func NewOIDC(cfg OIDCConfig) *OIDC {
 	}
 	if len(cfg.Scopes) == 0 {
 		cfg.Scopes = []string{oidc.ScopeOpenID, "profile", "email"}
+	}
+	if cfg.PostLogoutRedirectURL == "" {
+		if site, ok := strings.CutSuffix(cfg.RedirectURL, "/auth/oidc/callback"); ok {
+			cfg.PostLogoutRedirectURL = site + "/login"
+		}
 	}
 	return &OIDC{cfg: cfg}
 }
@@ -143,7 +154,7 @@ func (o *OIDC) Finish(ctx context.Context, f Flow, gotState, code string) (Ident
 	if err := idt.Claims(&claims); err != nil {
 		return Identity{}, err
 	}
-	id := Identity{Issuer: idt.Issuer, Subject: idt.Subject}
+	id := Identity{Issuer: idt.Issuer, Subject: idt.Subject, RawIDToken: raw}
 	id.Name, _ = claims["preferred_username"].(string)
 	id.Email, _ = claims["email"].(string)
 	id.DisplayName, _ = claims["name"].(string)
@@ -194,4 +205,46 @@ func claimStrings(claims map[string]any, path string) []string {
 		return out
 	}
 	return nil
+}
+
+// Origin is the scheme and host of the issuer (where the browser is sent
+// to sign in and out), or "" when the issuer is not an absolute URL.
+func (o *OIDC) Origin() string {
+	u, err := url.Parse(o.cfg.Issuer)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// LogoutURL returns the provider's end-session URL (RP-initiated logout)
+// that ends the provider's session of the ID token idTokenHint and sends the
+// browser back to PostLogoutRedirectURL; "" when the provider has no
+// end_session_endpoint or there is no ID token to name the session.
+func (o *OIDC) LogoutURL(ctx context.Context, idTokenHint string) (string, error) {
+	if idTokenHint == "" {
+		return "", nil
+	}
+	p, err := o.discover(ctx)
+	if err != nil {
+		return "", err
+	}
+	var meta struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := p.Claims(&meta); err != nil || meta.EndSession == "" {
+		return "", err
+	}
+	u, err := url.Parse(meta.EndSession)
+	if err != nil {
+		return "", fmt.Errorf("the provider's end_session_endpoint %q: %w", meta.EndSession, err)
+	}
+	q := u.Query()
+	q.Set("id_token_hint", idTokenHint)
+	q.Set("client_id", o.cfg.ClientID)
+	if o.cfg.PostLogoutRedirectURL != "" {
+		q.Set("post_logout_redirect_uri", o.cfg.PostLogoutRedirectURL)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }

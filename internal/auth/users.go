@@ -179,6 +179,9 @@ type Identity struct {
 	Name, Email, DisplayName string
 	Role                     Role
 	Roles                    []string // the provider's roles, from the role claim
+	// RawIDToken is the ID token of the sign-in (kept by the browser for
+	// logout's id_token_hint; never stored).
+	RawIDToken string
 }
 
 // UpsertOIDC returns the user of an OIDC identity, creating it on the first

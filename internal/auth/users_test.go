@@ -129,7 +129,7 @@ func TestOIDCWithFakeKeycloak(t *testing.T) {
 	kc := keycloak.NewOIDC()
 	defer kc.Close()
 	const redirect = "http://hub.test/auth/oidc/callback"
-	kc.AddClient("ipai-hub", keycloak.OIDCClient{Secret: "s3cret", RedirectURIs: []string{redirect}})
+	kc.AddClient("ipai-hub", keycloak.OIDCClient{Secret: "s3cret", RedirectURIs: []string{redirect}, RealmRolesInIDToken: true})
 	kc.AddUser(keycloak.OIDCUser{Username: "olivia", Password: "pw", Email: "o@example.com", RealmRoles: []string{"offline_access", "ipai-manager"}})
 	kc.AddUser(keycloak.OIDCUser{Username: "nobody", Password: "pw", RealmRoles: []string{"offline_access"}})
 	o := NewOIDC(OIDCConfig{Issuer: kc.Issuer(), ClientID: "ipai-hub", ClientSecret: "s3cret", RedirectURL: redirect,
@@ -174,6 +174,31 @@ func TestOIDCWithFakeKeycloak(t *testing.T) {
 		f, q := oidcFlow(t, o, "nobody", "pw")
 		if _, err := o.Finish(ctx, f, q.Get("state"), q.Get("code")); !errors.Is(err, ErrOIDCRole) {
 			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("client without the realm roles mapper", func(t *testing.T) {
+		// Keycloak's built-in "roles" scope puts realm roles in the access
+		// token only: without the mapper of the generated realm nobody maps.
+		kc.AddClient("plain", keycloak.OIDCClient{Secret: "s3cret", RedirectURIs: []string{redirect}})
+		plain := NewOIDC(OIDCConfig{Issuer: kc.Issuer(), ClientID: "plain", ClientSecret: "s3cret", RedirectURL: redirect,
+			RoleClaim: "realm_access.roles", RoleMap: map[string]Role{"ipai-manager": RoleManager}})
+		f, q := oidcFlow(t, plain, "olivia", "pw")
+		if _, err := plain.Finish(ctx, f, q.Get("state"), q.Get("code")); !errors.Is(err, ErrOIDCRole) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("logout URL", func(t *testing.T) {
+		u, err := o.LogoutURL(ctx, id.RawIDToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lu, _ := url.Parse(u)
+		if lu.Path != "/realms/ipai/protocol/openid-connect/logout" || lu.Query().Get("id_token_hint") != id.RawIDToken ||
+			lu.Query().Get("post_logout_redirect_uri") != "http://hub.test/login" || lu.Query().Get("client_id") != "ipai-hub" {
+			t.Fatalf("logout URL = %s", u)
+		}
+		if u, err := o.LogoutURL(ctx, ""); err != nil || u != "" {
+			t.Fatalf("logout URL without an ID token = %q, %v", u, err)
 		}
 	})
 	t.Run("wrong client secret", func(t *testing.T) {

@@ -124,7 +124,8 @@ func TestBrowser(t *testing.T) {
 		c.UI.OIDC = config.OIDC{Issuer: kc.Issuer(), ClientID: "ipai-hub", ClientSecret: "hub-secret",
 			Roles: map[string]string{"ipai-admin": "admin", "ipai-ops": "manager"}}
 	})
-	kc.AddClient("ipai-hub", keycloak.OIDCClient{Secret: "hub-secret", RedirectURIs: []string{h.URL + "/auth/oidc/callback"}})
+	kc.AddClient("ipai-hub", keycloak.OIDCClient{Secret: "hub-secret", RedirectURIs: []string{h.URL + "/auth/oidc/callback"},
+		PostLogoutRedirectURIs: []string{h.URL + "/login"}, RealmRolesInIDToken: true})
 	kc.AddUser(keycloak.OIDCUser{Username: "kate", Password: "kc-password", Email: "kate@example.com", Name: "Kate Keycloak",
 		RealmRoles: []string{"default-roles-ipai", "ipai-admin"}})
 	h.addUser(t, "admin", auth.RoleAdmin)
@@ -231,6 +232,15 @@ func TestBrowser(t *testing.T) {
 	u, err := h.DB.UserByName(context.Background(), "kate")
 	if err != nil || u.Source != auth.SourceOIDC || u.OIDCIssuer != kc.Issuer() || u.Role != "admin" {
 		t.Fatalf("SSO user: %+v %v", u, err)
+	}
+
+	// Signing out ends the provider's session too: SSO asks for the password again.
+	var form bool
+	run(t, ctx, "sso logout", signOut(), chromedp.Click(chromedp.CSS(`#sso`)),
+		chromedp.WaitVisible(chromedp.CSS(`#kc-form-login, header.top`)),
+		evalInto(`document.querySelector('#kc-form-login') !== null`, &form))
+	if !form || kc.Sessions() != 0 {
+		t.Fatalf("after signing out, SSO passed without the password (form %v, %d provider sessions)", form, kc.Sessions())
 	}
 }
 

@@ -99,8 +99,19 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *reqCtx) error
 		}
 	}
 	s.setCookie(w, r, SessionCookie, "", "/", -1)
+	to := "/login"
+	if ck, err := r.Cookie(ssoCookie); err == nil && s.OIDC != nil {
+		// Signed in with SSO: end the provider's session too, or the next
+		// "Sign in with SSO" would pass without a password.
+		s.setCookie(w, r, ssoCookie, "", "/logout", -1)
+		if u, err := s.OIDC.LogoutURL(r.Context(), ck.Value); err != nil {
+			s.Log.Warn("oidc logout", "err", err)
+		} else if u != "" {
+			to = u
+		}
+	}
 	s.audit(r, "ui.logout", c.P.ID, "signed out", nil, audit.Info)
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil
 }
 
@@ -161,5 +172,7 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, http.StatusForbidden, "", "", msg)
 		return
 	}
+	// The ID token names the provider's session at logout (id_token_hint).
+	s.setCookie(w, r, ssoCookie, id.RawIDToken, "/logout", int(s.Sessions.TTL.Seconds()))
 	s.startSession(w, r, u, "sso", next)
 }

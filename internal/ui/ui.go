@@ -43,6 +43,7 @@ var files embed.FS
 const (
 	SessionCookie = "ipai_session"
 	oidcCookie    = "ipai_oidc"
+	ssoCookie     = "ipai_sso" // the ID token of an SSO sign-in, for logout
 	loginCookie   = "ipai_login_csrf"
 	flashCookie   = "ipai_flash"
 )
@@ -119,7 +120,15 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/ui/", s.page(auth.RoleUser, func(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 		return problem.NotFound("there is no page %s", r.URL.Path)
 	}))
-	return securityHeaders(mux)
+	formAction := "'self'"
+	if s.OIDC != nil {
+		// Sign-out posts a form whose answer redirects to the provider's
+		// end-session endpoint; Chromium applies form-action to redirects.
+		if o := s.OIDC.Origin(); o != "" {
+			formAction += " " + o
+		}
+	}
+	return securityHeaders(mux, formAction)
 }
 
 type uiRoute struct {
@@ -321,10 +330,11 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, c *reqCtx, er
 	s.render(w, c, p.Status, "error", map[string]any{"Title": http.StatusText(p.Status), "Status": p.Status, "Message": p.Message})
 }
 
-func securityHeaders(next http.Handler) http.Handler {
+func securityHeaders(next http.Handler, formAction string) http.Handler {
+	csp := "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action " + formAction
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")

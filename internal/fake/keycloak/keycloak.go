@@ -7,6 +7,7 @@ package keycloak
 
 import (
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -32,21 +33,38 @@ type Server struct {
 	mu      sync.Mutex
 	version string
 	clients map[string]string // client id → secret
-	tokens  map[string]bool
+	tokens  map[string]string // access token → client id
+	// noSA are clients without service accounts; viewers may read
+	// /admin/serverinfo (realm-management view-system).
+	noSA, viewers map[string]bool
 	// ServiceAccountsDisabled makes client_credentials fail as when the
 	// client has no service account.
 	serviceAccountsOff bool
 }
 
-// New starts a fake Keycloak 26.0.7 with realm "ipai" and client "ipai-hub".
+// New starts a fake Keycloak 26.0.7 with realm "ipai" and client "ipai-hub",
+// which has a service account with realm-management view-system (so it
+// may read /admin/serverinfo).
 func New() *Server {
-	s := &Server{version: "26.0.7", clients: map[string]string{ClientID: ClientSecret}, tokens: map[string]bool{}}
+	s := &Server{version: "26.0.7", clients: map[string]string{ClientID: ClientSecret}, tokens: map[string]string{},
+		noSA: map[string]bool{}, viewers: map[string]bool{ClientID: true}}
 	s.Server = httptest.NewServer(s.Wrap(s.routes()))
 	return s
 }
 
 // SetVersion changes the version in /admin/serverinfo.
 func (s *Server) SetVersion(v string) { s.mu.Lock(); s.version = v; s.mu.Unlock() }
+
+// AddClient registers a confidential client. Without serviceAccounts its
+// client_credentials grant fails as Keycloak's does; its tokens may not
+// read /admin/serverinfo (403), as a service account without
+// realm-management view-system may not.
+func (s *Server) AddClient(id, secret string, serviceAccounts bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clients[id] = secret
+	s.noSA[id] = !serviceAccounts
+}
 
 // DisableServiceAccounts makes the client unable to use client_credentials.
 func (s *Server) DisableServiceAccounts() { s.mu.Lock(); s.serviceAccountsOff = true; s.mu.Unlock() }
@@ -70,19 +88,25 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 404, map[string]string{"error": "Realm does not exist"})
 		return
 	}
-	iss := s.URL + "/realms/" + realm
-	oidc := iss + "/protocol/openid-connect"
-	writeJSON(w, 200, map[string]any{"issuer": iss, "authorization_endpoint": oidc + "/auth",
-		"token_endpoint": oidc + "/token", "introspection_endpoint": oidc + "/token/introspect",
-		"userinfo_endpoint": oidc + "/userinfo", "end_session_endpoint": oidc + "/logout", "jwks_uri": oidc + "/certs",
-		"revocation_endpoint":                   oidc + "/revoke",
-		"grant_types_supported":                 []string{"authorization_code", "client_credentials", "refresh_token", "password"},
-		"response_types_supported":              []string{"code", "id_token", "code id_token"},
-		"subject_types_supported":               []string{"public", "pairwise"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"token_endpoint_auth_methods_supported": []string{"private_key_jwt", "client_secret_basic", "client_secret_post"},
-		"scopes_supported":                      []string{"openid", "profile", "email"},
-		"code_challenge_methods_supported":      []string{"plain", "S256"}})
+	writeJSON(w, 200, discoveryFor(s.URL, realm))
+}
+
+// discoveryDoc is the discovery document of the real Keycloak 26.7.3 for
+// realm ipai (testdata/keycloak-26.7-oidc.json), its URL as {{base_url}}.
+//
+//go:embed discovery.json
+var discoveryDoc string
+
+// discoveryFor is Keycloak's discovery document of realm on base.
+func discoveryFor(base, realm string) map[string]any {
+	doc := strings.ReplaceAll(discoveryDoc, "{{base_url}}", base)
+	doc = strings.ReplaceAll(doc, "/realms/"+Realm+"/", "/realms/"+realm+"/")
+	doc = strings.ReplaceAll(doc, "/realms/"+Realm+`"`, "/realms/"+realm+`"`)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(doc), &m); err != nil {
+		panic(err)
+	}
+	return m
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
@@ -100,7 +124,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	want, known := s.clients[id]
-	off := s.serviceAccountsOff
+	off := s.serviceAccountsOff || s.noSA[id]
 	s.mu.Unlock()
 	if !known || want != secret {
 		writeJSON(w, 401, map[string]string{"error": "unauthorized_client", "error_description": "Invalid client or Invalid client credentials"})
@@ -118,7 +142,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	_, _ = rand.Read(b)
 	tok := "eyJhbGciOiJSUzI1NiJ9." + hex.EncodeToString(b) + ".sig"
 	s.mu.Lock()
-	s.tokens[tok] = true
+	s.tokens[tok] = id
 	s.mu.Unlock()
 	writeJSON(w, 200, map[string]any{"access_token": tok, "expires_in": 300, "refresh_expires_in": 0,
 		"token_type": "Bearer", "not-before-policy": 0, "scope": "profile email"})
@@ -127,10 +151,15 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serverInfo(w http.ResponseWriter, r *http.Request) {
 	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	s.mu.Lock()
-	ok, v := s.tokens[tok], s.version
+	client, ok := s.tokens[tok]
+	viewer, v := s.viewers[client], s.version
 	s.mu.Unlock()
 	if !ok {
 		writeJSON(w, 401, map[string]string{"error": "HTTP 401 Unauthorized"})
+		return
+	}
+	if !viewer {
+		writeJSON(w, 403, map[string]string{"error": "HTTP 403 Forbidden"})
 		return
 	}
 	writeJSON(w, 200, map[string]any{"systemInfo": map[string]any{"version": v, "serverTime": "", "uptime": "1 hour"}})

@@ -3,11 +3,15 @@ package keycloak
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"html/template"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,21 +24,25 @@ import (
 
 // OIDC is a fake of Keycloak's OpenID Connect provider side for a browser
 // sign-in (shared/reference/apis.md §6): realm discovery, the authorization
-// endpoint with Keycloak's login form, the token endpoint for the
+// endpoint with Keycloak's login form and its SSO session (a second sign-in
+// passes without the form until RP-initiated logout ends the session), the token endpoint for the
 // authorization_code grant (PKCE S256 required, as on a client with "Proof
 // Key for Code Exchange" set), and the JWKS with the RS256 signing key.
 // ID tokens carry iss, sub, aud, azp, exp, iat, auth_time, nonce,
-// preferred_username, email, name and realm_access.roles.
+// sid, preferred_username, email, name, and realm_access.roles only for a
+// client with RealmRolesInIDToken (the access token always has them).
 type OIDC struct {
 	*httptest.Server
 
-	key *rsa.PrivateKey
-	kid string
+	key    *rsa.PrivateKey
+	encKey *rsa.PrivateKey
+	kid    string
 
-	mu      sync.Mutex
-	clients map[string]OIDCClient
-	users   map[string]OIDCUser
-	codes   map[string]codeGrant
+	mu       sync.Mutex
+	clients  map[string]OIDCClient
+	users    map[string]OIDCUser
+	codes    map[string]codeGrant
+	sessions map[string]string // SSO session id (KEYCLOAK_SESSION cookie) → username
 	// NonceOverride, when set, is put in ID tokens instead of the nonce the
 	// client sent (to test that clients check it).
 	NonceOverride string
@@ -46,6 +54,15 @@ type OIDC struct {
 type OIDCClient struct {
 	Secret       string
 	RedirectURIs []string
+	// PostLogoutRedirectURIs are the "Valid post logout redirect URIs"
+	// (attribute post.logout.redirect.uris).
+	PostLogoutRedirectURIs []string
+	// RealmRolesInIDToken puts realm_access.roles in the ID token, as the
+	// "realm roles in ID token" mapper of the realm `ipai stack init` writes
+	// does. Without it, as on the real Keycloak 26.7 whose built-in "roles"
+	// scope maps realm roles into the access token only, the ID token has
+	// no realm_access.
+	RealmRolesInIDToken bool
 }
 
 // OIDCUser is a realm user.
@@ -56,9 +73,9 @@ type OIDCUser struct {
 }
 
 type codeGrant struct {
-	client, redirect, nonce, challenge string
-	user                               OIDCUser
-	exp                                time.Time
+	client, redirect, nonce, challenge, session string
+	user                                        OIDCUser
+	exp                                         time.Time
 }
 
 // NewOIDC starts the provider with realm "ipai" and no clients or users.
@@ -67,15 +84,20 @@ func NewOIDC() *OIDC {
 	if err != nil {
 		panic(err)
 	}
+	encKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	o := &OIDC{key: key, kid: hex.EncodeToString(b), clients: map[string]OIDCClient{}, users: map[string]OIDCUser{}, codes: map[string]codeGrant{}}
+	o := &OIDC{key: key, encKey: encKey, kid: hex.EncodeToString(b), clients: map[string]OIDCClient{}, users: map[string]OIDCUser{}, codes: map[string]codeGrant{}, sessions: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /realms/{realm}/.well-known/openid-configuration", o.discovery)
 	mux.HandleFunc("GET /realms/{realm}/protocol/openid-connect/auth", o.authorize)
 	mux.HandleFunc("POST /realms/{realm}/protocol/openid-connect/auth", o.authorize)
 	mux.HandleFunc("POST /realms/{realm}/protocol/openid-connect/token", o.token)
 	mux.HandleFunc("GET /realms/{realm}/protocol/openid-connect/certs", o.certs)
+	mux.HandleFunc("GET /realms/{realm}/protocol/openid-connect/logout", o.logout)
 	o.Server = httptest.NewServer(mux)
 	return o
 }
@@ -110,19 +132,7 @@ func (o *OIDC) discovery(w http.ResponseWriter, r *http.Request) {
 	if !o.realmOK(w, r) {
 		return
 	}
-	iss := o.Issuer()
-	p := iss + "/protocol/openid-connect"
-	writeJSON(w, 200, map[string]any{"issuer": iss, "authorization_endpoint": p + "/auth", "token_endpoint": p + "/token",
-		"introspection_endpoint": p + "/token/introspect", "userinfo_endpoint": p + "/userinfo", "end_session_endpoint": p + "/logout",
-		"jwks_uri": p + "/certs", "revocation_endpoint": p + "/revoke",
-		"grant_types_supported":                 []string{"authorization_code", "client_credentials", "refresh_token", "password"},
-		"response_types_supported":              []string{"code", "id_token", "code id_token"},
-		"subject_types_supported":               []string{"public", "pairwise"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"token_endpoint_auth_methods_supported": []string{"private_key_jwt", "client_secret_basic", "client_secret_post"},
-		"scopes_supported":                      []string{"openid", "profile", "email", "roles"},
-		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "name", "email", "preferred_username"},
-		"code_challenge_methods_supported":      []string{"plain", "S256"}})
+	writeJSON(w, 200, discoveryFor(o.URL, Realm))
 }
 
 var loginForm = template.Must(template.New("login").Parse(`<!doctype html><html><head><title>Sign in to ipai</title></head>
@@ -181,7 +191,26 @@ func (o *OIDC) authorize(w http.ResponseWriter, r *http.Request) {
 	for _, k := range []string{"client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge", "code_challenge_method"} {
 		hidden[k] = q.Get(k)
 	}
+	issue := func(u OIDCUser, session string) {
+		code := random(24)
+		o.mu.Lock()
+		o.codes[code] = codeGrant{client: q.Get("client_id"), redirect: redirect, nonce: q.Get("nonce"),
+			challenge: q.Get("code_challenge"), session: session, user: u, exp: time.Now().Add(time.Minute)}
+		o.mu.Unlock()
+		back(url.Values{"code": {code}, "session_state": {session}})
+	}
 	if r.Method == http.MethodGet {
+		// A live SSO session signs in without the form, as Keycloak does.
+		if ck, err := r.Cookie(sessionCookie); err == nil {
+			o.mu.Lock()
+			name, live := o.sessions[ck.Value]
+			u := o.users[name]
+			o.mu.Unlock()
+			if live {
+				issue(u, ck.Value)
+				return
+			}
+		}
 		w.Header().Set("Content-Type", "text/html;charset=utf-8")
 		_ = loginForm.Execute(w, map[string]any{"Hidden": hidden})
 		return
@@ -195,12 +224,69 @@ func (o *OIDC) authorize(w http.ResponseWriter, r *http.Request) {
 		_ = loginForm.Execute(w, map[string]any{"Hidden": hidden, "Error": "Invalid username or password."})
 		return
 	}
-	code := random(24)
+	session := random(16)
 	o.mu.Lock()
-	o.codes[code] = codeGrant{client: q.Get("client_id"), redirect: redirect, nonce: q.Get("nonce"),
-		challenge: q.Get("code_challenge"), user: u, exp: time.Now().Add(time.Minute)}
+	o.sessions[session] = u.Username
 	o.mu.Unlock()
-	back(url.Values{"code": {code}, "session_state": {random(16)}})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: session, Path: "/realms/" + Realm + "/", HttpOnly: true})
+	issue(u, session)
+}
+
+// sessionCookie is Keycloak's SSO session cookie.
+const sessionCookie = "KEYCLOAK_SESSION"
+
+// Sessions counts the live SSO sessions.
+func (o *OIDC) Sessions() int { o.mu.Lock(); defer o.mu.Unlock(); return len(o.sessions) }
+
+// logout is RP-initiated logout: with a valid id_token_hint (and a
+// post_logout_redirect_uri the client lists) it ends the token's SSO
+// session and redirects; without an id_token_hint Keycloak asks the user to
+// confirm, which this fake shows as a page and does nothing.
+func (o *OIDC) logout(w http.ResponseWriter, r *http.Request) {
+	if !o.realmOK(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	hint := q.Get("id_token_hint")
+	if hint == "" {
+		w.Header().Set("Content-Type", "text/html;charset=utf-8")
+		_, _ = w.Write([]byte(`<!doctype html><html><body><h1 id="kc-page-title">Logging out</h1><p>Do you want to log out?</p></body></html>`))
+		return
+	}
+	var claims struct {
+		Azp string `json:"azp"`
+		Sid string `json:"sid"`
+	}
+	jws, err := jose.ParseSigned(hint, []jose.SignatureAlgorithm{jose.RS256})
+	if err == nil {
+		var payload []byte
+		if payload, err = jws.Verify(&o.key.PublicKey); err == nil {
+			err = json.Unmarshal(payload, &claims)
+		}
+	}
+	if err != nil {
+		http.Error(w, "Invalid parameter: id_token_hint", http.StatusBadRequest)
+		return
+	}
+	o.mu.Lock()
+	c := o.clients[claims.Azp]
+	delete(o.sessions, claims.Sid)
+	o.mu.Unlock()
+	if to := q.Get("post_logout_redirect_uri"); to != "" {
+		ok := false
+		for _, u := range c.PostLogoutRedirectURIs {
+			ok = ok || u == to
+		}
+		if !ok {
+			http.Error(w, "Invalid redirect uri", http.StatusBadRequest)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/realms/" + Realm + "/", MaxAge: -1})
+		http.Redirect(w, r, to, http.StatusFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html;charset=utf-8")
+	_, _ = w.Write([]byte(`<!doctype html><html><body><h1 id="kc-page-title">You are logged out</h1></body></html>`))
 }
 
 func random(n int) string {
@@ -262,9 +348,11 @@ func (o *OIDC) token(w http.ResponseWriter, r *http.Request) {
 	o.Issued++
 	o.mu.Unlock()
 	claims := map[string]any{"iss": o.Issuer(), "sub": g.user.Subject, "aud": id, "azp": id, "exp": now.Add(5 * time.Minute).Unix(),
-		"iat": now.Unix(), "auth_time": now.Unix(), "jti": random(12), "typ": "ID", "nonce": nonce,
-		"preferred_username": g.user.Username, "email": g.user.Email, "name": g.user.Name, "email_verified": true,
-		"realm_access": map[string]any{"roles": g.user.RealmRoles}}
+		"iat": now.Unix(), "auth_time": now.Unix(), "jti": random(12), "typ": "ID", "nonce": nonce, "sid": g.session,
+		"preferred_username": g.user.Username, "email": g.user.Email, "name": g.user.Name, "email_verified": true}
+	if c.RealmRolesInIDToken {
+		claims["realm_access"] = map[string]any{"roles": g.user.RealmRoles}
+	}
 	idToken, err := o.sign(claims)
 	if err != nil {
 		writeJSON(w, 500, map[string]string{"error": "server_error"})
@@ -275,6 +363,7 @@ func (o *OIDC) token(w http.ResponseWriter, r *http.Request) {
 		access[k] = v
 	}
 	access["typ"], access["aud"], access["scope"] = "Bearer", "account", "openid profile email"
+	access["realm_access"] = map[string]any{"roles": g.user.RealmRoles}
 	delete(access, "nonce")
 	accessToken, _ := o.sign(access)
 	writeJSON(w, 200, map[string]any{"access_token": accessToken, "expires_in": 300, "refresh_expires_in": 1800,
@@ -303,6 +392,21 @@ func (o *OIDC) certs(w http.ResponseWriter, r *http.Request) {
 	if !o.realmOK(w, r) {
 		return
 	}
-	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &o.key.PublicKey, KeyID: o.kid, Algorithm: "RS256", Use: "sig"}}}
+	// As Keycloak's: the RS256 signing key and the RSA-OAEP encryption key,
+	// each with its self-signed certificate (x5c) and thumbprints.
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{o.jwk(o.key, o.kid, "RS256", "sig"), o.jwk(o.encKey, o.kid+"-enc", "RSA-OAEP", "enc")}}
 	writeJSON(w, 200, set)
+}
+
+func (o *OIDC) jwk(key *rsa.PrivateKey, kid, alg, use string) jose.JSONWebKey {
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: Realm},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().AddDate(10, 0, 0)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	s1, s256 := sha1.Sum(der), sha256.Sum256(der)
+	return jose.JSONWebKey{Key: &key.PublicKey, KeyID: kid, Algorithm: alg, Use: use, Certificates: []*x509.Certificate{cert},
+		CertificateThumbprintSHA1: s1[:], CertificateThumbprintSHA256: s256[:]}
 }
