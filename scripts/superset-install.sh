@@ -4,7 +4,9 @@
 # a Python 3.11 virtualenv, every dependency pinned by
 # scripts/superset-constraints.txt, plus psycopg2-binary so Superset can reach
 # the tests' throwaway PostgreSQL, and rich, which Superset 6.1.0's CLI
-# imports without declaring it.
+# imports without declaring it, and cachetools, which its db_engine_specs import
+# without declaring it (every database connection fails "Could not load database
+# driver" without it).
 #
 # Everything goes under ${IPAI_SUPERSET_HOME:-~/.cache/ipai/superset} (never
 # the repo), with pip's cache in ~/.cache/ipai/pip. Idempotent: when the
@@ -44,7 +46,7 @@ rm -rf "$VENV"
 "$PY" -m venv "$VENV"
 export PIP_CACHE_DIR=${PIP_CACHE_DIR:-$HOME/.cache/ipai/pip}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-"$VENV/bin/pip" install -q --prefer-binary -c "$CONSTRAINTS" "apache-superset==$SUPERSET_VERSION" psycopg2-binary rich
+"$VENV/bin/pip" install -q --prefer-binary -c "$CONSTRAINTS" "apache-superset==$SUPERSET_VERSION" psycopg2-binary rich cachetools
 SUPERSET_SECRET_KEY=install-check-only "$VENV/bin/superset" version
 rm -f "$SUPERSET_HOME"/.installed-superset-*
 touch "$MARKER"

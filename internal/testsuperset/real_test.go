@@ -147,7 +147,8 @@ func salesFixture(t *testing.T, c *superset.Client) fixture {
 	fixtureOnce.did = true
 	fixtureOnce.f, fixtureOnce.err = makeFixture(t, c)
 	if fixtureOnce.err != nil {
-		t.Fatal(fixtureOnce.err)
+		log := testsuperset.Get(t).Log()
+		t.Fatalf("%v\nsuperset log:\n%s", fixtureOnce.err, log[max(0, len(log)-3000):])
 	}
 	return fixtureOnce.f
 }
@@ -176,7 +177,9 @@ func makeFixture(t *testing.T, c *superset.Client) (fixture, error) {
 		Result map[string]any `json:"result"`
 	}
 	if err := c.Post(ctx, "/api/v1/database/", map[string]any{"database_name": "ipai sales", "sqlalchemy_uri": uri, "expose_in_sqllab": true}, &id); err != nil {
-		return f, fmt.Errorf("create database: %w", err)
+		var tc map[string]any
+		terr := c.Post(ctx, "/api/v1/database/test_connection/", map[string]any{"database_name": "ipai sales", "sqlalchemy_uri": uri}, &tc)
+		return f, fmt.Errorf("create database %s: %w (test_connection: %v)", uri, err, terr)
 	}
 	f.DatabaseID = id.ID
 	if err := c.Post(ctx, "/api/v1/dataset/", map[string]any{"database": f.DatabaseID, "schema": "public", "table_name": "sales"}, &id); err != nil {
@@ -475,8 +478,11 @@ func TestMCPToolsRealSuperset(t *testing.T) {
 }
 
 // TestStackSupersetConfigLoads: the superset_config.py `ipai stack init`
-// writes is loaded by the real Superset: the app is created with it and has
-// embedding, the guest token secret and CSRF protection.
+// writes is loaded by the real Superset: the app is created with it and
+// answers /health, with embedding, the guest token secret, CSRF protection
+// and the CSP frame ancestors as configured. Only the metadata database is
+// swapped (the file names the compose network's host "postgres") for a
+// copy of the test template, after the file has been executed as is.
 func TestStackSupersetConfigLoads(t *testing.T) {
 	testsuperset.Get(t) // the install and its template
 	data, err := stack.Deployment{Domain: "example.com", TZ: "UTC", Email: "ops@example.com", Editions: []string{"core"}}.Data()
@@ -488,13 +494,29 @@ func TestStackSupersetConfigLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "superset_config.py")
+	stackCfg := filepath.Join(dir, "stack_superset_config.py")
 	for _, f := range files {
 		if f.Path == "superset/superset_config.py" {
-			if err := os.WriteFile(cfg, f.Content, 0o600); err != nil {
+			if err := os.WriteFile(stackCfg, f.Content, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}
+	}
+	tpl, err := testsuperset.Template(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := filepath.Join(dir, "superset.db")
+	if b, err := os.ReadFile(tpl); err != nil || os.WriteFile(meta, b, 0o600) != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "superset_config.py")
+	wrapper := fmt.Sprintf(`exec(compile(open(%[1]q).read(), %[1]q, "exec"))
+STACK_SQLALCHEMY_DATABASE_URI = SQLALCHEMY_DATABASE_URI
+SQLALCHEMY_DATABASE_URI = "sqlite:///%[2]s"
+`, stackCfg, meta)
+	if err := os.WriteFile(cfg, []byte(wrapper), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	py, err := testsuperset.Python()
 	if err != nil {
@@ -504,10 +526,12 @@ func TestStackSupersetConfigLoads(t *testing.T) {
 from superset.app import create_app
 app = create_app()
 c = app.config
+health = app.test_client().get("/health")
 print("IPAI" + json.dumps({"embedded": c["FEATURE_FLAGS"].get("EMBEDDED_SUPERSET"), "guest_secret": c["GUEST_TOKEN_JWT_SECRET"],
   "guest_role": c["GUEST_ROLE_NAME"], "csrf": c["WTF_CSRF_ENABLED"], "talisman": c["TALISMAN_ENABLED"],
   "frame_ancestors": c["TALISMAN_CONFIG"]["content_security_policy"]["frame-ancestors"],
-  "db": c["SQLALCHEMY_DATABASE_URI"], "secret_key": c["SECRET_KEY"]}))
+  "db": c["STACK_SQLALCHEMY_DATABASE_URI"], "secret_key": c["SECRET_KEY"],
+  "health": [health.status_code, health.get_data(as_text=True)], "csp": health.headers.get("Content-Security-Policy", "")}))
 `
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -526,7 +550,9 @@ print("IPAI" + json.dumps({"embedded": c["FEATURE_FLAGS"].get("EMBEDDED_SUPERSET
 	}
 	if got["embedded"] != true || got["guest_secret"] != "stack-guest-secret" || got["csrf"] != true || got["talisman"] != true ||
 		got["secret_key"] != "stack-secret-key-0123456789abcdef" || got["db"] != "postgresql+psycopg2://superset:dbpw@postgres:5432/superset" ||
-		!strings.Contains(fmt.Sprint(got["frame_ancestors"]), "https://ipai.example.com") {
+		!strings.Contains(fmt.Sprint(got["frame_ancestors"]), "https://ipai.example.com") ||
+		fmt.Sprint(got["health"]) != "[200 OK]" ||
+		!strings.Contains(fmt.Sprint(got["csp"]), "frame-ancestors 'self' https://"+strings.Join(data.FrameAncestors, " https://")) {
 		t.Fatalf("config as Superset loaded it: %v\n%s", got, out)
 	}
 }

@@ -173,9 +173,9 @@ func tail(b []byte, n int) string {
 	return string(b)
 }
 
-// template returns a metadata database after db upgrade, the admin user and
+// Template returns a metadata database after db upgrade, the admin user and
 // init, making it once per install and config.
-func template(ctx context.Context) (string, error) {
+func Template(ctx context.Context) (string, error) {
 	py, err := Python()
 	if err != nil {
 		return "", err
@@ -250,7 +250,7 @@ func start() (*Server, error) {
 	t0 := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
-	tpl, err := template(ctx)
+	tpl, err := Template(ctx)
 	if err != nil {
 		return nil, err
 	}
