@@ -36,7 +36,7 @@ import (
 
 // Credentials of the admin user and the secrets of the test Superset.
 const (
-	Username    = "admin"
+	Username    = "ipai_service"
 	Password    = "admin-test-password"
 	GuestSecret = "ipai-test-guest-token-secret"
 	SecretKey   = "ipai-test-secret-key-not-for-production-0123456789"
@@ -283,7 +283,7 @@ func start() (*Server, error) {
 	// SDK's parallel chart requests.
 	s.cmd = exec.Command(filepath.Join(s.Venv, "bin", "gunicorn"), "--bind", fmt.Sprintf("127.0.0.1:%d", port),
 		"--workers", "1", "--worker-class", "gthread", "--threads", "8", "--timeout", "120",
-		"--limit-request-line", "0", "--limit-request-field_size", "0", "superset.app:create_app()")
+		"--limit-request-line", "0", "--limit-request-field_size", "0", "--no-control-socket", "superset.app:create_app()")
 	s.cmd.Dir, s.cmd.Env = dir, Env(dir, cfg)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
