@@ -210,10 +210,13 @@ func Template(ctx context.Context) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", err
 	}
-	if err := copyFile(db, path+".tmp"); err != nil {
+	// A unique temporary name, renamed into place: two test binaries
+	// making the template at once each publish a whole file.
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	if err := copyFile(db, tmp); err != nil {
 		return "", err
 	}
-	return path, os.Rename(path+".tmp", path)
+	return path, os.Rename(tmp, path)
 }
 
 func copyFile(from, to string) error {
