@@ -47,7 +47,7 @@ rm -rf "$VENV"
 export PIP_CACHE_DIR=${PIP_CACHE_DIR:-$HOME/.cache/ipai/pip}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 "$VENV/bin/pip" install -q --prefer-binary -c "$CONSTRAINTS" "apache-superset==$SUPERSET_VERSION" psycopg2-binary rich cachetools
-SUPERSET_SECRET_KEY=install-check-only "$VENV/bin/superset" version
+SUPERSET_HOME="$SUPERSET_HOME/check" SUPERSET_SECRET_KEY=install-check-only "$VENV/bin/superset" version
 rm -f "$SUPERSET_HOME"/.installed-superset-*
 touch "$MARKER"
 echo "superset-install: done: $SUPERSET_HOME"
