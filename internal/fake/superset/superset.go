@@ -1,7 +1,10 @@
-// Package superset is a faithful in-memory fake of Apache Superset's API
-// (shared/reference/apis.md §5): /health, /version, JWT login, CSRF token
-// with its session cookie, guest tokens (HS256 JWTs that require the CSRF
-// header AND the session cookie), the dashboard list and embedded configs.
+// Package superset is an in-memory fake of Apache Superset 6.1.0's API:
+// /health, /version, JWT login, CSRF token with its session cookie, guest
+// tokens (HS256 JWTs that require the CSRF header AND the session cookie),
+// dashboards, charts, datasets and databases (lists read Rison ?q=), chart
+// data for the service user and for guest tokens (RLS clauses applied).
+// testdata holds what the real Superset answered (recorded by
+// internal/testsuperset); TestReplayRealSuperset holds the fake to it.
 package superset
 
 import (
@@ -61,10 +64,12 @@ type Server struct {
 	charts     []Chart
 }
 
-// New starts a fake Superset 4.1.1 with the service user and two
-// dashboards (id 1 "sales" embedded, id 2 "finance" not embedded).
+// New starts a fake Superset 6.1.0 (the release its testdata transcripts
+// were recorded from) with the service user, two dashboards (id 1 "sales"
+// embedded, id 2 "finance" not embedded) and the sales table, dataset and
+// chart of the "sales" dashboard.
 func New() *Server {
-	s := &Server{version: "4.1.1", access: map[string]bool{}, csrf: map[string]string{},
+	s := &Server{version: "6.1.0", access: map[string]bool{}, csrf: map[string]string{},
 		dashboards: []Dashboard{{ID: 1, Title: "Sales", Slug: "sales", EmbeddedUUID: SalesUUID},
 			{ID: 2, Title: "Finance", Slug: "finance"}}}
 	s.seedData()
