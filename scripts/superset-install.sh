@@ -26,14 +26,20 @@ if [[ -f "$MARKER" && -x "$VENV/bin/superset" ]]; then
 	exit 0
 fi
 
-PY=${IPAI_PYTHON311:-}
-if [[ -z "$PY" ]]; then
+find_python() {
 	for c in python3.11 /usr/bin/python3.11 /usr/local/bin/python3.11; do
 		if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-			PY=$(command -v "$c")
-			break
+			command -v "$c"
+			return
 		fi
 	done
+}
+PY=${IPAI_PYTHON311:-$(find_python)}
+if [[ -z "$PY" && $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+	echo "superset-install: installing python3.11 python3.11-venv"
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3.11 python3.11-venv
+	PY=$(find_python)
 fi
 if [[ -z "$PY" ]]; then
 	echo "superset-install: Python 3.11 with venv is required (apt-get install python3.11 python3.11-venv, or set IPAI_PYTHON311)" >&2
