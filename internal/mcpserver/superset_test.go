@@ -2,8 +2,6 @@ package mcpserver
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -11,92 +9,19 @@ import (
 	fakesuperset "github.com/insightpulseai/ipai/internal/fake/superset"
 )
 
-// supersetFront serves the fake Superset plus the chart, dataset, database
-// and chart-data endpoints it lacks (apis.md §5 shapes), behind the fake's
-// own bearer check.
-func supersetFront(t *testing.T, f *fakesuperset.Server) (string, *[]map[string]any) {
-	var queries []map[string]any
-	authed := func(r *http.Request) bool {
-		probe := httptest.NewRequest(http.MethodGet, "/api/v1/dashboard/", nil)
-		probe.Header.Set("Authorization", r.Header.Get("Authorization"))
-		rec := httptest.NewRecorder()
-		f.Config.Handler.ServeHTTP(rec, probe)
-		return rec.Code == 200
-	}
-	js := func(w http.ResponseWriter, status int, v any) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(v)
-	}
-	charts := []map[string]any{{"id": 3, "slice_name": "Revenue by month", "viz_type": "echarts_timeseries_bar", "datasource_id": 7,
-		"params": `{"metrics":["sum__amount"]}`}}
-	datasets := []map[string]any{{"id": 7, "table_name": "account_move", "schema": "public", "database": map[string]any{"id": 1, "database_name": "odoo"},
-		"sql": "", "columns": []any{map[string]any{"column_name": "partner"}, map[string]any{"column_name": "amount"}}}}
-	dbs := []map[string]any{{"id": 1, "database_name": "odoo", "backend": "postgresql"}}
-	list := func(items []map[string]any, col string) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			q := r.URL.Query().Get("q")
-			var out []map[string]any
-			for _, it := range items {
-				if i := strings.Index(q, "value:'"); i < 0 || strings.Contains(strings.ToLower(it[col].(string)), strings.ToLower(strings.TrimSuffix(q[i+7:], "')))"))) {
-					out = append(out, it)
-				}
-			}
-			js(w, 200, map[string]any{"count": len(out), "result": out})
-		}
-	}
-	get := func(items []map[string]any) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			for _, it := range items {
-				if js2, _ := json.Marshal(it["id"]); string(js2) == r.PathValue("id") || it["slug"] == r.PathValue("id") {
-					js(w, 200, map[string]any{"id": it["id"], "result": it})
-					return
-				}
-			}
-			js(w, 404, map[string]string{"message": "Not found"})
-		}
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/chart/", list(charts, "slice_name"))
-	mux.HandleFunc("GET /api/v1/chart/{id}", get(charts))
-	mux.HandleFunc("GET /api/v1/dataset/", list(datasets, "table_name"))
-	mux.HandleFunc("GET /api/v1/dataset/{id}", get(datasets))
-	mux.HandleFunc("GET /api/v1/database/", list(dbs, "database_name"))
-	mux.HandleFunc("GET /api/v1/dashboard/{id}", get([]map[string]any{{"id": 1, "dashboard_title": "Sales", "slug": "sales"}, {"id": 2, "dashboard_title": "Finance", "slug": "finance"}}))
-	mux.HandleFunc("POST /api/v1/chart/data", func(w http.ResponseWriter, r *http.Request) {
-		var body map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		queries = append(queries, body)
-		js(w, 200, map[string]any{"result": []any{map[string]any{"colnames": []string{"partner", "sum__amount"}, "rowcount": 1,
-			"data": []any{map[string]any{"partner": "Deco Addict", "sum__amount": 1150.0}}, "query": "SELECT partner, SUM(amount) …", "status": "success"}}})
-	})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pat := mux.Handler(r); pat != "" && !strings.HasSuffix(r.URL.Path, "/embedded") {
-			if !authed(r) {
-				js(w, 401, map[string]string{"msg": "Token has expired"})
-				return
-			}
-			mux.ServeHTTP(w, r)
-			return
-		}
-		f.Config.Handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, &queries
-}
-
 func TestSuperset(t *testing.T) {
+	// The fake answers as Superset 6.1.0 did (its testdata transcripts),
+	// Rison list queries and chart data included.
 	f := fakesuperset.New()
 	defer f.Close()
-	url, queries := supersetFront(t, f)
 	rec := &recorder{}
 	env := &Env{Audit: rec, Local: principal("bi", "mcp:superset:read")}
-	c := superset.New(url, fakesuperset.Username, fakesuperset.Password, nil)
+	c := superset.New(f.URL, fakesuperset.Username, fakesuperset.Password, nil)
 	cs := connect(t, NewSuperset(env, c))
 
 	var l listOut
 	mustOK(t, cs, "superset_list_dashboards", nil, &l)
-	if l.Count != 2 || l.Result[0]["dashboard_title"] != "Sales" {
+	if l.Count != 2 || l.Result[0]["dashboard_title"] != "Finance" || l.Result[1]["dashboard_title"] != "Sales" {
 		t.Fatalf("dashboards = %+v", l)
 	}
 	var it itemOut
@@ -104,18 +29,22 @@ func TestSuperset(t *testing.T) {
 	if it.Result["dashboard_title"] != "Finance" {
 		t.Fatalf("dashboard = %+v", it)
 	}
-	mustOK(t, cs, "superset_list_charts", map[string]any{"search": "revenue"}, &l)
+	mustOK(t, cs, "superset_list_charts", map[string]any{"search": "Sales Rows"}, &l)
 	if l.Count != 1 {
 		t.Fatalf("charts = %+v", l)
 	}
-	mustOK(t, cs, "superset_get_chart", map[string]any{"id": "3"}, &it)
-	if it.Result["slice_name"] != "Revenue by month" {
+	mustOK(t, cs, "superset_list_charts", map[string]any{"search": "it's (no) match!"}, &l)
+	if l.Count != 0 {
+		t.Fatalf("charts = %+v", l)
+	}
+	mustOK(t, cs, "superset_get_chart", map[string]any{"id": "1"}, &it)
+	if it.Result["slice_name"] != "ipai sales rows" {
 		t.Fatalf("chart = %+v", it)
 	}
 	mustFail(t, cs, "superset_get_chart", map[string]any{"id": "3/../../x"}, "numeric id")
 	mustOK(t, cs, "superset_list_datasets", nil, &l)
-	mustOK(t, cs, "superset_get_dataset", map[string]any{"id": "7"}, &it)
-	if it.Result["table_name"] != "account_move" {
+	mustOK(t, cs, "superset_get_dataset", map[string]any{"id": "1"}, &it)
+	if it.Result["table_name"] != "sales" {
 		t.Fatalf("dataset = %+v", it)
 	}
 	mustOK(t, cs, "superset_list_databases", nil, &l)
@@ -123,12 +52,10 @@ func TestSuperset(t *testing.T) {
 		t.Fatalf("databases = %+v", l)
 	}
 	var cd chartDataOut
-	mustOK(t, cs, "superset_chart_data", map[string]any{"dataset_id": 7, "columns": []string{"partner"}, "metrics": []any{"sum__amount"}}, &cd)
-	if cd.Rowcount != 1 || cd.Data[0]["partner"] != "Deco Addict" {
+	mustOK(t, cs, "superset_chart_data", map[string]any{"dataset_id": 1, "columns": []string{"company_id"}, "metrics": []any{"count"},
+		"filters": []any{map[string]any{"col": "amount", "op": ">", "val": 50}}}, &cd)
+	if cd.Rowcount != 2 || cd.Data[0]["company_id"] != 1.0 || cd.Data[0]["count"] != 2.0 || cd.Data[1]["count"] != 1.0 {
 		t.Fatalf("chart data = %+v", cd)
-	}
-	if q := (*queries)[0]; q["datasource"].(map[string]any)["id"] != 7.0 {
-		t.Fatalf("chart data query = %v", q)
 	}
 
 	// Guest tokens issue a credential: dry run with read, refused without

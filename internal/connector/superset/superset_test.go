@@ -65,11 +65,11 @@ func TestGuestToken(t *testing.T) {
 	if g := s.GuestTokens(); len(g) != 1 || g[0].RLS[0]["clause"] != "company_id = 1" {
 		t.Fatalf("recorded = %+v", g)
 	}
-	// A dashboard that is not embedded: Superset's 400 message is kept.
-	_, err = c.GuestToken(ctx, superset.GuestTokenRequest{Resources: []superset.Resource{{Type: "dashboard", ID: "2"}}})
+	// An unknown embedded uuid: Superset 6.1's 400 message is kept.
+	_, err = c.GuestToken(ctx, superset.GuestTokenRequest{Resources: []superset.Resource{{Type: "dashboard", ID: "00000000-1111-4222-8333-444444444444"}}})
 	var se *connector.ServiceError
-	if !errors.As(err, &se) || se.Status != 400 || !strings.Contains(se.Message, "not embedded") {
-		t.Fatalf("not embedded: %v", err)
+	if !errors.As(err, &se) || se.Status != 400 || se.Message != "EmbeddedDashboard not found." {
+		t.Fatalf("unknown uuid: %v", err)
 	}
 	// Expired access token: the client logs in again once.
 	s.ExpireTokens()
@@ -84,7 +84,8 @@ func TestDashboards(t *testing.T) {
 	ctx := context.Background()
 	c := superset.New(s.URL, fake.Username, fake.Password, nil)
 	ds, n, err := c.Dashboards(ctx, "(page:0,page_size:25)")
-	if err != nil || n != 2 || ds[0].Slug != "sales" {
+	// Most recently changed first, as Superset 6.1 lists them.
+	if err != nil || n != 2 || ds[0].Slug != "finance" || ds[1].Slug != "sales" {
 		t.Fatalf("Dashboards = %+v %d %v", ds, n, err)
 	}
 	e, err := c.Embedded(ctx, "1")

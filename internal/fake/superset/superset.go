@@ -1,7 +1,10 @@
-// Package superset is a faithful in-memory fake of Apache Superset's API
-// (shared/reference/apis.md §5): /health, /version, JWT login, CSRF token
-// with its session cookie, guest tokens (HS256 JWTs that require the CSRF
-// header AND the session cookie), the dashboard list and embedded configs.
+// Package superset is an in-memory fake of Apache Superset 6.1.0's API:
+// /health, /version, JWT login, CSRF token with its session cookie, guest
+// tokens (HS256 JWTs that require the CSRF header AND the session cookie),
+// dashboards, charts, datasets and databases (lists read Rison ?q=), chart
+// data for the service user and for guest tokens (RLS clauses applied).
+// testdata holds what the real Superset answered (recorded by
+// internal/testsuperset); TestReplayRealSuperset holds the fake to it.
 package superset
 
 import (
@@ -11,6 +14,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -25,6 +29,8 @@ const (
 	Username    = "ipai_service"
 	Password    = "service-password"
 	GuestSecret = "guest-token-secret"
+	// SalesUUID is the embedded UUID of the seeded "sales" dashboard.
+	SalesUUID = "5b6e1f6a-0c1d-4a8e-9d7e-1f2a3b4c5d6e"
 )
 
 // Dashboard is a seeded dashboard; EmbeddedUUID is "" when not embedded.
@@ -53,14 +59,20 @@ type Server struct {
 	csrf       map[string]string // session cookie → csrf token
 	dashboards []Dashboard
 	guests     []GuestToken
+	databases  []Database
+	datasets   []Dataset
+	charts     []Chart
 }
 
-// New starts a fake Superset 4.1.1 with the service user and two
-// dashboards (id 1 "sales" embedded, id 2 "finance" not embedded).
+// New starts a fake Superset 6.1.0 (the release its testdata transcripts
+// were recorded from) with the service user, two dashboards (id 1 "sales"
+// embedded, id 2 "finance" not embedded) and the sales table, dataset and
+// chart of the "sales" dashboard.
 func New() *Server {
-	s := &Server{version: "4.1.1", access: map[string]bool{}, csrf: map[string]string{},
-		dashboards: []Dashboard{{ID: 1, Title: "Sales", Slug: "sales", EmbeddedUUID: "5b6e1f6a-0c1d-4a8e-9d7e-1f2a3b4c5d6e"},
+	s := &Server{version: "6.1.0", access: map[string]bool{}, csrf: map[string]string{},
+		dashboards: []Dashboard{{ID: 1, Title: "Sales", Slug: "sales", EmbeddedUUID: SalesUUID},
 			{ID: 2, Title: "Finance", Slug: "finance"}}}
+	s.seedData()
 	s.Server = httptest.NewServer(s.Wrap(s.routes()))
 	return s
 }
@@ -78,7 +90,8 @@ func (s *Server) GuestTokens() []GuestToken {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	ok := func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		// Superset 6.1.0 labels its "OK" as HTML.
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte("OK"))
 	}
 	mux.HandleFunc("GET /health", ok)
@@ -101,6 +114,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v1/security/guest_token/", s.bearer(s.guestToken))
 	mux.HandleFunc("GET /api/v1/dashboard/", s.bearer(s.listDashboards))
 	mux.HandleFunc("GET /api/v1/dashboard/{id}/embedded", s.bearer(s.embedded))
+	s.dataRoutes(mux)
 	return mux
 }
 
@@ -207,9 +221,12 @@ func (s *Server) guestToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, map[string]any{"message": missing})
 		return
 	}
+	// As Superset 6.1.0 (validate_guest_token_resources): a dashboard named
+	// by id or slug exists, embedded or not; anything else must be an
+	// embedded uuid.
 	for _, res := range in.Resources {
-		if res["type"] != "dashboard" || !s.embeddedExists(res["id"]) {
-			writeJSON(w, 400, map[string]any{"message": "Guest token validation failed: dashboard " + toString(res["id"]) + " is not embedded"})
+		if res["type"] == "dashboard" && !s.guestResourceExists(res["id"]) {
+			writeJSON(w, 400, map[string]any{"message": "EmbeddedDashboard not found."})
 			return
 		}
 	}
@@ -223,30 +240,55 @@ func (s *Server) guestToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, map[string]string{"token": tok})
 }
 
-func (s *Server) embeddedExists(id any) bool {
+func (s *Server) guestResourceExists(id any) bool {
 	sid := toString(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range s.dashboards {
-		if d.EmbeddedUUID != "" && (d.EmbeddedUUID == sid || d.Slug == sid || toString(d.ID) == sid) {
+		if d.Slug == sid || toString(d.ID) == sid || d.EmbeddedUUID != "" && d.EmbeddedUUID == sid {
 			return true
 		}
 	}
 	return false
 }
 
+// dashboardListMeta is what Superset 6.1.0 sends beside the dashboard
+// list's result (testdata/connector.json).
+const dashboardListMeta = `{"description_columns":{},"label_columns":{"certification_details":"Certification Details","certified_by":"Certified By","changed_by.first_name":"Changed By First Name","changed_by.id":"Changed By Id","changed_by.last_name":"Changed By Last Name","changed_by_name":"Changed By Name","changed_on_delta_humanized":"Changed On Delta Humanized","changed_on_utc":"Changed On Utc","created_by.first_name":"Created By First Name","created_by.id":"Created By Id","created_by.last_name":"Created By Last Name","created_on_delta_humanized":"Created On Delta Humanized","dashboard_title":"Dashboard Title","id":"Id","is_managed_externally":"Is Managed Externally","owners.email":"Owners Email","owners.first_name":"Owners First Name","owners.id":"Owners Id","owners.last_name":"Owners Last Name","published":"Published","roles.id":"Roles Id","roles.name":"Roles Name","slug":"Slug","status":"Status","tags.id":"Tags Id","tags.name":"Tags Name","tags.type":"Tags Type","thumbnail_url":"Thumbnail Url","url":"Url","uuid":"Uuid"},"list_columns":["id","uuid","published","status","slug","url","thumbnail_url","certified_by","certification_details","changed_by.first_name","changed_by.last_name","changed_by.id","changed_by_name","changed_on_utc","changed_on_delta_humanized","created_on_delta_humanized","created_by.first_name","created_by.id","created_by.last_name","dashboard_title","owners.id","owners.first_name","owners.last_name","owners.email","roles.id","roles.name","is_managed_externally","uuid","tags.id","tags.name","tags.type"],"list_title":"List Dashboard","order_columns":["changed_by.first_name","changed_on_delta_humanized","created_by.first_name","dashboard_title","published","changed_on"]}`
+
+// owner is the service user as Superset 6.1.0 shows it in lists.
+func owner() map[string]any {
+	return map[string]any{"first_name": "Ipai", "id": 1, "last_name": "Admin"}
+}
+
+// listDashboards answers as Superset 6.1.0 does: most recently changed
+// first (the seeds: highest id first), each item with every list column.
 func (s *Server) listDashboards(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var res []any
-	var ids []int
-	for _, d := range s.dashboards {
-		res = append(res, map[string]any{"id": d.ID, "dashboard_title": d.Title, "slug": d.Slug,
+	res := []any{}
+	ids := []int{}
+	for i := len(s.dashboards) - 1; i >= 0; i-- {
+		d := s.dashboards[i]
+		res = append(res, map[string]any{"id": d.ID, "uuid": uuidOf(d.ID), "dashboard_title": d.Title, "slug": d.Slug,
 			"url": "/superset/dashboard/" + d.Slug + "/", "published": true, "status": "published",
-			"changed_on_delta_humanized": "a day ago", "owners": []any{}, "roles": []any{}, "tags": []any{}})
+			"thumbnail_url": "/api/v1/dashboard/" + toString(d.ID) + "/thumbnail/" + randHex(32) + "/",
+			"certified_by":  nil, "certification_details": nil, "changed_by": owner(), "changed_by_name": "Ipai Admin",
+			"changed_on_utc": "2026-01-01T00:00:00.000000+0000", "changed_on_delta_humanized": "a day ago",
+			"created_by": owner(), "created_on_delta_humanized": "a day ago", "is_managed_externally": false,
+			"owners": []any{map[string]any{"email": "admin@example.invalid", "first_name": "Ipai", "id": 1, "last_name": "Admin"}},
+			"roles":  []any{}, "tags": []any{}})
 		ids = append(ids, d.ID)
 	}
-	writeJSON(w, 200, map[string]any{"count": len(res), "ids": ids, "result": res, "list_title": "List Dashboard"})
+	out := map[string]any{}
+	_ = json.Unmarshal([]byte(dashboardListMeta), &out)
+	out["count"], out["ids"], out["result"] = len(res), ids, res
+	writeJSON(w, 200, out)
+}
+
+// uuidOf is a dashboard's (non-embedded) uuid.
+func uuidOf(id int) string {
+	return fmt.Sprintf("00000000-0000-4000-8000-%012d", id)
 }
 
 func (s *Server) embedded(w http.ResponseWriter, r *http.Request) {
@@ -258,12 +300,16 @@ func (s *Server) embedded(w http.ResponseWriter, r *http.Request) {
 			if d.EmbeddedUUID == "" {
 				break
 			}
+			cb := owner()
+			cb["username"] = Username
 			writeJSON(w, 200, map[string]any{"result": map[string]any{"uuid": d.EmbeddedUUID,
-				"allowed_domains": []string{}, "dashboard_id": toString(d.ID), "changed_on": "2026-01-01T00:00:00"}})
+				"allowed_domains": []string{}, "dashboard_id": toString(d.ID), "changed_on": "2026-01-01T00:00:00.000000", "changed_by": cb}})
 			return
 		}
 	}
-	writeJSON(w, 404, map[string]string{"message": "Not found"})
+	// Superset 6.1.0 answers a dashboard that is not embedded (or unknown)
+	// with 404 and an empty object.
+	writeJSON(w, 404, map[string]any{})
 }
 
 func signHS256(claims map[string]any) string {
@@ -291,7 +337,7 @@ func toString(v any) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
