@@ -85,7 +85,7 @@ func TestOdooChangeCaptureContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if v, ok := odooClients.Load("odoo"); ok && v.(*odooClient).cl.Authenticated() {
+		if v, ok := s.odooNames.clients.Load("odoo"); ok && v.(*odooClient).cl.Authenticated() {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -103,12 +103,13 @@ func (s *Server) receiveOdoo(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// odooNamer caches the many2one display names webhook payloads are given;
-// odooClients the Odoo clients it reads them with (code → *odooClient).
-var (
-	odooNamer   odoo.Namer
-	odooClients sync.Map
-)
+// odooNames caches the many2one display names webhook payloads are given
+// (namer) and the Odoo clients it reads them with (clients: code →
+// *odooClient).
+type odooNames struct {
+	namer   odoo.Namer
+	clients sync.Map
+}
 
 type odooClient struct {
 	conf string // what the client was built from
@@ -137,7 +138,7 @@ func (s *Server) nameOdooValues(ctx context.Context, code string, n odoo.Notific
 		key = cfg.Secret("password")
 	}
 	conf := cfg.BaseURL + "\x00" + cfg.Setting("database") + "\x00" + cfg.Setting("login") + "\x00" + OdooTokenHash(key)
-	v, _ := odooClients.Load(code)
+	v, _ := s.odooNames.clients.Load(code)
 	oc, _ := v.(*odooClient)
 	if oc == nil || oc.conf != conf {
 		c, err := connector.New(cfg, s.Connectors.HTTPClient(cfg))
@@ -146,7 +147,7 @@ func (s *Server) nameOdooValues(ctx context.Context, code string, n odoo.Notific
 			return n.Body
 		}
 		oc = &odooClient{conf: conf, cl: cl}
-		odooClients.Store(code, oc)
+		s.odooNames.clients.Store(code, oc)
 	}
 	if !oc.cl.Authenticated() {
 		go func() {
@@ -167,7 +168,7 @@ func (s *Server) nameOdooValues(ctx context.Context, code string, n odoo.Notific
 	}
 	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	out, err := odooNamer.Enrich(ctx, oc.cl, code, n.Model, n.Body)
+	out, err := s.odooNames.namer.Enrich(ctx, oc.cl, code, n.Model, n.Body)
 	if err != nil {
 		s.Log.Warn("odoo webhook: many2one names not read; the event keeps the ids", "connector", code, "model", n.Model, "err", err)
 	}

@@ -73,7 +73,8 @@ type Server struct {
 	// registered with routeSession.
 	Sessions *auth.Sessions
 
-	metrics *metrics
+	metrics   *metrics
+	odooNames odooNames
 }
 
 // HandlerFunc is a route's handler; a returned error becomes the JSON error
