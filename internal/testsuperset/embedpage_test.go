@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/insightpulseai/ipai/internal/api"
@@ -97,7 +96,11 @@ func TestEmbedPageRealSDK(t *testing.T) {
 
 	bctx := headless(t, exe)
 	t0 := time.Now()
-	if _, err := chromedp.Call(bctx, network.SetCookie, network.SetCookieParams{Name: api.SessionCookie, Value: cookie, URL: h.URL}); err != nil {
+	// The UI session cookie, as the admin UI's sign-in sets it.
+	if err := chromedp.Do(bctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		return tg.Call(ctx, "Network.setCookie", map[string]any{"name": api.SessionCookie, "value": cookie, "url": h.URL,
+			"httpOnly": true, "sameSite": "Lax"}, nil)
+	})); err != nil {
 		t.Fatal(err)
 	}
 	var sdkLoaded bool
