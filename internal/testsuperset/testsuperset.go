@@ -138,6 +138,37 @@ LOG_LEVEL = "WARNING"
 `, SecretKey, dbPath, GuestSecret, GuestRole)
 }
 
+// serverConfig is config plus what only the running server needs (it
+// does not touch the metadata database, so the template is not keyed by
+// it): Talisman on with the content security policy of the stack's
+// superset_config.py, frame ancestors being any loopback origin (the hub
+// under test listens on a random port), over plain HTTP.
+func serverConfig(dbPath string) string {
+	return config(dbPath) + `# The running server: the stack's CSP (above, Talisman is off for the
+# commands that make the template).
+TALISMAN_ENABLED = True
+TALISMAN_CONFIG = {
+    "content_security_policy": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "blob:", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": "'none'",
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "script-src": ["'self'", "'strict-dynamic'"],
+        "frame-ancestors": ["'self'", "http://127.0.0.1:*"],
+    },
+    "content_security_policy_nonce_in": ["script-src"],
+    "force_https": False,
+    "frame_options": None,
+    "session_cookie_secure": False,
+}
+`
+}
+
+// FrameAncestors is the CSP frame-ancestors the test server sends.
+const FrameAncestors = "frame-ancestors 'self' http://127.0.0.1:*"
+
 // Env returns the environment of a superset command using the config at cfg.
 func Env(dir, cfg string) []string {
 	env := []string{}
@@ -268,7 +299,7 @@ func start() (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := os.WriteFile(cfg, []byte(config(db)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(serverConfig(db)), 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -383,4 +414,24 @@ func (s *Server) Stop() {
 	s.log.Close()
 	_ = os.RemoveAll(s.Dir)
 	s.cmd = nil
+}
+
+// SDKHint says how to get the embedded SDK bundle the browser test serves.
+const SDKHint = "install it with scripts/test.d/superset-embedded-sdk.sh (scripts/test runs it; it caches " +
+	"@superset-ui/embedded-sdk from npm in ~/.cache/ipai/superset-embedded-sdk, or $IPAI_SUPERSET_SDK_DIR)"
+
+// SDKBundle returns the path of the real @superset-ui/embedded-sdk bundle
+// (bundle/index.js, the file an operator copies to
+// <data_dir>/superset-embedded-sdk.js), or an error with the install hint.
+func SDKBundle() (string, error) {
+	dir := os.Getenv("IPAI_SUPERSET_SDK_DIR")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".cache", "ipai", "superset-embedded-sdk")
+	}
+	p := filepath.Join(dir, "node_modules", "@superset-ui", "embedded-sdk", "bundle", "index.js")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("no embedded SDK bundle at %s: %s", p, SDKHint)
+	}
+	return p, nil
 }
