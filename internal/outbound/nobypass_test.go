@@ -24,6 +24,8 @@ var testOnlyPackages = []string{
 	"internal/fake/",                    // fakes of the services (tests only, by the project's rules)
 	"internal/connector/connectortest/", // the connector contract suite, run by tests against fakes
 	"internal/connector/n8n/n8ntest/",   // starts an n8n test container on loopback
+	"internal/testkc/",                  // starts a real Keycloak on loopback for tests
+	"internal/testsuperset/",            // starts a real Superset on loopback for tests
 }
 
 // banned are the package-level names that make an unguarded client, dial
