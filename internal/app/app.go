@@ -180,6 +180,13 @@ func (a *App) Serve(ctx context.Context, ready chan<- string) error {
 	go func() { errc <- srv.Serve(ln) }()
 	addr := ln.Addr().String()
 	a.Log.Info("ipai serving", "addr", addr, "store", a.DB.Kind(), "database", redact(a.Cfg.DatabaseURL()), "version", Version)
+	if a.UI != nil {
+		if u, err := a.UI.ArmSetup(ctx); err != nil {
+			a.Log.Error("first run: could not check for users", "err", err)
+		} else if u != "" {
+			a.Log.Warn("first run: open the setup URL to create the first administrator (one use, valid 1h, loopback only unless --setup-public)", "url", u)
+		}
+	}
 	if ready != nil {
 		ready <- addr
 	}
