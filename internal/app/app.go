@@ -184,7 +184,8 @@ func (a *App) Serve(ctx context.Context, ready chan<- string) error {
 		if u, err := a.UI.ArmSetup(ctx); err != nil {
 			a.Log.Error("first run: could not check for users", "err", err)
 		} else if u != "" {
-			a.Log.Warn("first run: open the setup URL to create the first administrator (one use, valid 1h, loopback only unless --setup-public)", "url", u)
+			a.Log.Warn("first run: open the setup URL to create the first administrator (one use, valid 1h, loopback only unless --setup-public)",
+				"url", setupBase(a.Cfg.PublicURL, addr)+u)
 		}
 	}
 	if ready != nil {
@@ -256,6 +257,22 @@ func (a *App) PurgeEvents(ctx context.Context) {
 	if p.Events > 0 {
 		a.Log.Info("event retention purge", "events", p.Events, "deliveries", p.Deliveries, "attempts", p.Attempts)
 	}
+}
+
+// setupBase is where the setup URL is opened: the public URL, or the bound
+// address with an unspecified host shown as loopback.
+func setupBase(public, addr string) string {
+	if public != "" {
+		return strings.TrimSuffix(public, "/")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // redact is used when a URL is shown to a person.

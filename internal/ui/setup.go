@@ -27,8 +27,8 @@ type setupState struct {
 }
 
 // ArmSetup makes a one-time setup token when the hub has no user and no
-// live admin token, and returns the setup URL to print ("" when the hub
-// already has someone who can sign in or call the API).
+// live admin token, and returns the setup URL's path and query to print
+// ("" when the hub already has someone who can sign in or call the API).
 func (s *Server) ArmSetup(ctx context.Context) (string, error) {
 	need, err := s.needsSetup(ctx)
 	if err != nil || !need {
@@ -38,7 +38,7 @@ func (s *Server) ArmSetup(ctx context.Context) (string, error) {
 	s.setup.mu.Lock()
 	s.setup.hash, s.setup.expires, s.setup.used = auth.HashToken(raw), s.now().Add(SetupTTL), false
 	s.setup.mu.Unlock()
-	return strings.TrimRight(s.BaseURL, "/") + "/ui/setup?token=" + raw, nil
+	return "/ui/setup?token=" + raw, nil
 }
 
 // needsSetup reports whether no user and no usable admin token exist.
