@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"net"
 	"net/http"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/problem"
 )
 
 // SetupTTL is how long a first-run setup URL stays valid.
@@ -172,4 +175,22 @@ func (s *Server) setupSubmit(w http.ResponseWriter, r *http.Request) {
 func (s *Server) startPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	s.render(w, c, http.StatusOK, "start", map[string]any{"Title": "Get started", "BaseURL": strings.TrimRight(s.BaseURL, "/")})
 	return nil
+}
+
+// testEvent stores a sample event (source ipai, type ipai.test) as an
+// incoming hook would, so the rules route it to the subscribed outgoing
+// endpoints, and shows the event with the deliveries it caused.
+func (s *Server) testEvent(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
+	if s.Ingest == nil {
+		return problem.NotFound("this hub does not accept events")
+	}
+	now := s.now().UTC()
+	payload, _ := json.Marshal(map[string]any{"test": true, "message": "test event from the ipai setup page", "sent_by": c.P.Name,
+		"sent_at": now.Format(time.RFC3339Nano)})
+	res, err := s.Ingest(r.Context(), inbound.Request{Source: "ipai", Type: "ipai.test", Payload: payload, IdemKey: "ui-test:" + randomString()})
+	if err != nil {
+		return err
+	}
+	s.audit(r, "ui.test_event", res.EventID, "sent a test event (ipai.test)", nil, audit.Info)
+	return s.redirect(w, r, "/ui/events/"+res.EventID, "Test event sent. The outgoing endpoints that subscribe to ipai.test (or *) get a delivery, listed below.")
 }

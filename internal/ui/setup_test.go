@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/delivery"
 )
 
 // armSetup makes the hub's one-time setup URL and returns its path and token.
@@ -176,4 +177,35 @@ func TestSetupNotArmedWithAdminToken(t *testing.T) {
 	}
 	resp, body := newClient(t, h.URL).get("/ui/setup?token=anything")
 	mustStatus(t, resp, http.StatusNotFound, body)
+}
+
+// The guided start's test event reaches the subscribed outgoing endpoint.
+func TestStartTestEventMakesDelivery(t *testing.T) {
+	h := newHub(t, nil)
+	h.addUser(t, "admin", auth.RoleAdmin)
+	ep, _, err := h.Endpoints.Create(context.Background(), "receiver", delivery.EndpointSpec{TargetURL: "https://n8n.example.com/webhook/t", EventTypes: []string{"*"}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, h.URL)
+	if resp := c.login("admin", "admin-password"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	resp, body := c.get("/ui/start")
+	mustStatus(t, resp, 200, body)
+	// Without the CSRF token: refused.
+	resp, body = c.post("/ui/start/test-event", url.Values{})
+	mustStatus(t, resp, http.StatusForbidden, body)
+	resp, body = c.post("/ui/start/test-event", url.Values{"csrf": {csrfOf(t, body)}})
+	mustStatus(t, resp, http.StatusSeeOther, body)
+	evID := strings.TrimPrefix(resp.Header.Get("Location"), "/ui/events/")
+	var n int
+	if err := h.DB.QueryRow(context.Background(), "SELECT COUNT(*) FROM deliveries WHERE event_id = ? AND endpoint_id = ?", evID, ep.ID).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("deliveries of the test event %q to the endpoint: %d %v, want 1", evID, n, err)
+	}
+	resp, body = c.get("/ui/events/" + evID)
+	mustStatus(t, resp, 200, body)
+	if !strings.Contains(body, "ipai.test") || !strings.Contains(body, "Test event sent") {
+		t.Fatalf("event page:\n%.2000s", body)
+	}
 }

@@ -82,6 +82,8 @@ type Server struct {
 	Now           func() time.Time
 	// SetupPublic lets the first-run setup page answer non-loopback clients.
 	SetupPublic bool
+	// Ingest stores an event as an incoming hook does (the setup page's test event).
+	Ingest func(context.Context, inbound.Request) (inbound.Result, error)
 
 	pages map[string]*pageTemplate
 	setup setupState
@@ -148,6 +150,7 @@ func (s *Server) routes() []uiRoute {
 	r := []uiRoute{
 		{"GET", "/ui/{$}", auth.RoleUser, s.dashboard},
 		{"GET", "/ui/start", auth.RoleUser, s.startPage},
+		{"POST", "/ui/start/test-event", APIRole("POST", "/api/v1/webhooks"), s.testEvent},
 		{"GET", "/ui/connectors", APIRole("GET", "/api/v1/connectors"), s.connectorList},
 		{"GET", "/ui/connectors/new", APIRole("POST", "/api/v1/connectors"), s.connectorNew},
 		{"POST", "/ui/connectors", APIRole("POST", "/api/v1/connectors"), s.connectorCreate},
