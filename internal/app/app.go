@@ -210,9 +210,9 @@ func (a *App) Serve(ctx context.Context, ready chan<- string) error {
 }
 
 // maintain runs the hourly upkeep: the audit retention purge, the purge of
-// expired dedupe keys and the event retention purge. Several replicas may
-// run it: the audit purge holds the chain lock, and a second run of the
-// others finds nothing to delete.
+// expired dedupe keys, the event retention purge and the purge of expired
+// UI sessions. Several replicas may run it: the audit purge holds the chain
+// lock, and a second run of the others finds nothing to delete.
 func (a *App) maintain(ctx context.Context) {
 	t := time.NewTimer(time.Minute)
 	defer t.Stop()
@@ -222,14 +222,25 @@ func (a *App) maintain(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		a.PurgeAudit(ctx)
-		if n, err := a.DB.PurgeEventKeys(ctx, a.Now()); err != nil {
-			a.Log.Warn("purge expired dedupe keys", "err", err)
-		} else if n > 0 {
-			a.Log.Info("purged expired dedupe keys", "n", n)
-		}
-		a.PurgeEvents(ctx)
+		a.upkeep(ctx)
 		t.Reset(time.Hour)
+	}
+}
+
+// upkeep is one round of maintain.
+func (a *App) upkeep(ctx context.Context) {
+	a.PurgeAudit(ctx)
+	if n, err := a.DB.PurgeEventKeys(ctx, a.Now()); err != nil {
+		a.Log.Warn("purge expired dedupe keys", "err", err)
+	} else if n > 0 {
+		a.Log.Info("purged expired dedupe keys", "n", n)
+	}
+	a.PurgeEvents(ctx)
+	// Expired UI sessions, also when nobody signs in (sign-in purges too).
+	if n, err := a.DB.PurgeSessions(ctx, a.Now()); err != nil {
+		a.Log.Warn("purge expired UI sessions", "err", err)
+	} else if n > 0 {
+		a.Log.Info("purged expired UI sessions", "n", n)
 	}
 }
 

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/config"
 )
 
@@ -82,5 +84,48 @@ func TestSetupBase(t *testing.T) {
 		if got := setupBase(c.public, c.addr); got != c.want {
 			t.Errorf("setupBase(%q, %q) = %q, want %q", c.public, c.addr, got, c.want)
 		}
+	}
+}
+
+// The hourly upkeep removes expired UI sessions even when nobody signs in.
+func TestUpkeepPurgesExpiredSessions(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	a, err := New(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+	u, err := auth.NewUsers(a.DB).Create(ctx, auth.NewUser{Name: "alice", Role: auth.RoleAdmin, Password: "alice-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The live one first: creating a session purges the ones expired by then.
+	live, _, err := auth.NewSessions(a.DB, time.Hour).Create(ctx, u, "127.0.0.1", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := auth.NewSessions(a.DB, time.Hour)
+	old.Now = func() time.Time { return time.Now().Add(-2 * time.Hour) }
+	if _, _, err := old.Create(ctx, u, "127.0.0.1", "test"); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		var n int
+		if err := a.DB.QueryRow(ctx, "SELECT COUNT(*) FROM ui_sessions").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("%d sessions before upkeep, want 2", n)
+	}
+	a.upkeep(ctx)
+	if n := count(); n != 1 {
+		t.Fatalf("%d sessions after upkeep, want 1 (the live one)", n)
+	}
+	if _, _, err := auth.NewSessions(a.DB, time.Hour).Lookup(ctx, live); err != nil {
+		t.Fatalf("the live session after upkeep: %v", err)
 	}
 }
