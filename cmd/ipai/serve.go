@@ -62,6 +62,7 @@ func writeAudit(ctx context.Context, db *store.DB, e audit.Entry) error {
 
 func newServeCmd() *cobra.Command {
 	var addr string
+	var setupPublic bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the hub: REST API, webhooks, workers",
@@ -85,10 +86,14 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			defer a.Close()
+			if a.UI != nil {
+				a.UI.SetupPublic = setupPublic
+			}
 			return a.Serve(cmd.Context(), nil)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "", "listen address host:port (env IPAI_LISTEN; default 127.0.0.1:8080)")
+	cmd.Flags().BoolVar(&setupPublic, "setup-public", false, "let the first-run setup URL answer clients other than loopback (e.g. in a container)")
 	return cmd
 }
 

@@ -180,6 +180,14 @@ func (a *App) Serve(ctx context.Context, ready chan<- string) error {
 	go func() { errc <- srv.Serve(ln) }()
 	addr := ln.Addr().String()
 	a.Log.Info("ipai serving", "addr", addr, "store", a.DB.Kind(), "database", redact(a.Cfg.DatabaseURL()), "version", Version)
+	if a.UI != nil {
+		if u, err := a.UI.ArmSetup(ctx); err != nil {
+			a.Log.Error("first run: could not check for users", "err", err)
+		} else if u != "" {
+			a.Log.Warn("first run: open the setup URL to create the first administrator (one use, valid 1h, loopback only unless --setup-public)",
+				"url", setupBase(a.Cfg.PublicURL, addr)+u)
+		}
+	}
 	if ready != nil {
 		ready <- addr
 	}
@@ -202,9 +210,9 @@ func (a *App) Serve(ctx context.Context, ready chan<- string) error {
 }
 
 // maintain runs the hourly upkeep: the audit retention purge, the purge of
-// expired dedupe keys and the event retention purge. Several replicas may
-// run it: the audit purge holds the chain lock, and a second run of the
-// others finds nothing to delete.
+// expired dedupe keys, the event retention purge and the purge of expired
+// UI sessions. Several replicas may run it: the audit purge holds the chain
+// lock, and a second run of the others finds nothing to delete.
 func (a *App) maintain(ctx context.Context) {
 	t := time.NewTimer(time.Minute)
 	defer t.Stop()
@@ -214,14 +222,25 @@ func (a *App) maintain(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		a.PurgeAudit(ctx)
-		if n, err := a.DB.PurgeEventKeys(ctx, a.Now()); err != nil {
-			a.Log.Warn("purge expired dedupe keys", "err", err)
-		} else if n > 0 {
-			a.Log.Info("purged expired dedupe keys", "n", n)
-		}
-		a.PurgeEvents(ctx)
+		a.upkeep(ctx)
 		t.Reset(time.Hour)
+	}
+}
+
+// upkeep is one round of maintain.
+func (a *App) upkeep(ctx context.Context) {
+	a.PurgeAudit(ctx)
+	if n, err := a.DB.PurgeEventKeys(ctx, a.Now()); err != nil {
+		a.Log.Warn("purge expired dedupe keys", "err", err)
+	} else if n > 0 {
+		a.Log.Info("purged expired dedupe keys", "n", n)
+	}
+	a.PurgeEvents(ctx)
+	// Expired UI sessions, also when nobody signs in (sign-in purges too).
+	if n, err := a.DB.PurgeSessions(ctx, a.Now()); err != nil {
+		a.Log.Warn("purge expired UI sessions", "err", err)
+	} else if n > 0 {
+		a.Log.Info("purged expired UI sessions", "n", n)
 	}
 }
 
@@ -249,6 +268,22 @@ func (a *App) PurgeEvents(ctx context.Context) {
 	if p.Events > 0 {
 		a.Log.Info("event retention purge", "events", p.Events, "deliveries", p.Deliveries, "attempts", p.Attempts)
 	}
+}
+
+// setupBase is where the setup URL is opened: the public URL, or the bound
+// address with an unspecified host shown as loopback.
+func setupBase(public, addr string) string {
+	if public != "" {
+		return strings.TrimSuffix(public, "/")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // redact is used when a URL is shown to a person.

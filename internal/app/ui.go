@@ -37,6 +37,9 @@ func (a *App) setupUI(ctx context.Context) error {
 			HTTPClient: outbound.ClientFor(a.Guard, outbound.Options{Timeout: 10 * time.Second}, o.Issuer)})
 		s.OIDCName = o.DisplayName
 	}
+	if a.Ingester != nil {
+		s.Ingest = a.Ingester.Ingest
+	}
 	a.UI = s
 	a.API.Sessions = s.Sessions // the embed page and its guest-token fetch accept UI sessions
 	return nil

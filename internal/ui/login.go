@@ -36,7 +36,8 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, name, next, msg string) {
 	tok := randomString()
 	s.setCookie(w, r, loginCookie, tok, "/login", 3600)
-	s.render(w, &reqCtx{}, status, "login", map[string]any{"Title": "Sign in", "CSRF": tok, "Name": name,
+	firstRun, _ := s.needsSetup(r.Context())
+	s.render(w, &reqCtx{}, status, "login", map[string]any{"Title": "Sign in", "CSRF": tok, "Name": name, "FirstRun": firstRun,
 		"Next": safeNext(next), "Error": msg, "OIDC": s.OIDC != nil, "OIDCName": s.OIDCName})
 }
 

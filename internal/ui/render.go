@@ -85,7 +85,7 @@ func shortDur(d time.Duration) string {
 // pageNames are the templates besides layout.html.
 var pageNames = []string{"login", "error", "dashboard", "connectors", "connector", "connector_form", "webhooks", "webhook",
 	"event", "deliveries", "delivery", "rules", "rule", "audit", "users", "mcp",
-	"sync", "bots", "n8n", "superset"}
+	"sync", "bots", "n8n", "superset", "setup", "start"}
 
 func parsePages() map[string]*pageTemplate {
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/_*.html"))

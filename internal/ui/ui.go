@@ -80,8 +80,13 @@ type Server struct {
 	Log           *slog.Logger
 	Version       string
 	Now           func() time.Time
+	// SetupPublic lets the first-run setup page answer non-loopback clients.
+	SetupPublic bool
+	// Ingest stores an event as an incoming hook does (the setup page's test event).
+	Ingest func(context.Context, inbound.Request) (inbound.Result, error)
 
 	pages map[string]*pageTemplate
+	setup setupState
 }
 
 func (s *Server) now() time.Time {
@@ -111,6 +116,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusFound) })
 	mux.HandleFunc("GET /login", s.loginPage)
 	mux.HandleFunc("POST /login", s.loginSubmit)
+	mux.HandleFunc("GET /ui/setup", s.setupPage)
+	mux.HandleFunc("POST /ui/setup", s.setupSubmit)
 	mux.HandleFunc("GET /auth/oidc/login", s.oidcStart)
 	mux.HandleFunc("GET /auth/oidc/callback", s.oidcCallback)
 	mux.Handle("POST /logout", s.page(auth.RoleUser, s.logout))
@@ -142,6 +149,8 @@ type uiRoute struct {
 func (s *Server) routes() []uiRoute {
 	r := []uiRoute{
 		{"GET", "/ui/{$}", auth.RoleUser, s.dashboard},
+		{"GET", "/ui/start", auth.RoleUser, s.startPage},
+		{"POST", "/ui/start/test-event", APIRole("POST", "/api/v1/webhooks"), s.testEvent},
 		{"GET", "/ui/connectors", APIRole("GET", "/api/v1/connectors"), s.connectorList},
 		{"GET", "/ui/connectors/new", APIRole("POST", "/api/v1/connectors"), s.connectorNew},
 		{"POST", "/ui/connectors", APIRole("POST", "/api/v1/connectors"), s.connectorCreate},
