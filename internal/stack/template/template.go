@@ -62,6 +62,8 @@ type Data struct {
 	// with its Dockerfile), relative to the compose file's folder; "" runs
 	// the published Images.Hub instead.
 	HubBuild string
+	// FocalboardBuild is the build context (a git URL at a tag) of Focalboard.
+	FocalboardBuild string
 }
 
 // File is one rendered file, its path relative to the deployment directory.
