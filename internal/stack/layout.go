@@ -70,6 +70,7 @@ func Edition(key, domain string) (template.Edition, error) {
 	e.DB = "odoo_" + key
 	e.Volume = "odoo_" + key + "_data"
 	e.PasswordVar = passwordVar(e.DB)
+	e.APIKeyVar = strings.ToUpper(e.DB) + "_API_KEY"
 	e.Host = e.Host + "." + domain
 	return e, nil
 }

@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"encoding/json"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,5 +46,37 @@ func TestComposeRunsTestedVersions(t *testing.T) {
 	fb := p.Services["focalboard"]
 	if fb.Build == nil || fb.Build.Context != "https://github.com/mattermost/focalboard.git#v8.0.0" || fb.Build.Dockerfile != "docker/Dockerfile" {
 		t.Errorf("focalboard build = %+v, want the v8.0.0 tag of its repository with docker/Dockerfile", fb.Build)
+	}
+}
+
+// TestRealmHasConnectorClient: the Keycloak connector authenticates with
+// client credentials, so the realm carries a confidential client with a
+// service account and the generated secret, which compose hands Keycloak.
+func TestRealmHasConnectorClient(t *testing.T) {
+	dir, _ := initDir(t, InitOptions{Domain: "example.com"})
+	b, err := os.ReadFile(Abs(dir, "keycloak/import/realm-ipai.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var realm struct {
+		Clients []map[string]any `json:"clients"`
+	}
+	if err := json.Unmarshal(b, &realm); err != nil {
+		t.Fatalf("realm file is not JSON: %v", err)
+	}
+	var c map[string]any
+	for _, cl := range realm.Clients {
+		if cl["clientId"] == "ipai-connector" {
+			c = cl
+		}
+	}
+	if c == nil || c["serviceAccountsEnabled"] != true || c["publicClient"] != false || c["secret"] != "${KEYCLOAK_CONNECTOR_SECRET}" ||
+		c["standardFlowEnabled"] != false {
+		t.Fatalf("realm client ipai-connector = %v, want a confidential service-account client with secret ${KEYCLOAK_CONNECTOR_SECRET}", c)
+	}
+	env, _ := ReadEnv(dir)
+	kc := loadCompose(t, dir).Services["keycloak"].Environment["KEYCLOAK_CONNECTOR_SECRET"]
+	if env["KEYCLOAK_CONNECTOR_SECRET"] == "" || kc == nil || *kc != env["KEYCLOAK_CONNECTOR_SECRET"] {
+		t.Errorf("keycloak is not given the generated KEYCLOAK_CONNECTOR_SECRET")
 	}
 }
