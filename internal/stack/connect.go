@@ -34,7 +34,7 @@ type ConnectOptions struct {
 type ConnectResult struct {
 	Service string
 	Key     string // the docker/.env variable
-	Action  string // created, kept (already set), failed
+	Action  string // created, kept (already set), ok (nothing to store), failed
 	Detail  string
 }
 
@@ -90,7 +90,7 @@ func Connect(ctx context.Context, opts ConnectOptions) ([]ConnectResult, error) 
 			case err != nil:
 				r.Action, r.Detail = "failed", err.Error()
 			case key == "":
-				r.Action = "created"
+				r.Action, r.Detail = "ok", "user ready"
 			default:
 				if err := SetEnv(opts.Dir, key, v); err != nil {
 					r.Action, r.Detail = "failed", err.Error()

@@ -11,6 +11,9 @@ import (
 // when their IPAI_TEST_* URLs are set (opt-in): Odoo 18 (an API key that
 // then authenticates), Mattermost (admin login, the bot, its token).
 func TestConnectRealServices(t *testing.T) {
+	if os.Getenv("IPAI_TEST_ODOO_URL")+os.Getenv("IPAI_TEST_MATTERMOST_ADMIN_PASSWORD")+os.Getenv("IPAI_TEST_FOCALBOARD_PASSWORD") == "" {
+		t.Skip("opt-in: set IPAI_TEST_ODOO_URL (+_DB, _LOGIN, _PASSWORD), IPAI_TEST_MATTERMOST_URL with _ADMIN and _ADMIN_PASSWORD, or IPAI_TEST_FOCALBOARD_URL with _USER and _PASSWORD")
+	}
 	c := connector{hc: http.DefaultClient}
 	ctx := context.Background()
 	if u := os.Getenv("IPAI_TEST_ODOO_URL"); u != "" {
