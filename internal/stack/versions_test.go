@@ -47,6 +47,11 @@ func TestComposeRunsTestedVersions(t *testing.T) {
 	if fb.Build == nil || fb.Build.Context != "https://github.com/mattermost/focalboard.git#v8.0.0" || fb.Build.Dockerfile != "docker/Dockerfile" {
 		t.Errorf("focalboard build = %+v, want the v8.0.0 tag of its repository with docker/Dockerfile", fb.Build)
 	}
+	// Its Dockerfile's final stage is debian slim without curl: the health
+	// check must not need it.
+	if hc := fb.HealthCheck; hc == nil || strings.Contains(strings.Join(hc.Test, " "), "curl") || !strings.Contains(strings.Join(hc.Test, " "), "/ping") {
+		t.Errorf("focalboard healthcheck %v: want /ping without curl", hc)
+	}
 }
 
 // TestRealmHasConnectorClient: the Keycloak connector authenticates with
