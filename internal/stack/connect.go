@@ -372,7 +372,11 @@ func (c connector) odooAPIKey(ctx context.Context, base, db, login, pw string) (
 	var sess struct {
 		UID int `json:"uid"`
 	}
-	if err := rpc("/web/session/authenticate", map[string]any{"db": db, "login": login, "password": pw}, &sess); err != nil || sess.UID == 0 {
+	err := rpc("/web/session/authenticate", map[string]any{"db": db, "login": login, "password": pw}, &sess)
+	if err == nil && sess.UID == 0 {
+		err = errors.New("login refused")
+	}
+	if err != nil {
 		return "", fmt.Errorf("log in to Odoo database %s as %s (set %s_ADMIN_PASSWORD in %s if you changed it): %v",
 			db, login, strings.ToUpper(db), EnvFile, err)
 	}
