@@ -38,7 +38,7 @@ runs it, checks it, backs it up and restores it.`,
 	cmd.AddCommand(stackInitCmd(&dir))
 	cmd.AddCommand(stackComposeCmds(&dir, &docker)...)
 	cmd.AddCommand(stackLogsCmd(&dir, &docker), stackHealthCmd(&dir, &docker),
-		stackBackupCmd(&dir, &docker), stackRestoreCmd(&dir, &docker), stackProbeCmd(), stackDoctorCmd(&dir))
+		stackBackupCmd(&dir, &docker), stackRestoreCmd(&dir, &docker), stackProbeCmd(), stackDoctorCmd(&dir), stackConnectCmd(&dir))
 	return cmd
 }
 
@@ -68,6 +68,64 @@ load as the hub would load them.`,
 			return nil
 		},
 	}
+}
+
+func stackConnectCmd(dir *string) *cobra.Command {
+	var urls []string
+	c := &cobra.Command{
+		Use:   "connect",
+		Short: "Create the secrets services make once they run (bot token, API keys) and write them into docker/.env",
+		Long: `connect runs once the stack is up. Through each service's API it creates what only a running
+service can make: the Mattermost bot "ipai" and its access token (logging in as
+MATTERMOST_ADMIN_USER, created as Mattermost's first user — a system admin — when it does not
+exist), the n8n owner and an API key, each Odoo edition's API key for admin (password "admin" of a
+fresh database, or ODOO_<EDITION>_ADMIN_PASSWORD from docker/.env), and the Focalboard user
+FOCALBOARD_USER (registered as the server's first user). It writes the secrets into docker/.env
+(mode 0600; never printed); secrets already set are kept. Restart the hub afterwards so its
+connectors pick them up: docker compose up -d hub.
+--url SERVICE=URL reaches a service elsewhere than its public name (e.g. a published port).`,
+		Example: "  ipai stack connect --dir /srv/ipai\n" +
+			"  ipai stack connect --dir /srv/ipai --url mattermost=http://127.0.0.1:8065",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o := stack.ConnectOptions{Dir: *dir, URLs: map[string]string{}}
+			for _, f := range urls {
+				k, v, ok := strings.Cut(f, "=")
+				if !ok || k == "" || v == "" {
+					return fmt.Errorf("--url %q: want SERVICE=URL, e.g. --url mattermost=http://127.0.0.1:8065", f)
+				}
+				o.URLs[k] = v
+			}
+			res, err := stack.Connect(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			failed, created := 0, 0
+			for _, r := range res {
+				line := fmt.Sprintf("%-8s %-16s %s", r.Action, r.Service, r.Key)
+				if r.Detail != "" {
+					line += "  (" + r.Detail + ")"
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), strings.TrimRight(line, " "))
+				switch r.Action {
+				case "failed":
+					failed++
+				case "created":
+					created++
+				}
+			}
+			if created > 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "restart the hub so its connectors use them: docker compose --project-directory "+
+					filepath.Join(*dir, "docker")+" up -d hub")
+			}
+			if failed > 0 {
+				return &exitError{code: 1, msg: fmt.Sprintf("%d secret(s) not created: fix what is named and run connect again", failed)}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringArrayVar(&urls, "url", nil, "SERVICE=URL: reach SERVICE (mattermost, focalboard, n8n, odoo-<edition>) at URL (repeatable)")
+	return c
 }
 
 func envOr(k, def string) string {

@@ -64,7 +64,9 @@ func Doctor(ctx context.Context, opts DoctorOptions) ([]Finding, error) {
 		return nil, err
 	}
 	for _, e := range envEntries(data) {
-		if env[e.Key] == "" {
+		if _, ok := env[e.Key]; !ok && e.Later {
+			add(EnvFile, "run `ipai stack init` (it adds missing keys and keeps the others)", "%s is missing", e.Key)
+		} else if env[e.Key] == "" && !e.Later {
 			add(EnvFile, "run `ipai stack init` (it adds missing keys and keeps the others)", "%s is missing or empty", e.Key)
 		}
 	}

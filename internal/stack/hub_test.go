@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -302,6 +303,27 @@ func TestGeneratedHubServiceRuns(t *testing.T) {
 			if err := conn.QueryRow(context.Background(),
 				"SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tableowner = 'ipai'").Scan(&n); err != nil || n == 0 {
 				t.Errorf("no tables of the hub in %s (err %v)", db, err)
+			}
+			// The stack's connectors are declared from day one, also those
+			// whose secrets `ipai stack connect` creates later (empty now).
+			want := []string{"boards", "chat", "keycloak", "n8n", "superset"}
+			for _, e := range editions {
+				want = append(want, "odoo-"+e)
+			}
+			if len(editions) == 0 {
+				want = append(want, "odoo-core")
+			}
+			rows, err := conn.Query(context.Background(), "SELECT code FROM connectors WHERE managed ORDER BY code")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			sort.Strings(want)
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("managed connectors %q, want %q", got, want)
 			}
 		})
 	}

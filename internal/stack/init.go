@@ -260,7 +260,7 @@ func writeGenerated(dir string, f template.File, st *state, force bool) (FileRes
 	return res, nil
 }
 
-// secretKeys returns the generated .env variables of a deployment in order,
+// envEntries returns the .env variables of a deployment in order,
 // each with a generator; the rest of the .env is plain settings.
 func envEntries(data template.Data) []envEntry {
 	e := []envEntry{
@@ -271,7 +271,7 @@ func envEntries(data template.Data) []envEntry {
 	for _, db := range data.Databases {
 		e = append(e, envEntry{Key: db.PasswordVar, Secret: hexSecret})
 	}
-	return append(e,
+	e = append(e,
 		envEntry{Key: "N8N_ENCRYPTION_KEY", Secret: b64Secret},
 		envEntry{Key: "SUPERSET_SECRET_KEY", Secret: b64Secret},
 		envEntry{Key: "SUPERSET_GUEST_TOKEN_SECRET", Secret: b64Secret},
@@ -282,13 +282,37 @@ func envEntries(data template.Data) []envEntry {
 		envEntry{Key: "KEYCLOAK_ADMIN_PASSWORD", Secret: hexSecret},
 		envEntry{Key: "IPAI_OIDC_CLIENT_SECRET", Secret: hexSecret},
 		envEntry{Key: "IPAI_MASTER_KEY", Secret: b64Secret},
+		// The hub's connectors (hub/ipai.yaml).
+		envEntry{Key: "KEYCLOAK_CONNECTOR_SECRET", Secret: hexSecret},
+		envEntry{Key: "FOCALBOARD_USER", Value: "ipai"},
+		envEntry{Key: "FOCALBOARD_PASSWORD", Secret: hexSecret},
+		envEntry{Key: "MATTERMOST_ADMIN_USER", Value: "ipai-admin"},
+		envEntry{Key: "MATTERMOST_ADMIN_PASSWORD", Secret: hexSecret},
+		envEntry{Key: "N8N_OWNER_EMAIL", Value: "admin@" + data.Domain},
+		envEntry{Key: "N8N_OWNER_PASSWORD", Secret: n8nPassword},
 	)
+	// Created by the services on first start: `ipai stack connect` fills them.
+	e = append(e, envEntry{Key: "MATTERMOST_BOT_TOKEN", Later: true}, envEntry{Key: "N8N_API_KEY", Later: true})
+	for _, ed := range data.Editions {
+		e = append(e, envEntry{Key: ed.APIKeyVar, Later: true})
+	}
+	return e
+}
+
+// n8nPassword meets n8n's password rule (8–64 characters, a digit and an
+// upper-case letter).
+func n8nPassword() (string, error) {
+	s, err := hexSecret()
+	return "N8n-" + s, err
 }
 
 type envEntry struct {
 	Key    string
 	Value  string
 	Secret func() (string, error)
+	// Later: a secret a service creates once it runs; empty until `ipai
+	// stack connect` fills it.
+	Later bool
 }
 
 // hexSecret is a password safe in URLs, DSNs and shell: 24 random bytes as hex.

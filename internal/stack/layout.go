@@ -18,19 +18,27 @@ const (
 	ProjectDir  = "docker"
 )
 
-// Pinned images. Bump deliberately, one at a time, after reading release notes.
+// Pinned images: the versions the project's tests ran against (README, "Tested
+// versions"). Bump deliberately, one at a time, after the tests ran on the new one.
 var DefaultImages = template.Images{
 	Postgres:   "postgres:15.13-alpine",
 	Redis:      "redis:7.4.2-alpine",
 	Caddy:      "caddy:2.10.0-alpine",
 	Mattermost: "mattermost/mattermost-team-edition:10.5.2",
-	Focalboard: "mattermost/focalboard:7.11.4",
+	// No published image of Focalboard 8.0.0 (the release the client was
+	// checked against) is known: compose builds it from the tag with the
+	// repository's own docker/Dockerfile (see FocalboardBuild).
+	Focalboard: "ipai-focalboard:8.0.0",
 	N8N:        "n8nio/n8n:2.41.1",
-	Superset:   "apache/superset:4.1.2",
-	Keycloak:   "quay.io/keycloak/keycloak:26.2.5",
+	Superset:   "apache/superset:6.1.0",
+	Keycloak:   "quay.io/keycloak/keycloak:26.7.3",
 	Odoo:       "odoo:18.0",
 	Hub:        "ghcr.io/insightpulseai/ipai:0.1.0",
 }
+
+// FocalboardBuild is the build context of Focalboard: release v8.0.0 of its
+// repository (a tag), built with its docker/Dockerfile.
+const FocalboardBuild = "https://github.com/mattermost/focalboard.git#v8.0.0"
 
 // Edition keys accepted by --editions.
 var AllEditions = []string{"core", "marketing", "accounting"}
@@ -62,6 +70,7 @@ func Edition(key, domain string) (template.Edition, error) {
 	e.DB = "odoo_" + key
 	e.Volume = "odoo_" + key + "_data"
 	e.PasswordVar = passwordVar(e.DB)
+	e.APIKeyVar = strings.ToUpper(e.DB) + "_API_KEY"
 	e.Host = e.Host + "." + domain
 	return e, nil
 }
@@ -112,7 +121,7 @@ type Deployment struct {
 
 // Data builds the template data of d.
 func (d Deployment) Data() (template.Data, error) {
-	data := template.Data{Domain: d.Domain, TZ: d.TZ, Email: d.Email, Images: DefaultImages}
+	data := template.Data{Domain: d.Domain, TZ: d.TZ, Email: d.Email, Images: DefaultImages, FocalboardBuild: FocalboardBuild}
 	for _, db := range ServiceDatabases {
 		data.Databases = append(data.Databases, template.Database{Name: db, PasswordVar: passwordVar(db)})
 	}

@@ -114,6 +114,21 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("Hello")) })
 	api := http.NewServeMux()
 	api.HandleFunc("POST /api/v2/login", s.login)
+	// The fake always has its user, so registering without a sign-up token
+	// is refused as Focalboard 8.0.0 refuses it once any user exists
+	// (server/api/auth.go handleRegister: GetRegisteredUserCount > 0).
+	api.HandleFunc("POST /api/v2/register", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Username, Email, Password, Token string }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			apiError(w, 400, "invalid request body")
+			return
+		}
+		if in.Token == "" {
+			apiError(w, 401, "no sign-up token and user(s) already exist")
+			return
+		}
+		apiError(w, 401, "invalid token")
+	})
 	api.HandleFunc("POST /api/v2/logout", s.auth(func(w http.ResponseWriter, r *http.Request, _ string) {
 		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		s.mu.Lock()

@@ -179,6 +179,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/v4/hooks/incoming", s.auth(s.createIncoming))
 	mux.HandleFunc("POST /api/v4/hooks/outgoing", s.auth(s.createOutgoing))
 	mux.HandleFunc("POST /hooks/{id}", s.incoming)
+	s.botRoutes(mux)
 	s.chatRoutes(mux)
 	s.postRoutes(mux)
 	mux.HandleFunc("/api/v4/", func(w http.ResponseWriter, r *http.Request) {

@@ -33,6 +33,7 @@ type Edition struct {
 	DB              string // database name, e.g. odoo_core
 	Volume          string // data volume (filestore, sessions)
 	PasswordVar     string
+	APIKeyVar       string // .env variable of the hub's API key (filled by `ipai stack connect`)
 	Host            string // public host name
 	Port            int    // historical host port of the edition (documentation only)
 	InitModules     string // comma-separated modules of the init profile
@@ -62,6 +63,8 @@ type Data struct {
 	// with its Dockerfile), relative to the compose file's folder; "" runs
 	// the published Images.Hub instead.
 	HubBuild string
+	// FocalboardBuild is the build context (a git URL at a tag) of Focalboard.
+	FocalboardBuild string
 }
 
 // File is one rendered file, its path relative to the deployment directory.
