@@ -157,10 +157,7 @@ func (s *Server) nameOdooValues(ctx context.Context, code string, n odoo.Notific
 			defer oc.auth.Unlock()
 			actx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if _, err := oc.cl.Version(actx); err == nil && oc.cl.Authenticated() {
-				return // Odoo 19+: JSON-2 with the key, no login
-			}
-			if _, err := oc.cl.Authenticate(actx); err != nil {
+			if err := oc.cl.Login(actx); err != nil { // Odoo 19+: the version only (JSON-2, no login)
 				s.Log.Warn("odoo webhook: login to read many2one names failed", "connector", code, "err", err)
 			}
 		}()

@@ -234,26 +234,41 @@ func (c *Client) state() (uid, serie int) {
 	return c.uid, c.serie
 }
 
+// Login makes the client ready for calls: it asks the version when Version
+// has not run and, below Odoo 19 (JSON-RPC), logs in when no uid is kept.
+// ExecuteKW does the same on its first call.
+func (c *Client) Login(ctx context.Context) error {
+	_, _, err := c.ready(ctx)
+	return err
+}
+
+func (c *Client) ready(ctx context.Context) (uid, serie int, err error) {
+	uid, serie = c.state()
+	if serie == 0 {
+		if _, err := c.Version(ctx); err != nil {
+			return 0, 0, err
+		}
+		uid, serie = c.state()
+	}
+	if serie < JSON2Serie && uid == 0 {
+		if uid, err = c.Authenticate(ctx); err != nil {
+			return 0, 0, err
+		}
+	}
+	return uid, serie, nil
+}
+
 // ExecuteKW calls model.method(*args, **kwargs) and decodes the result into
 // out. On Odoo 19+ it goes through JSON-2 instead (json2FromKW). The first
 // call asks the version when Version has not run, so every client picks
 // its API by itself (/jsonrpc is deprecated in 19 and goes in 20).
 func (c *Client) ExecuteKW(ctx context.Context, model, method string, args []any, kwargs map[string]any, out any) error {
-	uid, serie := c.state()
-	if serie == 0 {
-		if _, err := c.Version(ctx); err != nil {
-			return err
-		}
-		uid, serie = c.state()
+	uid, serie, err := c.ready(ctx)
+	if err != nil {
+		return err
 	}
 	if serie >= JSON2Serie {
 		return c.json2FromKW(ctx, model, method, args, kwargs, out)
-	}
-	if uid == 0 {
-		var err error
-		if uid, err = c.Authenticate(ctx); err != nil {
-			return err
-		}
 	}
 	if args == nil {
 		args = []any{}
