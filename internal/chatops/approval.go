@@ -376,9 +376,7 @@ func (s *Service) Act(ctx context.Context, r ActionRequest, c ApprovalContext) (
 			_ = s.DB.FinishApproval(context.WithoutCancel(ctx), c.Nonce, store.ApprovalStale, why, s.now())
 			s.audit(ctx, audit.Entry{Actor: "mattermost:" + u.Username, Action: "chatops.approval.stale", Level: audit.Warning,
 				Target: target, Message: why + "; " + c.Method + " was not called"})
-			msg := fmt.Sprintf("⚠️ %s — no longer awaiting a decision: %s.", c.Title, why)
-			return ActionResponse{Update: s.decidedPost(ctx, mm, r.PostID, c, msg, "#8f8f8f", why+"; nothing was done."),
-				EphemeralText: "Nothing was done: " + why + "."}, nil
+			return s.staleAnswer(ctx, mm, r, c, why), nil
 		}
 	}
 	var res any
@@ -425,9 +423,7 @@ func (s *Service) used(ctx context.Context, mm *mattermost.Client, r ActionReque
 	case store.ApprovalDeciding:
 		return ActionResponse{EphemeralText: fmt.Sprintf("@%s is deciding this right now (%s); nothing else was done.", use.Actor, use.Op)}
 	case store.ApprovalStale:
-		msg := fmt.Sprintf("⚠️ %s — no longer awaiting a decision: %s.", c.Title, use.Message)
-		return ActionResponse{Update: s.decidedPost(ctx, mm, r.PostID, c, msg, "#8f8f8f", use.Message+"; nothing was done."),
-			EphemeralText: "Nothing was done: " + use.Message + "."}
+		return s.staleAnswer(ctx, mm, r, c, use.Message)
 	}
 	icon, color := "✅", "#2eb886"
 	if use.Op == "reject" {
@@ -440,6 +436,14 @@ func (s *Service) used(ctx context.Context, mm *mattermost.Client, r ActionReque
 	msg := fmt.Sprintf("%s %s — %s", icon, c.Title, strings.ToLower(said[:1])+said[1:])
 	return ActionResponse{Update: s.decidedPost(ctx, mm, r.PostID, c, msg, color, use.Message),
 		EphemeralText: "Already decided: " + said + "; nothing else was done."}
+}
+
+// staleAnswer answers a click on a request whose record left the posted
+// state (why): nothing was done, and the post loses its buttons.
+func (s *Service) staleAnswer(ctx context.Context, mm *mattermost.Client, r ActionRequest, c ApprovalContext, why string) ActionResponse {
+	msg := fmt.Sprintf("⚠️ %s — no longer awaiting a decision: %s.", c.Title, why)
+	return ActionResponse{Update: s.decidedPost(ctx, mm, r.PostID, c, msg, "#8f8f8f", why+"; nothing was done."),
+		EphemeralText: "Nothing was done: " + why + "."}
 }
 
 // decidedPost is the update of an approval post after its use: the post's
