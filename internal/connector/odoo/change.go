@@ -44,12 +44,11 @@ func ChangeKind(verb string) string {
 // sends, values the record's fields as read or posted (keys starting with
 // "_", "id", "write_date" and "create_date" are left out of the hash).
 func ChangeKey(model string, id int64, verb, writeDate string, values map[string]any) string {
-	base := "odoo:" + model + ":" + strconv.FormatInt(id, 10) + ":"
 	kind := ChangeKind(verb)
 	if kind == "unlink" {
-		return base + "unlink"
+		return UnlinkKey(model, id)
 	}
-	return base + kind + ":" + NormalizeDatetime(writeDate) + ":" + ValuesHash(values)
+	return "odoo:" + model + ":" + strconv.FormatInt(id, 10) + ":" + kind + ":" + NormalizeDatetime(writeDate) + ":" + ValuesHash(values)
 }
 
 // UnlinkKey is the key of a record's deletion.
