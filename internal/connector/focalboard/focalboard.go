@@ -280,7 +280,7 @@ type Card struct {
 // whole properties map with a non-empty UpdatedProperties (an empty one
 // leaves the properties alone) and has no way to delete one property: to
 // change some properties, send every property the card keeps (see
-// SetCardProperties).
+// ChangeCard).
 type CardPatch struct {
 	Title             *string        `json:"title,omitempty"`
 	Icon              *string        `json:"icon,omitempty"`
