@@ -177,8 +177,11 @@ func (s *Server) nameOdooValues(ctx context.Context, code string, n odoo.Notific
 // another transaction) than this one.
 func (s *Server) laterState(ctx context.Context, eventID string, n odoo.Notification) bool {
 	wd := odoo.NotificationWriteDate(n)
+	if wd == "" { // a deletion: nothing to compare, no read
+		return false
+	}
 	ev, err := s.DB.Event(ctx, eventID)
-	if err != nil || wd == "" {
+	if err != nil {
 		return false
 	}
 	var held struct {
