@@ -384,6 +384,11 @@ func (s *Server) flushWebhooks() {
 // ", " and ": " separators, ASCII only, floats with a decimal point.
 func pyJSON(v any) []byte {
 	var b bytes.Buffer
+	sep := func(i int) { // json.dumps' item separator
+		if i > 0 {
+			b.WriteString(", ")
+		}
+	}
 	var enc func(v any)
 	enc = func(v any) {
 		switch x := v.(type) {
@@ -429,9 +434,7 @@ func pyJSON(v any) []byte {
 		case []any:
 			b.WriteByte('[')
 			for i, e := range x {
-				if i > 0 {
-					b.WriteString(", ")
-				}
+				sep(i)
 				enc(e)
 			}
 			b.WriteByte(']')
@@ -443,9 +446,7 @@ func pyJSON(v any) []byte {
 			sort.Strings(keys)
 			b.WriteByte('{')
 			for i, k := range keys {
-				if i > 0 {
-					b.WriteString(", ")
-				}
+				sep(i)
 				enc(k)
 				b.WriteString(": ")
 				enc(x[k])
