@@ -81,6 +81,13 @@ func (s *Server) deleteBlock(w http.ResponseWriter, r *http.Request, _ string) {
 		apiError(w, 404, "{block ID="+id+"} not found")
 		return
 	}
+	s.deleteCard(id)
+	writeJSON(w, 200, map[string]any{})
+}
+
+// deleteCard removes a card, its content blocks and its place in the
+// creation order (lock held).
+func (s *Server) deleteCard(id string) {
 	delete(s.cards, id)
 	for bid, b := range s.blocks {
 		if b["parentId"] == id {
@@ -93,7 +100,6 @@ func (s *Server) deleteBlock(w http.ResponseWriter, r *http.Request, _ string) {
 			break
 		}
 	}
-	writeJSON(w, 200, map[string]any{})
 }
 
 // deleteBoard answers DELETE /api/v2/boards/{board}: the board, its cards
@@ -109,7 +115,7 @@ func (s *Server) deleteBoard(w http.ResponseWriter, r *http.Request, _ string) {
 	delete(s.boards, id)
 	for cid, c := range s.cards {
 		if c["boardId"] == id {
-			delete(s.cards, cid)
+			s.deleteCard(cid)
 		}
 	}
 	for bid, b := range s.blocks {

@@ -21,7 +21,7 @@ func (s *Server) AddUser(username, email string) string {
 }
 
 // userJSON is a user as Focalboard 8 standalone sends it: no email, no
-// props (recorded in testdata/real.json).
+// props (recorded in internal/connector/focalboard/testdata/focalboard8.json).
 func userJSON(id, username, _ string) map[string]any {
 	return map[string]any{"id": id, "username": username, "nickname": "", "firstname": "", "lastname": "",
 		"create_at": 1700000000000, "update_at": 1700000000000, "delete_at": 0,

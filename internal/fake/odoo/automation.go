@@ -189,9 +189,24 @@ func (s *Server) createAutomation(id int) {
 
 // renamesWebhooks says whether the series renames a rule's webhook actions
 // (Odoo 17.2+ and 18 do; Odoo 19 keeps the given name, as recorded).
-func (s *Server) renamesWebhooks() bool {
-	major, _ := strconv.Atoi(strings.TrimPrefix(strings.SplitN(s.serie, ".", 2)[0], "saas~"))
-	return major < 19
+func (s *Server) renamesWebhooks() bool { return s.major() < 19 }
+
+// major is the serie's major version: 18 for "18.0" and "saas~18.3"
+// (lock held).
+func (s *Server) major() int {
+	m, _ := strconv.Atoi(strings.TrimPrefix(strings.SplitN(s.serie, ".", 2)[0], "saas~"))
+	return m
+}
+
+// noIDs is what execute_kw answers when a record method gets no ids
+// (odoo/api.py call_kw indexing its args): a tuple on Odoo 18, a list on
+// 19, as the real ones answer (lock held).
+func (s *Server) noIDs() *Error {
+	seq := "list"
+	if s.major() < 19 {
+		seq = "tuple"
+	}
+	return &Error{Name: "builtins.IndexError", Message: seq + " index out of range"}
 }
 
 // fire queues the posts of the rules a change triggers (caller holds s.mu).
@@ -384,6 +399,11 @@ func (s *Server) flushWebhooks() {
 // ", " and ": " separators, ASCII only, floats with a decimal point.
 func pyJSON(v any) []byte {
 	var b bytes.Buffer
+	sep := func(i int) { // json.dumps' item separator
+		if i > 0 {
+			b.WriteString(", ")
+		}
+	}
 	var enc func(v any)
 	enc = func(v any) {
 		switch x := v.(type) {
@@ -429,9 +449,7 @@ func pyJSON(v any) []byte {
 		case []any:
 			b.WriteByte('[')
 			for i, e := range x {
-				if i > 0 {
-					b.WriteString(", ")
-				}
+				sep(i)
 				enc(e)
 			}
 			b.WriteByte(']')
@@ -443,9 +461,7 @@ func pyJSON(v any) []byte {
 			sort.Strings(keys)
 			b.WriteByte('{')
 			for i, k := range keys {
-				if i > 0 {
-					b.WriteString(", ")
-				}
+				sep(i)
 				enc(k)
 				b.WriteString(": ")
 				enc(x[k])

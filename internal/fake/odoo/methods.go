@@ -30,7 +30,7 @@ func (s *Server) EnablePurchase() {
 	transition := func(to string, result any) Method {
 		return func(recs map[int]Record, args []any, _ map[string]any) (any, *Error) {
 			if len(args) == 0 {
-				return nil, &Error{Name: "builtins.IndexError", Message: "list index out of range"}
+				return nil, s.noIDs()
 			}
 			ids, e := toIDs(args[0])
 			if e != nil {

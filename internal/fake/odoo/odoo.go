@@ -369,9 +369,8 @@ const notFoundNoDB = `<!DOCTYPE html>
 
 func (s *Server) json2API() bool {
 	s.mu.Lock()
-	serie := s.serie
-	s.mu.Unlock()
-	return strings.HasPrefix(serie, "19") || strings.HasPrefix(serie, "2") || strings.HasPrefix(serie, "saas~19")
+	defer s.mu.Unlock()
+	return s.major() >= 19
 }
 
 func notFoundHTML(w http.ResponseWriter, page string) {

@@ -94,7 +94,7 @@ func (s *Server) execute(model, method string, args []any, kw map[string]any) (a
 	var ids []int
 	if !sg.model {
 		if len(args) == 0 {
-			return nil, &Error{Name: "builtins.IndexError", Message: "list index out of range"}
+			return nil, s.noIDs()
 		}
 		var e *Error
 		if ids, e = toIDs(args[0]); e != nil {

@@ -90,7 +90,7 @@ func (s *Server) checkFields(model string, fields any) *Error {
 		if _, ok := defs[name]; !ok {
 			// Odoo 18: "Invalid field 'x' on model 'y'"; 19: "… on 'y'" (recorded)
 			on := "on model"
-			if strings.HasPrefix(s.serie, "19") || strings.HasPrefix(s.serie, "2") || strings.HasPrefix(s.serie, "saas~19") {
+			if s.major() >= 19 {
 				on = "on"
 			}
 			return &Error{Name: "builtins.ValueError", Message: fmt.Sprintf("Invalid field %s %s %s", pyRepr(name), on, pyRepr(model))}
