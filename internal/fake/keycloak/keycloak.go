@@ -42,11 +42,11 @@ type Server struct {
 	serviceAccountsOff bool
 }
 
-// New starts a fake Keycloak 26.0.7 with realm "ipai" and client "ipai-hub",
+// New starts a fake Keycloak 26.7.3 (the version its transcripts were recorded from) with realm "ipai" and client "ipai-hub",
 // which has a service account with realm-management view-system (so it
 // may read /admin/serverinfo).
 func New() *Server {
-	s := &Server{version: "26.0.7", clients: map[string]string{ClientID: ClientSecret}, tokens: map[string]string{},
+	s := &Server{version: "26.7.3", clients: map[string]string{ClientID: ClientSecret}, tokens: map[string]string{},
 		noSA: map[string]bool{}, viewers: map[string]bool{ClientID: true}}
 	s.Server = httptest.NewServer(s.Wrap(s.routes()))
 	return s
