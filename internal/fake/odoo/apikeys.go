@@ -6,9 +6,11 @@ package odoo
 // without a recent identity check it creates a res.users.identitycheck and
 // answers the window action of that wizard; write {password} on it, then
 // run_check checks the password and answers make_key's action, whose
-// context.default_key is the key. Recorded against a real Odoo
-// 18.0-20250421 (the answers' shapes below are those it gave). The fake
-// answers its one admin API key, APIKey.
+// context.default_key is the key. The flow was run against a real Odoo
+// 18.0-20250421 (`ipai stack connect` made a key there that passed
+// common.authenticate), but its answers are NOT recorded as a transcript:
+// the shapes below follow the source, not a recording. The fake answers
+// its one admin API key, APIKey.
 func (s *Server) EnableAPIKeys() {
 	s.SetMethod("res.users.identitycheck", "run_check", func(recs map[int]Record, args []any, _ map[string]any) (any, *Error) {
 		ids, e := toIDs(firstArg(args))
