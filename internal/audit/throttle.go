@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -19,8 +20,14 @@ const maxThrottleKeys = 4096
 // the caller being refused (use the action, a hook id that exists, …).
 type Throttle struct {
 	mu   sync.Mutex
-	last map[string]time.Time
-	held map[string]int
+	keys map[string]*throttled
+}
+
+// throttled is one key's state: its last entry and the refusals held back
+// since.
+type throttled struct {
+	last time.Time
+	held int
 }
 
 // Allow counts one refusal for key at now and reports whether an entry may
@@ -29,26 +36,31 @@ type Throttle struct {
 func (t *Throttle) Allow(key string, now time.Time) (int, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.last == nil {
-		t.last, t.held = map[string]time.Time{}, map[string]int{}
+	if t.keys == nil {
+		t.keys = map[string]*throttled{}
 	}
-	if _, known := t.last[key]; !known && len(t.last) >= maxThrottleKeys {
-		for k, at := range t.last {
-			if now.Sub(at) >= ThrottleEvery {
-				delete(t.last, k)
-				delete(t.held, k)
+	k, known := t.keys[key]
+	if !known && len(t.keys) >= maxThrottleKeys {
+		for old, o := range t.keys {
+			if now.Sub(o.last) >= ThrottleEvery {
+				delete(t.keys, old)
 			}
 		}
-		if len(t.last) >= maxThrottleKeys { // still full: new keys share one
+		if len(t.keys) >= maxThrottleKeys { // still full: new keys share one
 			key = "\x00other"
+			k, known = t.keys[key]
 		}
 	}
-	t.held[key]++
-	if last, ok := t.last[key]; ok && now.Sub(last) < ThrottleEvery {
+	if !known {
+		k = &throttled{}
+		t.keys[key] = k
+	}
+	k.held++
+	if known && now.Sub(k.last) < ThrottleEvery {
 		return 0, false
 	}
-	n := t.held[key]
-	t.held[key], t.last[key] = 0, now
+	n := k.held
+	k.held, k.last = 0, now
 	return n, true
 }
 
@@ -63,19 +75,5 @@ func Clip(s string, n int) string {
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + "…(" + itoa(len(s)-cut) + " bytes cut)"
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
+	return s[:cut] + "…(" + strconv.Itoa(len(s)-cut) + " bytes cut)"
 }

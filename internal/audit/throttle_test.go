@@ -17,8 +17,8 @@ func TestThrottleBoundsEntriesAndMemory(t *testing.T) {
 			written++
 		}
 	}
-	if written > maxThrottleKeys+1 || len(th.last) > maxThrottleKeys+1 {
-		t.Fatalf("100,000 distinct keys in one window: %d entries, %d keys kept", written, len(th.last))
+	if written > maxThrottleKeys+1 || len(th.keys) > maxThrottleKeys+1 {
+		t.Fatalf("100,000 distinct keys in one window: %d entries, %d keys kept", written, len(th.keys))
 	}
 }
 

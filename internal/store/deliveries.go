@@ -281,16 +281,8 @@ func (db *DB) CompleteDeliveriesFor(ctx context.Context, hub string, now time.Ti
 		if err != nil {
 			return nil, fmt.Errorf("record outcomes: %w", err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var d string
-			if err := rows.Scan(&d); err != nil {
-				return nil, fmt.Errorf("record outcomes: %w", err)
-			}
-			done[d] = true
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("record outcomes: %w", mapErr(err))
+		if err := collectIDs(rows, done); err != nil {
+			return nil, fmt.Errorf("record outcomes: %w", err)
 		}
 		return fencedOf(outs, done), nil
 	}
@@ -316,19 +308,10 @@ func (db *DB) CompleteDeliveriesFor(ctx context.Context, hub string, now time.Ti
 				UPDATE deliveries SET state = v.state, next_attempt_at = v.next_at, lease_until = 0, last_status = v.status,
 				last_error = v.err, updated_at = ? FROM v WHERE deliveries.id = v.id AND deliveries.attempts = v.n AND deliveries.state = 'running'
 				AND deliveries.claimed_by = ? RETURNING deliveries.id`, args...)
+			if err == nil {
+				err = collectIDs(rows, done)
+			}
 			if err != nil {
-				return fmt.Errorf("record outcomes: %w", err)
-			}
-			for rows.Next() {
-				var d string
-				if err := rows.Scan(&d); err != nil {
-					rows.Close()
-					return fmt.Errorf("record outcomes: %w", err)
-				}
-				done[d] = true
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
 				return fmt.Errorf("record outcomes: %w", err)
 			}
 		}
@@ -338,6 +321,19 @@ func (db *DB) CompleteDeliveriesFor(ctx context.Context, hub string, now time.Ti
 		return nil, err
 	}
 	return fencedOf(outs, done), nil
+}
+
+// collectIDs adds the ids rows return (one column) to done and closes rows.
+func collectIDs(rows *sql.Rows, done map[string]bool) error {
+	defer rows.Close()
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return err
+		}
+		done[d] = true
+	}
+	return mapErr(rows.Err())
 }
 
 func fencedOf(outs []Outcome, done map[string]bool) []string {

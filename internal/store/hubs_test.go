@@ -13,15 +13,25 @@ func regHub(t *testing.T, db *DB, id string, pid int, at time.Time) {
 	}
 }
 
+// twoHubs registers hubs A and B at now and seeds event ev1 with a
+// delivery for each of ids.
+func twoHubs(t *testing.T, db *DB, now time.Time, ids ...string) {
+	t.Helper()
+	regHub(t, db, "A", 1, now)
+	regHub(t, db, "B", 2, now)
+	var ds []Delivery
+	for _, id := range ids {
+		ds = append(ds, newDel(id, "ev1", now))
+	}
+	seedEvent(t, db, "ev1", ds...)
+}
+
 // The claims of a hub that stopped beating are taken back at once, not
 // after their lease; its late outcome is fenced and the new claim's wins.
 func TestDeadHubClaimsReleasedAtOnce(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *DB) {
-		ctx := context.Background()
-		now := time.Now().Truncate(time.Microsecond)
-		regHub(t, db, "A", 1, now)
-		regHub(t, db, "B", 2, now)
-		seedEvent(t, db, "ev1", newDel("d1", "ev1", now))
+		ctx, now := context.Background(), time.Now().Truncate(time.Microsecond)
+		twoHubs(t, db, now, "d1")
 		lease := 90 * time.Second
 		cs, err := db.ClaimDeliveriesFor(ctx, "A", now, lease, 10)
 		if err != nil || len(cs) != 1 {
@@ -81,11 +91,8 @@ func TestDeadHubClaimsReleasedAtOnce(t *testing.T) {
 // claims made without an identity are left to their lease.
 func TestRemovedHubClaimsReleased(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *DB) {
-		ctx := context.Background()
-		now := time.Now().Truncate(time.Microsecond)
-		regHub(t, db, "A", 1, now)
-		regHub(t, db, "B", 2, now)
-		seedEvent(t, db, "ev1", newDel("d1", "ev1", now), newDel("d2", "ev1", now))
+		ctx, now := context.Background(), time.Now().Truncate(time.Microsecond)
+		twoHubs(t, db, now, "d1", "d2")
 		if cs, _ := db.ClaimDeliveriesFor(ctx, "A", now, time.Hour, 1); len(cs) != 1 {
 			t.Fatalf("A's claim: %+v", cs)
 		}
@@ -112,11 +119,8 @@ func TestRemovedHubClaimsReleased(t *testing.T) {
 // receiver), and a live hub extending its lease keeps them.
 func TestLiveHubClaimsBoundByLease(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *DB) {
-		ctx := context.Background()
-		now := time.Now().Truncate(time.Microsecond)
-		regHub(t, db, "A", 1, now)
-		regHub(t, db, "B", 2, now)
-		seedEvent(t, db, "ev1", newDel("d1", "ev1", now), newDel("d2", "ev1", now))
+		ctx, now := context.Background(), time.Now().Truncate(time.Microsecond)
+		twoHubs(t, db, now, "d1", "d2")
 		lease := 90 * time.Second
 		if cs, _ := db.ClaimDeliveriesFor(ctx, "A", now, lease, 10); len(cs) != 2 {
 			t.Fatalf("A claims %+v", cs)
