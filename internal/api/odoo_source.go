@@ -37,9 +37,6 @@ func OdooTokenHash(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// odooRefusals throttles audit warnings of refused Odoo posts per connector.
-var odooRefusals audit.Throttle
-
 // receiveOdoo turns an Odoo "Send Webhook Notification" into an event
 // odoo.<model>.<verb> from source <connector_code>; it answers 200 only once
 // the event is committed.
@@ -205,7 +202,7 @@ func validVerb(v string) bool {
 }
 
 func (s *Server) warnOdoo(r *http.Request, code, why string) {
-	n, ok := odooRefusals.Allow(code, time.Now())
+	n, ok := s.odooRefusals.Allow(code, time.Now())
 	if !ok {
 		return
 	}

@@ -75,6 +75,8 @@ type Server struct {
 
 	metrics   *metrics
 	odooNames odooNames
+	// odooRefusals throttles audit warnings of refused Odoo posts per connector.
+	odooRefusals audit.Throttle
 }
 
 // HandlerFunc is a route's handler; a returned error becomes the JSON error
