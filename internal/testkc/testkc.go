@@ -438,16 +438,7 @@ func (s *Server) RSS() (int64, error) {
 		if len(f) < 3 || f[2] != strconv.Itoa(s.PID()) {
 			continue
 		}
-		status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(status), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				total += kb << 10
-			}
-		}
+		total += testproc.VmRSS(pid) << 10
 	}
 	return total, nil
 }

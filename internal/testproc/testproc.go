@@ -1,10 +1,13 @@
 // Package testproc holds what the packages that start a real server for
 // tests (testpg, testkc, testsuperset, n8ntest) share: a free loopback port
-// and stopping a server's process group.
+// stopping a server's process group and its memory use.
 package testproc
 
 import (
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -30,4 +33,20 @@ func StopGroup(pid int, done <-chan struct{}, grace time.Duration) {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		<-done
 	}
+}
+
+// VmRSS is the resident memory of process pid in KiB, read from
+// /proc/<pid>/status (Linux); 0 when it cannot be read.
+func VmRSS(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb
+		}
+	}
+	return 0
 }

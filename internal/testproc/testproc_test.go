@@ -2,6 +2,7 @@ package testproc
 
 import (
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -50,5 +51,14 @@ func TestStopGroup(t *testing.T) {
 				t.Fatalf("took %s (grace %s, ignores SIGTERM: %v)", took, grace, tc.ignoresTerm)
 			}
 		})
+	}
+}
+
+func TestVmRSS(t *testing.T) {
+	if kb := VmRSS(os.Getpid()); kb <= 0 {
+		t.Fatalf("VmRSS(self) = %d", kb)
+	}
+	if kb := VmRSS(-1); kb != 0 {
+		t.Fatalf("VmRSS(-1) = %d", kb)
 	}
 }

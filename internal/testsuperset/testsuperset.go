@@ -368,17 +368,7 @@ func (s *Server) RSS() int {
 		}
 	}
 	for _, p := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				var kb int
-				fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
-				total += kb
-			}
-		}
+		total += int(testproc.VmRSS(p))
 	}
 	return total
 }
