@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -31,6 +30,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/insightpulseai/ipai/internal/testproc"
 )
 
 // Version is the Keycloak that scripts/keycloak-install.sh installs.
@@ -172,11 +173,11 @@ func start(opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	port, err := freePort()
+	port, err := testproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	mport, err := freePort()
+	mport, err := testproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -261,13 +262,7 @@ func (s *Server) PID() int { return s.cmd.Process.Pid }
 // Stop ends Keycloak and removes its home.
 func (s *Server) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(20 * time.Second):
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.done
-		}
+		testproc.StopGroup(s.cmd.Process.Pid, s.done, 20*time.Second)
 	}
 	_ = os.RemoveAll(s.home)
 }
@@ -421,15 +416,6 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // RSS is the resident memory of Keycloak's processes (the kc.sh process
 // group), in bytes, read from /proc (Linux).
 func (s *Server) RSS() (int64, error) {
@@ -452,16 +438,7 @@ func (s *Server) RSS() (int64, error) {
 		if len(f) < 3 || f[2] != strconv.Itoa(s.PID()) {
 			continue
 		}
-		status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(status), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				total += kb << 10
-			}
-		}
+		total += testproc.VmRSS(pid) << 10
 	}
 	return total, nil
 }

@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -28,6 +27,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/insightpulseai/ipai/internal/testproc"
 )
 
 // Cluster is a running PostgreSQL server tests may use.
@@ -187,7 +188,7 @@ func start() (*Cluster, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if c.port, err = freePort(); err != nil {
+	if c.port, err = testproc.FreePort(); err != nil {
 		return nil, err
 	}
 	c.AdminURL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
@@ -213,13 +214,4 @@ func FindBinDir() string {
 		return filepath.Dir(matches[len(matches)-1])
 	}
 	return ""
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

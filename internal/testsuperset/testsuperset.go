@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,6 +31,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/insightpulseai/ipai/internal/testproc"
 )
 
 // Credentials of the admin user and the secrets of the test Superset.
@@ -267,15 +268,6 @@ func copyFile(from, to string) error {
 	return out.Close()
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // StartTimeout bounds template creation plus server start (a loaded
 // 2-core machine needs minutes for the first).
 var StartTimeout = 6 * time.Minute
@@ -303,7 +295,7 @@ func start() (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := testproc.FreePort()
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -376,17 +368,7 @@ func (s *Server) RSS() int {
 		}
 	}
 	for _, p := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				var kb int
-				fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
-				total += kb
-			}
-		}
+		total += int(testproc.VmRSS(p))
 	}
 	return total
 }
@@ -404,13 +386,7 @@ func (s *Server) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.done
-	}
+	testproc.StopGroup(s.cmd.Process.Pid, s.done, 10*time.Second)
 	s.log.Close()
 	_ = os.RemoveAll(s.Dir)
 	s.cmd = nil

@@ -1,0 +1,52 @@
+// Package testproc holds what the packages that start a real server for
+// tests (testpg, testkc, testsuperset, n8ntest) share: a free loopback port
+// stopping a server's process group and its memory use.
+package testproc
+
+import (
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// StopGroup sends SIGTERM to the process group led by pid (started with
+// Setpgid) and waits for done (closed when the leader has been waited for);
+// after grace it sends SIGKILL and waits for done again.
+func StopGroup(pid int, done <-chan struct{}, grace time.Duration) {
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// VmRSS is the resident memory of process pid in KiB, read from
+// /proc/<pid>/status (Linux); 0 when it cannot be read.
+func VmRSS(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb
+		}
+	}
+	return 0
+}

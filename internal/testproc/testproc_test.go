@@ -1,0 +1,64 @@
+package testproc
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestFreePort(t *testing.T) {
+	p, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+	if err != nil {
+		t.Fatalf("port %d not free: %v", p, err)
+	}
+	l.Close()
+}
+
+func TestStopGroup(t *testing.T) {
+	for _, tc := range []struct {
+		name, script string
+		ignoresTerm  bool
+	}{
+		{"term", "sleep 60 & wait", false},
+		{"kill after grace", "trap '' TERM; sleep 60 & wait; wait", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command("sh", "-c", tc.script)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			time.Sleep(100 * time.Millisecond)
+			const grace = 2 * time.Second
+			began := time.Now()
+			StopGroup(cmd.Process.Pid, done, grace)
+			select {
+			case <-done:
+			default:
+				t.Fatal("StopGroup returned before the leader ended")
+			}
+			if took := time.Since(began); (took >= grace) != tc.ignoresTerm {
+				t.Fatalf("took %s (grace %s, ignores SIGTERM: %v)", took, grace, tc.ignoresTerm)
+			}
+		})
+	}
+}
+
+func TestVmRSS(t *testing.T) {
+	if kb := VmRSS(os.Getpid()); kb <= 0 {
+		t.Fatalf("VmRSS(self) = %d", kb)
+	}
+	if kb := VmRSS(-1); kb != 0 {
+		t.Fatalf("VmRSS(-1) = %d", kb)
+	}
+}
