@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/loop"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -166,16 +167,7 @@ func (d *Dispatcher) releaseDead(ctx context.Context, now time.Time) {
 // back the claims of dead hubs and extends the leases of this hub's claims
 // in flight before they run out.
 func (d *Dispatcher) heartbeat(ctx context.Context) {
-	t := time.NewTicker(d.o.Heartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		d.beat(ctx)
-	}
+	loop.Every(ctx, d.o.Heartbeat, d.o.Heartbeat, d.beat)
 }
 
 func (d *Dispatcher) beat(ctx context.Context) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/connector"
+	"github.com/insightpulseai/ipai/internal/loop"
 )
 
 // Defaults.
@@ -30,16 +31,14 @@ const (
 	StateDown    = "down"
 )
 
-// Clock is the time source.
+// Clock is the time source of the results' timestamps.
 type Clock interface {
 	Now() time.Time
-	After(d time.Duration) <-chan time.Time
 }
 
 type realClock struct{}
 
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (realClock) Now() time.Time { return time.Now() }
 
 // Target is one connector to check.
 type Target struct {
@@ -106,14 +105,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	if iv <= 0 {
 		iv = DefaultInterval
 	}
-	for {
-		_ = r.RunOnce(ctx)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-r.clock().After(iv):
-		}
-	}
+	loop.Every(ctx, 0, iv, func(ctx context.Context) { _ = r.RunOnce(ctx) })
+	return ctx.Err()
 }
 
 // RunOnce checks every target once, concurrently (at most Concurrency at a time).

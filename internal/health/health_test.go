@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/connector"
@@ -13,24 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// fakeClock advances only when told to.
+// fakeClock stands still.
 type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time
-	ch  chan time.Time
 }
 
 func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	return c.ch
-}
-func (c *fakeClock) tick(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	now := c.now
-	c.mu.Unlock()
-	c.ch <- now
-}
 
 // switchable is a connector whose outcome the test sets.
 type switchable struct {
@@ -101,23 +91,36 @@ func TestHistoryIsBounded(t *testing.T) {
 	}
 }
 
+// Run checks at once, then every Interval, until its context ends.
 func TestRunUsesInterval(t *testing.T) {
-	c := &switchable{ok: true}
-	clk := &fakeClock{now: time.Unix(0, 0), ch: make(chan time.Time)}
-	r := &Runner{Targets: func(context.Context) ([]Target, error) { return []Target{{Code: "a", Conn: c}}, nil }, Clock: clk}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- r.Run(ctx) }()
-	clk.tick(time.Minute) // unblocks the wait after round 1
-	clk.tick(time.Minute) // after round 2
-	cancel()
-	<-done
-	c.mu.Lock()
-	n := c.n
-	c.mu.Unlock()
-	if n < 2 || n > 3 {
-		t.Fatalf("checks run = %d, want 2 or 3", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		c := &switchable{ok: true}
+		r := &Runner{Targets: func(context.Context) ([]Target, error) { return []Target{{Code: "a", Conn: c}}, nil },
+			Interval: time.Minute}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		checks := func() int { synctest.Wait(); c.mu.Lock(); defer c.mu.Unlock(); return c.n }
+		if n := checks(); n != 1 {
+			t.Fatalf("checks at start = %d, want 1", n)
+		}
+		time.Sleep(time.Minute - time.Nanosecond)
+		if n := checks(); n != 1 {
+			t.Fatalf("checks before the interval = %d, want 1", n)
+		}
+		time.Sleep(time.Nanosecond)
+		if n := checks(); n != 2 {
+			t.Fatalf("checks after one interval = %d, want 2", n)
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run returned %v", err)
+		}
+		time.Sleep(time.Hour)
+		if n := checks(); n != 2 {
+			t.Fatalf("checks after Run returned = %d, want 2", n)
+		}
+	})
 }
 
 func TestPruneAndMetrics(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/insightpulseai/ipai/internal/loop"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -113,27 +114,23 @@ func (s *Service) ApplyConfig(ctx context.Context, specs []Spec, now time.Time) 
 // Watch reloads the rules whenever the table changes (another replica
 // edited them), checking every interval until ctx ends.
 func (s *Service) Watch(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	loop.Every(ctx, every, every, s.check)
+}
+
+// check reloads the rules if the table changed since they were loaded.
+func (s *Service) check(ctx context.Context) {
+	v, err := s.DB.RulesVersion(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.Log.Warn("rules watch failed", "err", err)
 		}
-		v, err := s.DB.RulesVersion(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.Log.Warn("rules watch failed", "err", err)
-			}
-			continue
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v != s.version {
+		if err := s.reload(ctx); err != nil {
+			s.Log.Warn("rules reload failed", "err", err)
 		}
-		s.mu.Lock()
-		if v != s.version {
-			if err := s.reload(ctx); err != nil {
-				s.Log.Warn("rules reload failed", "err", err)
-			}
-		}
-		s.mu.Unlock()
 	}
 }

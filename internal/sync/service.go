@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/insightpulseai/ipai/internal/loop"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -81,9 +82,7 @@ func (s *Service) Run(ctx context.Context) {
 		log = slog.Default()
 	}
 	var lastSweep time.Time
-	t := time.NewTicker(iv)
-	defer t.Stop()
-	for {
+	loop.Every(ctx, 0, iv, func(ctx context.Context) {
 		sweep := time.Since(lastSweep) >= sw
 		if sweep {
 			lastSweep = time.Now()
@@ -109,10 +108,5 @@ func (s *Service) Run(ctx context.Context) {
 				log.Info("board sync", "pair", name, "report", fmt.Sprintf("%+v", rep))
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }

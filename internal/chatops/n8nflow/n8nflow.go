@@ -20,6 +20,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/connector/n8n"
 	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/loop"
 	"github.com/insightpulseai/ipai/internal/rule/action"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -109,21 +110,13 @@ func (f *Service) Loop(ctx context.Context) {
 	if every <= 0 {
 		every = 5 * time.Minute
 	}
-	t := time.NewTimer(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	loop.Every(ctx, time.Second, every, func(ctx context.Context) {
 		if n, err := f.Sync(ctx); err != nil && ctx.Err() == nil {
 			f.Log.Warn("n8n workflow sync failed", "err", err)
 		} else if err == nil {
 			f.Log.Debug("n8n workflows synced", "n", n)
 		}
-		t.Reset(every)
-	}
+	})
 }
 
 // Find returns a registered workflow by id or name (case-insensitive).
