@@ -101,11 +101,14 @@ func startHubIn(b *testing.B, dir, url string, serve bool) (*app.App, string, fu
 	if !serve {
 		return a, "", a.Close
 	}
+	addr, err := a.Listen()
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ready) }()
-	return a, "http://" + <-ready, func() { cancel(); <-done; a.Close() }
+	go func() { done <- a.Run(ctx) }()
+	return a, "http://" + addr, func() { cancel(); <-done; a.Close() }
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {

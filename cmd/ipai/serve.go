@@ -89,7 +89,7 @@ func newServeCmd() *cobra.Command {
 			if a.UI != nil {
 				a.UI.SetupPublic = setupPublic
 			}
-			return a.Serve(cmd.Context(), nil)
+			return a.Run(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "", "listen address host:port (env IPAI_LISTEN; default 127.0.0.1:8080)")

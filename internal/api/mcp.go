@@ -47,18 +47,7 @@ type MCP struct {
 	handlers map[string]http.Handler
 }
 
-var mcpMounts sync.Map // *Server → *MCP
-
-// MountMCP makes s serve the given MCP servers.
-func (s *Server) MountMCP(m *MCP) { mcpMounts.Store(s, m) }
-
-func (s *Server) mcp() (*MCP, bool) {
-	v, ok := mcpMounts.Load(s)
-	if !ok {
-		return nil, false
-	}
-	return v.(*MCP), true
-}
+func (s *Server) mcp() (*MCP, bool) { return s.MCP, s.MCP != nil }
 
 func init() {
 	for _, m := range []string{http.MethodPost, http.MethodGet, http.MethodDelete} {

@@ -40,8 +40,8 @@ func newMCPHarness(t testing.TB) *mcpHarness {
 	env := &mcpserver.Env{Audit: al}
 	oc := odoo.New(f.URL, fakeodoo.DB, fakeodoo.Login, fakeodoo.APIKey, nil)
 	s := &Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.DiscardHandler)}
-	s.MountMCP(&MCP{Servers: map[string]*mcp.Server{"odoo": mcpserver.NewOdoo(env, oc, mcpserver.OdooPolicy{WriteModels: []string{"res.partner"}})},
-		TrustedOrigins: []string{"https://agent.example.com"}})
+	s.MCP = &MCP{Servers: map[string]*mcp.Server{"odoo": mcpserver.NewOdoo(env, oc, mcpserver.OdooPolicy{WriteModels: []string{"res.partner"}})},
+		TrustedOrigins: []string{"https://agent.example.com"}}
 	srv := serve(t, s, f.Close, env.Flush)
 	tokens := auth.NewTokens(db)
 	return &mcpHarness{api: s, srv: srv, db: db, fake: f, env: env, token: func(scopes ...string) string {

@@ -19,8 +19,10 @@ type metrics struct {
 	handler  http.Handler
 }
 
-func newMetrics(db *store.DB) *metrics {
-	reg := prometheus.NewRegistry()
+func newMetrics(db *store.DB, reg *prometheus.Registry) *metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	m := &metrics{
 		reg: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -45,10 +47,11 @@ func (m *metrics) observe(route, method string, status int, d time.Duration) {
 	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
 }
 
-// Registry is where other parts of ipai register their own metrics.
+// Registry is where other parts of ipai register their own metrics (the
+// Server's Metrics, if set).
 func (s *Server) Registry() *prometheus.Registry {
 	if s.metrics == nil {
-		s.metrics = newMetrics(s.DB)
+		s.metrics = newMetrics(s.DB, s.Metrics)
 	}
 	return s.metrics.reg
 }

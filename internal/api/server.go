@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/chatops"
@@ -72,6 +74,11 @@ type Server struct {
 	// Sessions, when set, are the admin UI's sessions, accepted by routes
 	// registered with routeSession.
 	Sessions *auth.Sessions
+	// MCP, when set, serves the MCP servers at /mcp/{server}.
+	MCP *MCP
+	// Metrics, when set, is the registry /metrics serves, where the
+	// server adds its own metrics (nil: a registry of its own; see Registry).
+	Metrics *prometheus.Registry
 
 	metrics   *metrics
 	odooNames odooNames
@@ -118,7 +125,7 @@ func (s *Server) Handler() http.Handler {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
 	if s.metrics == nil {
-		s.metrics = newMetrics(s.DB)
+		s.metrics = newMetrics(s.DB, s.Metrics)
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes {

@@ -12,26 +12,33 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/getsentry/sentry-go"
 	"github.com/mattn/go-isatty"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/buildinfo"
+	"github.com/insightpulseai/ipai/internal/chatops/n8nflow"
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/delivery"
 	"github.com/insightpulseai/ipai/internal/health"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
+	"github.com/insightpulseai/ipai/internal/loop"
 	"github.com/insightpulseai/ipai/internal/mcpserver"
 	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
+	ipaisync "github.com/insightpulseai/ipai/internal/sync"
 	"github.com/insightpulseai/ipai/internal/ui"
 )
 
@@ -40,39 +47,44 @@ import (
 // recorded none.
 var Version = buildinfo.Current().Version
 
-// App is a running hub.
+// App is the hub: the services New builds from the configuration, the
+// workers Run runs, and the resources Close releases (Caddy's provision →
+// run → cleanup). The exported fields are for commands and tests; nothing
+// sets them after New.
 type App struct {
 	Cfg   config.Config
 	Log   *slog.Logger
 	DB    *store.DB
 	Audit *audit.Log
-	API   *api.Server
-	// Connectors manages connectors; Health checks the active ones.
+	// API serves /api/, /hooks/, /mcp/ and the probes; UI is the admin web
+	// UI (nil when disabled).
+	API *api.Server
+	UI  *ui.Server
+	// Connectors manages connectors.
 	Connectors *integration.Service
-	Health     *health.Runner
-
-	// Box seals secrets; Guard checks every outbound call.
-	Box   *secret.Box
-	Guard *outbound.Guard
-
-	// The event path: Router plans deliveries, Ingester commits events,
-	// Hooks receives them, Endpoints and Dispatcher deliver.
-	Router     *rule.Router
+	// The event path: Ingester commits events, Hooks receives them,
+	// Endpoints and Dispatcher deliver.
 	Ingester   *inbound.Ingester
 	Hooks      *inbound.Hooks
 	Endpoints  *delivery.Endpoints
 	Dispatcher *delivery.Dispatcher
-	// Rules keeps the router's routing rules in step with the store.
-	Rules *rule.Service
-	// UI is the admin web UI (nil when disabled).
-	UI *ui.Server
 
-	// Now is the clock of background jobs.
-	Now func() time.Time
+	box     *secret.Box
+	guard   *outbound.Guard
+	health  *health.Runner
+	notices *healthNotices // nil: health transitions are not posted
+	rules   *rule.Service
+	sync    *ipaisync.Service // nil: no watchers or board links
+	flows   *n8nflow.Service
+	pulser  *mcpserver.PulserService
+	mcpEnv  *mcpserver.Env
 
-	// mcpEnv is the MCP servers' shared state (its queued audit entries are
-	// written on Close).
-	mcpEnv *mcpserver.Env
+	// now is the clock of the upkeep.
+	now func() time.Time
+	// ln is the listener of Listen (nil until then).
+	ln net.Listener
+	// cleanup releases what New acquired, last first.
+	cleanup []func()
 }
 
 // NewLogger builds the slog logger the config asks for, writing to w.
@@ -106,61 +118,166 @@ func OpenStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
 	return db, nil
 }
 
-// New builds the hub. Close it when done.
-func New(ctx context.Context, cfg config.Config, logw io.Writer) (*App, error) {
+// New builds the hub: each service from its section of cfg, given the
+// services it needs, in the order of those needs. Nothing runs yet (see
+// Run); Close releases what New acquired, also when Run never ran.
+func New(ctx context.Context, cfg config.Config, logw io.Writer) (_ *App, err error) {
+	var cleanup []func()
+	defer func() {
+		if err != nil {
+			for _, f := range slices.Backward(cleanup) {
+				f()
+			}
+		}
+	}()
 	log := NewLogger(cfg.Log, logw)
 	db, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Cfg: cfg, Log: log, DB: db, Audit: audit.New(db), Now: time.Now}
-	a.API = &api.Server{DB: db, Audit: a.Audit, Tokens: auth.NewTokens(db), Log: log, Version: Version,
-		Revision: buildinfo.Current().Revision, Modified: buildinfo.Current().Modified}
-	// Each step needs the ones before it.
-	steps := []func(context.Context) error{
-		func(context.Context) error { return a.setupSecrets() },
-		a.setupWebhooks, a.setupConnectors, a.setupRules, a.setupSync, a.setupChatOps, a.mountMCP, a.setupUI,
+	cleanup = append(cleanup, func() { db.Close() })
+	al := audit.New(db)
+	cleanup = append(cleanup, al.Close)
+	box, err := secret.LoadFor(cfg.DataDir, func() (string, error) { return db.SealedData(ctx) })
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
 	}
-	for _, step := range steps {
-		if err := step(ctx); err != nil {
-			a.Close()
+	// The one guard every outbound call (deliveries, connectors, agents,
+	// Sentry) goes through.
+	guard, err := outbound.New(cfg.Outbound.Allow)
+	if err != nil {
+		return nil, fmt.Errorf("outbound.allow: %w", err)
+	}
+	var onError func(error, *http.Request)
+	if cfg.Sentry.DSN != "" {
+		if err := initSentry(cfg.Sentry, guard); err != nil {
 			return nil, err
 		}
+		cleanup = append(cleanup, func() { sentry.Flush(2 * time.Second) })
+		onError = func(err error, r *http.Request) { sentry.CaptureException(err) }
 	}
-	if cfg.Sentry.DSN != "" {
-		// Reports go through the guard; the DSN's host (set by the
-		// administrator) is this client's own allowance.
-		hc := outbound.ClientFor(a.Guard, outbound.Options{Timeout: 30 * time.Second}, cfg.Sentry.DSN)
-		if err := sentry.Init(sentry.ClientOptions{Dsn: cfg.Sentry.DSN, Release: "ipai@" + Version, HTTPClient: hc}); err != nil {
-			a.Close()
-			return nil, fmt.Errorf("sentry.dsn: %w", err)
-		}
-		a.API.OnError = func(err error, r *http.Request) { sentry.CaptureException(err) }
-	}
-	return a, nil
-}
+	metrics := prometheus.NewRegistry()
 
-// Close releases the store and the audit writer.
-func (a *App) Close() {
-	if a.Ingester != nil {
-		a.Ingester.Close()
-	}
-	if a.mcpEnv != nil {
-		a.mcpEnv.Flush()
-	}
-	a.Audit.Close()
-	a.DB.Close()
-	if a.Cfg.Sentry.DSN != "" {
-		sentry.Flush(2 * time.Second)
-	}
-}
-
-// Serve listens on the configured address and serves until ctx ends. ready,
-// if not nil, receives the bound address once the server accepts requests.
-func (a *App) Serve(ctx context.Context, ready chan<- string) error {
-	ln, err := net.Listen("tcp", a.Cfg.Listen)
+	// The event path.
+	router := rule.NewRouter()
+	endpoints, err := newEndpoints(ctx, db, box, guard, router, log)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another ipai running? choose another address with --addr)", a.Cfg.Listen, err)
+		return nil, err
+	}
+	dispatcher, err := newDispatcher(cfg.Delivery, db, endpoints, al, log, metrics)
+	if err != nil {
+		return nil, err
+	}
+	ingester := inbound.NewIngester(db, router, inbound.IngesterOptions{OnCommit: func(int) { dispatcher.Wake() }})
+	cleanup = append(cleanup, ingester.Close)
+	hooks := inbound.NewHooks(db, box, al, ingester, metrics)
+	if err := applyWebhooks(ctx, cfg.Webhooks, db, box, hooks, endpoints, time.Now()); err != nil {
+		return nil, err
+	}
+
+	connectors, err := newConnectors(ctx, cfg.Connectors, cfg.Health, db, box, guard, al, log)
+	if err != nil {
+		return nil, err
+	}
+	healthRunner, err := newHealth(ctx, cfg.Health, connectors, metrics)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := newRules(ctx, cfg.Rules, db, router, connectors, endpoints, dispatcher, log)
+	if err != nil {
+		return nil, err
+	}
+	syncSvc, err := newSync(ctx, cfg.Sync, db, router, connectors, dispatcher.Wake, al, log)
+	if err != nil {
+		return nil, err
+	}
+	mcpDeps, err := newMCPDeps(ctx, cfg.MCP, al, log, guard, connectors)
+	if err != nil {
+		return nil, err
+	}
+	// Agents run for the MCP pulser server and for /ipai ask alike. Agent
+	// URLs come from MCP clients: only outbound.allow opens private
+	// addresses to them.
+	pulser := &mcpserver.PulserService{DB: db, N8N: mcpDeps.N8N, HTTP: guard.Client(outbound.Options{Timeout: 5 * time.Minute})}
+	co, flows, err := newChatOps(ctx, cfg, db, box, al, log, connectors, healthRunner, dispatcher, pulser)
+	if err != nil {
+		return nil, err
+	}
+	var notices *healthNotices
+	if cfg.ChatOps.Notifications.Health {
+		notices = notifyHealth(healthRunner, co)
+	}
+	mcpDeps.Pulser = pulser
+	mcpServers := mountMCP(cfg.MCP, mcpDeps, opsDeliveries{db: db, wake: dispatcher.Wake, now: time.Now}, connectors, guard, log)
+	cleanup = append(cleanup, mcpDeps.Env.Flush)
+
+	uiCfg := cfg.UI.WithDefaults()
+	var sessions *auth.Sessions
+	if !uiCfg.Disabled {
+		sessions = auth.NewSessions(db, uiCfg.SessionTTL)
+	}
+	apiSrv := &api.Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: log, Version: Version,
+		Revision: buildinfo.Current().Revision, Modified: buildinfo.Current().Modified, OnError: onError,
+		BaseURL: cfg.BaseURL(), Hooks: hooks, Endpoints: endpoints, Dispatcher: dispatcher,
+		Connectors: connectors, Health: healthRunner, Sync: syncSvc, Embed: newEmbed(cfg.Superset, connectors, al),
+		EmbedSDKPath: filepath.Join(cfg.DataDir, api.SDKFile), ChatOps: co, Flows: flows, Ingest: ingester.Ingest,
+		Sessions: sessions, MCP: mcpServers, Metrics: metrics}
+	var uiSrv *ui.Server
+	if !uiCfg.Disabled {
+		uiSrv = newUI(uiCfg, cfg.BaseURL(), apiSrv, rules, guard, log)
+	}
+	return &App{Cfg: cfg, Log: log, DB: db, Audit: al, API: apiSrv, UI: uiSrv, Connectors: connectors,
+		Ingester: ingester, Hooks: hooks, Endpoints: endpoints, Dispatcher: dispatcher,
+		box: box, guard: guard, health: healthRunner, notices: notices, rules: rules, sync: syncSvc, flows: flows,
+		pulser: pulser, mcpEnv: mcpDeps.Env, now: time.Now, cleanup: cleanup}, nil
+}
+
+// initSentry sends error reports through the guard; the DSN's host (set by
+// the administrator) is this client's own allowance.
+func initSentry(cfg config.Sentry, guard *outbound.Guard) error {
+	hc := outbound.ClientFor(guard, outbound.Options{Timeout: 30 * time.Second}, cfg.DSN)
+	if err := sentry.Init(sentry.ClientOptions{Dsn: cfg.DSN, Release: "ipai@" + Version, HTTPClient: hc}); err != nil {
+		return fmt.Errorf("sentry.dsn: %w", err)
+	}
+	return nil
+}
+
+// Close releases what New acquired, last first: the listener, the
+// ingester (events accepted are committed), queued MCP audit entries, the
+// audit writer, the store, and Sentry's queued reports. Call it after Run
+// returned.
+func (a *App) Close() {
+	if a.ln != nil {
+		a.ln.Close()
+	}
+	for _, f := range slices.Backward(a.cleanup) {
+		f()
+	}
+	a.cleanup = nil
+}
+
+// Listen binds the configured address and returns the bound address (e.g.
+// to learn the port of "127.0.0.1:0"). Run calls it if it was not called.
+func (a *App) Listen() (string, error) {
+	if a.ln == nil {
+		ln, err := net.Listen("tcp", a.Cfg.Listen)
+		if err != nil {
+			return "", fmt.Errorf("listen on %s: %w (is another ipai running? choose another address with --addr)", a.Cfg.Listen, err)
+		}
+		a.ln = ln
+	}
+	return a.ln.Addr().String(), nil
+}
+
+// Run serves HTTP and runs every background worker until ctx ends or one
+// of them fails (which stops the others), and returns when all have
+// stopped: requests in flight are finished (for up to 30s), delivery
+// attempts in flight are recorded, health notices in flight are sent and
+// agent runs in flight are stopped. Run once; Close afterwards.
+func (a *App) Run(ctx context.Context) error {
+	addr, err := a.Listen()
+	if err != nil {
+		return err
 	}
 	srv := &http.Server{
 		Handler:           a.Handler(),
@@ -169,16 +286,36 @@ func (a *App) Serve(ctx context.Context, ready chan<- string) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 	}
-	go a.maintain(ctx)
-	go a.reloadLoop(ctx)
-	go a.Rules.Watch(ctx, 5*time.Second) // rules edited by other replicas
-	a.runSync(ctx)
-	dispatched := make(chan struct{})
-	go func() { a.Dispatcher.Run(ctx); close(dispatched) }()
-	defer a.runHealth(ctx)()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	addr := ln.Addr().String()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(a.ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		a.Log.Info("shutting down: finishing in-flight requests")
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { loop.Every(ctx, time.Minute, time.Hour, a.upkeep); return nil })
+	g.Go(func() error { loop.Every(ctx, ReloadEvery, ReloadEvery, a.reloadEndpoints); return nil })
+	g.Go(func() error { a.rules.Watch(ctx, 5*time.Second); return nil }) // rules edited by other replicas
+	g.Go(func() error { a.Dispatcher.Run(ctx); return nil })             // returns once attempts in flight are recorded
+	g.Go(func() error { a.notices.run(ctx, a.health); return nil })
+	if a.sync != nil {
+		g.Go(func() error { a.sync.Run(ctx); return nil })
+	}
+	if a.Cfg.ChatOps.N8N.Connector != "" {
+		// Several replicas syncing the workflow registry is harmless.
+		g.Go(func() error { a.flows.Loop(ctx); return nil })
+	}
+	g.Go(func() error { return a.runPulser(ctx) })
 	a.Log.Info("ipai serving", "addr", addr, "store", a.DB.Kind(), "database", redact(a.Cfg.DatabaseURL()), "version", Version)
 	if a.UI != nil {
 		if u, err := a.UI.ArmSetup(ctx); err != nil {
@@ -188,56 +325,38 @@ func (a *App) Serve(ctx context.Context, ready chan<- string) error {
 				"url", setupBase(a.Cfg.PublicURL, addr)+u)
 		}
 	}
-	if ready != nil {
-		ready <- addr
+	err = g.Wait()
+	// MCP calls are over: write their queued audit entries now.
+	a.mcpEnv.Flush()
+	return err
+}
+
+// runPulser starts the agent runs left pending (by an earlier process),
+// and when ctx ends stops the runs in flight and waits for them.
+func (a *App) runPulser(ctx context.Context) error {
+	if err := a.pulser.Resume(ctx); err != nil && ctx.Err() == nil {
+		a.Log.Warn("pulser: resume pending runs", "err", err)
 	}
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	a.Log.Info("shutting down: finishing in-flight requests")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	<-dispatched // attempts in flight are finished and recorded
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
+	<-ctx.Done()
+	a.pulser.Stop()
 	return nil
 }
 
-// maintain runs the hourly upkeep: the audit retention purge, the purge of
-// expired dedupe keys, the event retention purge and the purge of expired
-// UI sessions. Several replicas may run it: the audit purge holds the chain
-// lock, and a second run of the others finds nothing to delete.
-func (a *App) maintain(ctx context.Context) {
-	t := time.NewTimer(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		a.upkeep(ctx)
-		t.Reset(time.Hour)
-	}
-}
-
-// upkeep is one round of maintain.
+// upkeep is the hourly round of Run (the first a minute after start): the
+// audit retention purge, the purge of expired dedupe keys, the event
+// retention purge and the purge of expired UI sessions. Several replicas
+// may run it: the audit purge holds the chain lock, and a second run of
+// the others finds nothing to delete.
 func (a *App) upkeep(ctx context.Context) {
 	a.PurgeAudit(ctx)
-	if n, err := a.DB.PurgeEventKeys(ctx, a.Now()); err != nil {
+	if n, err := a.DB.PurgeEventKeys(ctx, a.now()); err != nil {
 		a.Log.Warn("purge expired dedupe keys", "err", err)
 	} else if n > 0 {
 		a.Log.Info("purged expired dedupe keys", "n", n)
 	}
 	a.PurgeEvents(ctx)
 	// Expired UI sessions, also when nobody signs in (sign-in purges too).
-	if n, err := a.DB.PurgeSessions(ctx, a.Now()); err != nil {
+	if n, err := a.DB.PurgeSessions(ctx, a.now()); err != nil {
 		a.Log.Warn("purge expired UI sessions", "err", err)
 	} else if n > 0 {
 		a.Log.Info("purged expired UI sessions", "n", n)
@@ -246,7 +365,7 @@ func (a *App) upkeep(ctx context.Context) {
 
 // PurgeAudit applies the audit retention once and logs the outcome.
 func (a *App) PurgeAudit(ctx context.Context) {
-	res, err := audit.Purge(ctx, a.DB, time.Duration(a.Cfg.Audit.RetentionDays)*24*time.Hour, a.Now())
+	res, err := audit.Purge(ctx, a.DB, time.Duration(a.Cfg.Audit.RetentionDays)*24*time.Hour, a.now())
 	if err != nil {
 		a.Log.Error("audit purge failed", "err", err)
 		return
@@ -259,7 +378,7 @@ func (a *App) PurgeAudit(ctx context.Context) {
 // PurgeEvents applies the event retention (delivery.retention_days) once and
 // logs the outcome.
 func (a *App) PurgeEvents(ctx context.Context) {
-	cutoff := a.Now().Add(-time.Duration(a.Cfg.Delivery.RetentionDays) * 24 * time.Hour)
+	cutoff := a.now().Add(-time.Duration(a.Cfg.Delivery.RetentionDays) * 24 * time.Hour)
 	p, err := a.DB.PurgeEvents(ctx, cutoff)
 	if err != nil {
 		a.Log.Error("event retention purge failed; it is retried within the hour", "err", err, "events", p.Events)

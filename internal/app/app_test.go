@@ -25,11 +25,22 @@ func start(t *testing.T) (*App, string, context.CancelFunc, chan error, *bytes.B
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ready) }()
-	t.Cleanup(func() { cancel(); a.Close() })
-	return a, "http://" + <-ready, cancel, done, &logs
+	addr, done := run(t, ctx, a)
+	t.Cleanup(func() { cancel(); <-done; a.Close() })
+	return a, "http://" + addr, cancel, done, &logs
+}
+
+// run listens on a's address and runs a until ctx ends; done receives what
+// Run returned, then is closed (so more receives do not block).
+func run(t *testing.T, ctx context.Context, a *App) (addr string, done chan error) {
+	t.Helper()
+	addr, err := a.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done = make(chan error, 1)
+	go func() { done <- a.Run(ctx); close(done) }()
+	return addr, done
 }
 
 // A request in flight when the server is told to stop still completes.
@@ -117,7 +128,7 @@ func TestListenErrorSaysWhatToDo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	err = b.Serve(context.Background(), nil)
+	err = b.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "--addr") {
 		t.Fatalf("second server on the same address: %v", err)
 	}

@@ -53,11 +53,9 @@ func TestServeAppliesConfigConnectorsAndChecksHealth(t *testing.T) {
 		t.Fatalf("after restart: state %s; want active", c.State)
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(sctx, ready) }()
+	addr, done := run(t, sctx, a)
 	t.Cleanup(func() { cancel(); <-done; a.Close() })
-	base := "http://" + <-ready
+	base := "http://" + addr
 	raw, _, err := auth.NewTokens(a.DB).Create(ctx, auth.CreateOptions{Name: "t", Role: auth.RoleUser})
 	if err != nil {
 		t.Fatal(err)

@@ -69,7 +69,7 @@ func TestConnectorDoesNotOpenTheGuardForEndpoints(t *testing.T) {
 	if _, err := hc.Get("http://127.0.0.1:" + port(t, rc.srv.URL)); !errors.Is(err, outbound.ErrBlocked) {
 		t.Fatalf("connector's client to another port of its host: %v; want blocked", err)
 	}
-	if _, err := h.a.Guard.Client(outbound.Options{}).Get(mm.URL); !errors.Is(err, outbound.ErrBlocked) {
+	if _, err := h.a.guard.Client(outbound.Options{}).Get(mm.URL); !errors.Is(err, outbound.ErrBlocked) {
 		t.Fatalf("the guard itself after the connector: %v; want blocked", err)
 	}
 

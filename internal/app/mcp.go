@@ -3,12 +3,15 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/insightpulseai/ipai/internal/api"
+	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/connector"
 	"github.com/insightpulseai/ipai/internal/connector/n8n"
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
@@ -20,33 +23,36 @@ import (
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
-// mountMCP builds the MCP servers (after the connectors and the delivery
-// path exist: the ops server uses them) that are configured and mounts them
-// at /mcp/{server}. The odoo, superset and n8n clients come from the stored
-// connectors named in the config's mcp section, else from the environment;
-// the policy from mcp.policy, else IPAI_MCP_POLICY. Servers whose service is
-// not configured are left out (and logged).
-func (a *App) mountMCP(ctx context.Context) error {
-	policyPath := a.Cfg.MCP.Policy
+// newMCPDeps gathers what the MCP servers need: the policy (mcp.policy,
+// else IPAI_MCP_POLICY) and the odoo, superset and n8n clients, from the
+// stored connectors named in the config's mcp section, else from the
+// environment.
+func newMCPDeps(ctx context.Context, cfg config.MCP, al *audit.Log, log *slog.Logger, guard *outbound.Guard,
+	connectors *integration.Service) (mcpserver.Deps, error) {
+	policyPath := cfg.Policy
 	if policyPath == "" {
 		policyPath = os.Getenv("IPAI_MCP_POLICY")
 	}
 	policy, err := mcpserver.LoadPolicy(policyPath)
 	if err != nil {
-		return err
+		return mcpserver.Deps{}, err
 	}
-	d := mcpserver.Deps{Env: &mcpserver.Env{Audit: a.Audit, Log: a.Log, Version: Version}, Policy: policy,
-		SpecRepo: os.Getenv("IPAI_SPEC_REPO"), Guard: a.Guard}
-	a.mcpEnv = d.Env
+	d := mcpserver.Deps{Env: &mcpserver.Env{Audit: al, Log: log, Version: Version}, Policy: policy,
+		SpecRepo: os.Getenv("IPAI_SPEC_REPO"), Guard: guard}
 	if err := mcpserver.ClientsFromEnv(ctx, &d); err != nil {
-		a.Log.Warn("mcp: a service from the environment is unusable; its server is not mounted", "err", err)
+		log.Warn("mcp: a service from the environment is unusable; its server is not mounted", "err", err)
 	}
-	if err := a.mcpClientsFromConnectors(ctx, &d); err != nil {
-		return err
+	if err := mcpClientsFromConnectors(ctx, cfg, connectors, log, &d); err != nil {
+		return mcpserver.Deps{}, err
 	}
-	// Agent URLs come from MCP clients: only outbound.allow opens private
-	// addresses to them.
-	d.Pulser = &mcpserver.PulserService{DB: a.DB, N8N: d.N8N, HTTP: a.Guard.Client(outbound.Options{Timeout: 5 * time.Minute})}
+	return d, nil
+}
+
+// mountMCP builds the MCP servers whose service is configured (the others
+// are left out, and logged) for the API to serve at /mcp/{server}; the ops
+// server works on deliveries and connectors.
+func mountMCP(cfg config.MCP, d mcpserver.Deps, deliveries opsDeliveries, connectors *integration.Service, guard *outbound.Guard,
+	log *slog.Logger) *api.MCP {
 	if dir := os.Getenv("IPAI_BACKUP_DIR"); dir != "" {
 		d.Ops.BackupDir = dir
 	}
@@ -56,41 +62,40 @@ func (a *App) mountMCP(ctx context.Context) error {
 		for _, c := range checks {
 			urls = append(urls, c.URL)
 		}
-		hc := outbound.ClientFor(a.Guard, outbound.Options{Timeout: time.Minute}, urls...)
+		hc := outbound.ClientFor(guard, outbound.Options{Timeout: time.Minute}, urls...)
 		d.Ops.Health = func(ctx context.Context) ([]stackhealth.Result, error) {
 			return stackhealth.Run(ctx, hc, checks, 10*time.Second), nil
 		}
 	}
-	d.Ops.Deliveries = opsDeliveries{a}
-	d.Ops.Connectors = opsConnectors{a.Connectors}
+	d.Ops.Deliveries = deliveries
+	d.Ops.Connectors = opsConnectors{connectors}
 	servers := map[string]*mcp.Server{}
 	for _, name := range mcpserver.Names {
 		s, err := d.Build(name)
 		if err != nil {
-			a.Log.Info("mcp server not mounted", "server", name, "reason", err.Error())
+			log.Info("mcp server not mounted", "server", name, "reason", err.Error())
 			continue
 		}
 		servers[name] = s
 	}
-	_ = d.Pulser.Resume(ctx)
-	a.API.MountMCP(&api.MCP{Servers: servers, PublicURL: os.Getenv("IPAI_PUBLIC_URL"), TrustedOrigins: policy.TrustedOrigins,
-		Stateless: a.Cfg.MCP.Stateless})
-	return nil
+	return &api.MCP{Servers: servers, PublicURL: os.Getenv("IPAI_PUBLIC_URL"), TrustedOrigins: d.Policy.TrustedOrigins,
+		Stateless: cfg.Stateless}
 }
 
 // mcpClientsFromConnectors sets the odoo, superset and n8n clients of the
 // servers from the stored connectors the config names (secrets opened by the
 // connector service, calls through its outbound guard).
-func (a *App) mcpClientsFromConnectors(ctx context.Context, d *mcpserver.Deps) error {
-	for server, code := range a.Cfg.MCP.Connectors() {
-		cfg, err := a.Connectors.Config(ctx, code)
+func mcpClientsFromConnectors(ctx context.Context, cfg config.MCP, connectors *integration.Service, log *slog.Logger,
+	d *mcpserver.Deps) error {
+	for server, code := range cfg.Connectors() {
+		cfg, err := connectors.Config(ctx, code)
 		if err != nil {
 			return fmt.Errorf("mcp.%s: connector %q: %w", server, code, err)
 		}
 		if cfg.Type != server {
 			return fmt.Errorf("mcp.%s: connector %q is of type %s; expected a connector of type %s", server, code, cfg.Type, server)
 		}
-		c, err := connector.New(cfg, a.Connectors.HTTPClient(cfg))
+		c, err := connector.New(cfg, connectors.HTTPClient(cfg))
 		if err != nil {
 			return fmt.Errorf("mcp.%s: connector %q: %w", server, code, err)
 		}
@@ -101,7 +106,7 @@ func (a *App) mcpClientsFromConnectors(ctx context.Context, d *mcpserver.Deps) e
 				// Odoo 19+ speaks JSON-2: learn the series once.
 				vctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 				if _, err := d.Odoo.Version(vctx); err != nil {
-					a.Log.Warn("mcp: odoo version unknown; using JSON-RPC", "connector", code, "err", err)
+					log.Warn("mcp: odoo version unknown; using JSON-RPC", "connector", code, "err", err)
 				}
 				cancel()
 			}
@@ -118,7 +123,11 @@ func (a *App) mcpClientsFromConnectors(ctx context.Context, d *mcpserver.Deps) e
 }
 
 // opsDeliveries gives the ops MCP server the hub's deliveries.
-type opsDeliveries struct{ a *App }
+type opsDeliveries struct {
+	db   *store.DB
+	wake func() // the dispatcher's
+	now  func() time.Time
+}
 
 func viewOpsDelivery(d store.Delivery) mcpserver.Delivery {
 	target := d.EndpointID
@@ -130,7 +139,7 @@ func viewOpsDelivery(d store.Delivery) mcpserver.Delivery {
 }
 
 func (o opsDeliveries) List(ctx context.Context, state string, limit int) ([]mcpserver.Delivery, error) {
-	ds, err := o.a.DB.ListDeliveries(ctx, store.DeliveryFilter{State: state, Limit: limit})
+	ds, err := o.db.ListDeliveries(ctx, store.DeliveryFilter{State: state, Limit: limit})
 	if err != nil {
 		return nil, err
 	}
@@ -142,24 +151,24 @@ func (o opsDeliveries) List(ctx context.Context, state string, limit int) ([]mcp
 }
 
 func (o opsDeliveries) Get(ctx context.Context, id string) (mcpserver.Delivery, error) {
-	d, err := o.a.DB.Delivery(ctx, id)
+	d, err := o.db.Delivery(ctx, id)
 	return viewOpsDelivery(d), err
 }
 
 // Replay makes a finished delivery due again now, as the API's replay does.
 func (o opsDeliveries) Replay(ctx context.Context, id string) (mcpserver.Delivery, error) {
-	d, err := o.a.DB.Delivery(ctx, id)
+	d, err := o.db.Delivery(ctx, id)
 	if err != nil {
 		return mcpserver.Delivery{}, err
 	}
-	n, err := o.a.DB.ReplayDeliveries(ctx, store.DeliveryFilter{}, []string{id}, o.a.Now())
+	n, err := o.db.ReplayDeliveries(ctx, store.DeliveryFilter{}, []string{id}, o.now())
 	if err != nil {
 		return mcpserver.Delivery{}, err
 	}
 	if n == 0 {
 		return mcpserver.Delivery{}, fmt.Errorf("delivery %s is %s; only dead, failed or succeeded deliveries can be replayed", id, d.State)
 	}
-	o.a.Dispatcher.Wake()
+	o.wake()
 	return o.Get(ctx, id)
 }
 

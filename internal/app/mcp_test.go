@@ -54,11 +54,9 @@ func TestServeMCPFromStoredConnector(t *testing.T) {
 		t.Fatal(err)
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(sctx, ready) }()
+	addr, done := run(t, sctx, a)
 	t.Cleanup(func() { cancel(); <-done; a.Close() })
-	base := "http://" + <-ready
+	base := "http://" + addr
 	raw, _, err := auth.NewTokens(a.DB).Create(ctx, auth.CreateOptions{Name: "agent", Role: auth.RoleUser, Scopes: []string{"mcp:odoo:read"}})
 	if err != nil {
 		t.Fatal(err)

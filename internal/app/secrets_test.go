@@ -125,7 +125,7 @@ func TestStoredEndpointCredentialsAreSealedAtStart(t *testing.T) {
 			target := strings.Replace(rc.srv.URL, "http://", "http://bob:old%20pass@", 1) + "/legacy"
 			mk := func(id, spec string) {
 				w := store.Webhook{ID: id, Direction: store.Outgoing, Name: id, State: store.WebhookActive, Spec: spec,
-					SecretSealed: h.a.Box.Seal("whsec_legacy-signing-secret", "webhook:"+id), CreatedAt: now, UpdatedAt: now}
+					SecretSealed: h.a.box.Seal("whsec_legacy-signing-secret", "webhook:"+id), CreatedAt: now, UpdatedAt: now}
 				if err := h.a.DB.CreateWebhook(ctx, w); err != nil {
 					t.Fatal(err)
 				}

@@ -44,11 +44,10 @@ func TestServePrintsSetupURLOnFirstRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ready) }()
+	addr, done := run(t, ctx, a)
 	defer func() { cancel(); <-done; a.Close() }()
-	addr := <-ready
+	// Run logs the setup URL as it starts.
+	waitFor(t, "the first-run log line", func() bool { return strings.Contains(logs.String(), `"msg":"first run:`) })
 	var lines []map[string]any
 	for _, l := range strings.Split(logs.String(), "\n") {
 		var m map[string]any

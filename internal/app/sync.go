@@ -3,93 +3,97 @@ package app
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"log/slog"
 	"strings"
 	"time"
 
-	"github.com/insightpulseai/ipai/internal/api"
+	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/connector"
 	"github.com/insightpulseai/ipai/internal/connector/focalboard"
 	"github.com/insightpulseai/ipai/internal/connector/mattermost"
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
 	"github.com/insightpulseai/ipai/internal/embed"
+	"github.com/insightpulseai/ipai/internal/integration"
+	"github.com/insightpulseai/ipai/internal/rule"
+	"github.com/insightpulseai/ipai/internal/store"
 	ipaisync "github.com/insightpulseai/ipai/internal/sync"
 )
 
-// setupSync builds the Odoo change-capture watchers, the task ↔ card board
-// links and the Superset embedding service from the config, and hands them
-// to the API. Needs setupConnectors and setupRules first.
-func (a *App) setupSync(ctx context.Context) error {
-	a.API.EmbedSDKPath = filepath.Join(a.Cfg.DataDir, api.SDKFile)
-	if sc := a.Cfg.Superset; len(sc.Dashboards) > 0 {
-		a.API.Embed = &embed.Service{Dashboards: sc.Dashboards, Client: a.Connectors.HTTPClient, Audit: a.Audit,
-			Config: func(ctx context.Context) (connector.Config, error) {
-				cfg, err := a.Connectors.Config(ctx, sc.Connector)
-				if err == nil && cfg.Type != "superset" {
-					err = fmt.Errorf("superset.connector %q is a %s connector; name a superset one", sc.Connector, cfg.Type)
-				}
-				return cfg, err
-			}}
-	}
-	s := a.Cfg.Sync
-	if len(s.Watchers) == 0 && len(s.Boards) == 0 {
+// newEmbed builds the Superset embedding service of the configured
+// dashboards (nil: none).
+func newEmbed(sc config.Superset, connectors *integration.Service, al *audit.Log) *embed.Service {
+	if len(sc.Dashboards) == 0 {
 		return nil
 	}
-	svc := &ipaisync.Service{DB: a.DB, Pairs: map[string]*ipaisync.Pair{}, Interval: s.Interval, SweepEvery: s.SweepEvery, Log: a.Log}
-	wake := func(int) {
-		if a.Dispatcher != nil {
-			a.Dispatcher.Wake()
-		}
+	return &embed.Service{Dashboards: sc.Dashboards, Client: connectors.HTTPClient, Audit: al,
+		Config: func(ctx context.Context) (connector.Config, error) {
+			cfg, err := connectors.Config(ctx, sc.Connector)
+			if err == nil && cfg.Type != "superset" {
+				err = fmt.Errorf("superset.connector %q is a %s connector; name a superset one", sc.Connector, cfg.Type)
+			}
+			return cfg, err
+		}}
+}
+
+// newSync builds the Odoo change-capture watchers (events routed by router;
+// wake is told of each commit) and the task ↔ card board links (nil: none
+// configured).
+func newSync(ctx context.Context, s config.Sync, db *store.DB, router *rule.Router, connectors *integration.Service,
+	wake func(), al *audit.Log, log *slog.Logger) (*ipaisync.Service, error) {
+	if len(s.Watchers) == 0 && len(s.Boards) == 0 {
+		return nil, nil
 	}
+	svc := &ipaisync.Service{DB: db, Pairs: map[string]*ipaisync.Pair{}, Interval: s.Interval, SweepEvery: s.SweepEvery, Log: log}
+	onCommit := func(int) { wake() }
 	for _, w := range s.Watchers {
-		cl, err := a.odooClient(ctx, w.Connector)
+		cl, err := odooClient(ctx, connectors, w.Connector)
 		if err != nil {
-			return fmt.Errorf("sync.watchers %s/%s: %w", w.Connector, w.Model, err)
+			return nil, fmt.Errorf("sync.watchers %s/%s: %w", w.Connector, w.Model, err)
 		}
 		overlap := w.Overlap
 		if overlap == 0 {
 			overlap = time.Minute
 		}
-		svc.Watchers = append(svc.Watchers, &ipaisync.Watcher{DB: a.DB, Router: a.Router, Odoo: cl, Source: w.Connector,
-			Model: w.Model, Fields: w.Fields, Start: w.Start, Overlap: overlap, OnCommit: wake})
+		svc.Watchers = append(svc.Watchers, &ipaisync.Watcher{DB: db, Router: router, Odoo: cl, Source: w.Connector,
+			Model: w.Model, Fields: w.Fields, Start: w.Start, Overlap: overlap, OnCommit: onCommit})
 	}
 	for _, b := range s.Boards {
-		ocl, err := a.odooClient(ctx, b.Odoo)
+		ocl, err := odooClient(ctx, connectors, b.Odoo)
 		if err != nil {
-			return fmt.Errorf("sync.boards %s: %w", b.Name, err)
+			return nil, fmt.Errorf("sync.boards %s: %w", b.Name, err)
 		}
-		fcfg, err := a.Connectors.Config(ctx, b.Focalboard)
+		fcfg, err := connectors.Config(ctx, b.Focalboard)
 		if err != nil {
-			return fmt.Errorf("sync.boards %s: focalboard connector %q: %w", b.Name, b.Focalboard, err)
+			return nil, fmt.Errorf("sync.boards %s: focalboard connector %q: %w", b.Name, b.Focalboard, err)
 		}
-		fc, err := connector.New(fcfg, a.Connectors.HTTPClient(fcfg))
+		fc, err := connector.New(fcfg, connectors.HTTPClient(fcfg))
 		fcl, ok := fc.(*focalboard.Client)
 		if err != nil || !ok {
-			return fmt.Errorf("sync.boards %s: connector %q is not a focalboard connector", b.Name, b.Focalboard)
+			return nil, fmt.Errorf("sync.boards %s: connector %q is not a focalboard connector", b.Name, b.Focalboard)
 		}
 		if fcfg.AuthType == connector.AuthBasic {
 			if _, err := fcl.Login(ctx, fcfg.Setting("username"), fcfg.Secret("password")); err != nil {
-				a.Log.Warn("focalboard login for board sync", "pair", b.Name, "err", err)
+				log.Warn("focalboard login for board sync", "pair", b.Name, "err", err)
 			}
 		}
-		p := &ipaisync.Pair{Name: b.Name, DB: a.DB, Odoo: ocl, Board: fcl, ProjectID: b.Project, BoardID: b.Board,
+		p := &ipaisync.Pair{Name: b.Name, DB: db, Odoo: ocl, Board: fcl, ProjectID: b.Project, BoardID: b.Board,
 			Direction: b.Direction, StageProperty: b.StageProperty, PriorityProperty: b.PriorityProperty,
-			DeadlineProperty: b.DeadlineProperty, AssigneesProperty: b.AssigneesProperty, Users: b.Users, FullSweepEvery: b.FullSweepEvery, Audit: a.Audit}
+			DeadlineProperty: b.DeadlineProperty, AssigneesProperty: b.AssigneesProperty, Users: b.Users, FullSweepEvery: b.FullSweepEvery, Audit: al}
 		if b.NotifyConnector != "" {
-			p.Notify = a.notifier(b.NotifyConnector, b.NotifyChannel)
+			p.Notify = notifier(connectors, b.NotifyConnector, b.NotifyChannel)
 		}
 		svc.Pairs[b.Name] = p
 	}
-	a.API.Sync = svc
-	return nil
+	return svc, nil
 }
 
-func (a *App) odooClient(ctx context.Context, code string) (*odoo.Client, error) {
-	cfg, err := a.Connectors.Config(ctx, code)
+func odooClient(ctx context.Context, connectors *integration.Service, code string) (*odoo.Client, error) {
+	cfg, err := connectors.Config(ctx, code)
 	if err != nil {
 		return nil, fmt.Errorf("odoo connector %q: %w", code, err)
 	}
-	c, err := connector.New(cfg, a.Connectors.HTTPClient(cfg))
+	c, err := connector.New(cfg, connectors.HTTPClient(cfg))
 	cl, ok := c.(*odoo.Client)
 	if err != nil || !ok {
 		return nil, fmt.Errorf("connector %q is not an odoo connector", code)
@@ -99,13 +103,13 @@ func (a *App) odooClient(ctx context.Context, code string) (*odoo.Client, error)
 
 // notifier posts conflict notices to a Mattermost channel (name in the
 // connector's team, "team/channel", or an id).
-func (a *App) notifier(code, channel string) func(ctx context.Context, text string) error {
+func notifier(connectors *integration.Service, code, channel string) func(ctx context.Context, text string) error {
 	return func(ctx context.Context, text string) error {
-		cfg, err := a.Connectors.Config(ctx, code)
+		cfg, err := connectors.Config(ctx, code)
 		if err != nil {
 			return err
 		}
-		mm := mattermost.New(cfg.BaseURL, cfg.Secret("token"), a.Connectors.HTTPClient(cfg))
+		mm := mattermost.New(cfg.BaseURL, cfg.Secret("token"), connectors.HTTPClient(cfg))
 		id := channel
 		if len(channel) != 26 {
 			team, name := cfg.Setting("team"), channel
@@ -120,12 +124,5 @@ func (a *App) notifier(code, channel string) func(ctx context.Context, text stri
 		}
 		_, err = mm.CreatePost(ctx, mattermost.Post{ChannelID: id, Message: text})
 		return err
-	}
-}
-
-// runSync runs the watchers and board links until ctx ends.
-func (a *App) runSync(ctx context.Context) {
-	if a.API.Sync != nil {
-		go a.API.Sync.Run(ctx)
 	}
 }

@@ -1,28 +1,27 @@
 package app
 
 import (
-	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/outbound"
+	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/ui"
 )
 
-// setupUI builds the admin web UI on the services the API uses. Needs
-// setupWebhooks, setupConnectors and setupRules first.
-func (a *App) setupUI(ctx context.Context) error {
-	cfg := a.Cfg.UI.WithDefaults()
-	if cfg.Disabled {
-		return nil
-	}
-	s := &ui.Server{DB: a.DB, Audit: a.Audit, Tokens: a.API.Tokens, Users: auth.NewUsers(a.DB),
-		Sessions: auth.NewSessions(a.DB, cfg.SessionTTL), Connectors: a.Connectors, Health: a.Health, Hooks: a.Hooks,
-		Endpoints: a.Endpoints, Dispatcher: a.Dispatcher, Rules: a.Rules,
-		Sync: a.API.Sync, ChatOps: a.API.ChatOps, Flows: a.API.Flows, Embed: a.API.Embed, BaseURL: a.Cfg.BaseURL(),
-		SecureCookies: cfg.SecureCookies, Limiter: ui.NewLimiter(cfg.LoginAttempts, cfg.LoginWindow), Log: a.Log, Version: Version}
+// newUI builds the admin web UI on the services the API serves (and its
+// sessions); rules edits the routing rules.
+func newUI(cfg config.UI, baseURL string, a *api.Server, rules *rule.Service, guard *outbound.Guard, log *slog.Logger) *ui.Server {
+	s := &ui.Server{DB: a.DB, Audit: a.Audit, Tokens: a.Tokens, Users: auth.NewUsers(a.DB),
+		Sessions: a.Sessions, Connectors: a.Connectors, Health: a.Health, Hooks: a.Hooks,
+		Endpoints: a.Endpoints, Dispatcher: a.Dispatcher, Rules: rules,
+		Sync: a.Sync, ChatOps: a.ChatOps, Flows: a.Flows, Embed: a.Embed, Ingest: a.Ingest, BaseURL: baseURL,
+		SecureCookies: cfg.SecureCookies, Limiter: ui.NewLimiter(cfg.LoginAttempts, cfg.LoginWindow), Log: log, Version: Version}
 	if o := cfg.OIDC; o.Enabled() {
 		roles := map[string]auth.Role{}
 		for k, v := range o.Roles {
@@ -30,19 +29,14 @@ func (a *App) setupUI(ctx context.Context) error {
 		}
 		redirect := o.RedirectURL
 		if redirect == "" {
-			redirect = a.Cfg.BaseURL() + "/auth/oidc/callback"
+			redirect = baseURL + "/auth/oidc/callback"
 		}
 		s.OIDC = auth.NewOIDC(auth.OIDCConfig{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
 			RedirectURL: redirect, Scopes: o.Scopes, RoleClaim: o.RoleClaim, RoleMap: roles, DefaultRole: auth.Role(o.DefaultRole),
-			HTTPClient: outbound.ClientFor(a.Guard, outbound.Options{Timeout: 10 * time.Second}, o.Issuer)})
+			HTTPClient: outbound.ClientFor(guard, outbound.Options{Timeout: 10 * time.Second}, o.Issuer)})
 		s.OIDCName = o.DisplayName
 	}
-	if a.Ingester != nil {
-		s.Ingest = a.Ingester.Ingest
-	}
-	a.UI = s
-	a.API.Sessions = s.Sessions // the embed page and its guest-token fetch accept UI sessions
-	return nil
+	return s
 }
 
 // Handler is the hub's HTTP handler: the API (/api/, /hooks/,

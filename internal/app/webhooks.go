@@ -4,8 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/delivery"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/outbound"
@@ -14,65 +19,42 @@ import (
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
-// setupSecrets loads the master key and builds the one outbound guard every
-// outbound call (deliveries and connector calls) goes through.
-func (a *App) setupSecrets() error {
-	box, err := secret.LoadFor(a.Cfg.DataDir, func() (string, error) { return a.DB.SealedData(context.Background()) })
-	if err != nil {
-		return fmt.Errorf("master key: %w", err)
-	}
-	guard, err := outbound.New(a.Cfg.Outbound.Allow)
-	if err != nil {
-		return fmt.Errorf("outbound.allow: %w", err)
-	}
-	a.Box, a.Guard = box, guard
-	return nil
-}
-
-// setupWebhooks builds the event path: router, ingester (group commit of
-// events and their deliveries), incoming hooks, outgoing endpoints and the
-// delivery dispatcher.
-func (a *App) setupWebhooks(ctx context.Context) error {
-	a.Router = rule.NewRouter()
-	a.Endpoints = delivery.NewEndpoints(a.DB, a.Box, a.Guard, a.Router)
-	a.Endpoints.UserAgent, a.Endpoints.Log = "ipai/"+Version, a.Log
-	if n, err := a.Endpoints.SealStored(ctx); err != nil {
-		return fmt.Errorf("seal the headers of stored endpoints: %w", err)
+// newEndpoints builds the outgoing endpoints (routing into router),
+// seals what stored endpoints still hold in clear and loads them.
+func newEndpoints(ctx context.Context, db *store.DB, box *secret.Box, guard *outbound.Guard, router *rule.Router,
+	log *slog.Logger) (*delivery.Endpoints, error) {
+	eps := delivery.NewEndpoints(db, box, guard, router)
+	eps.UserAgent, eps.Log = "ipai/"+Version, log
+	if n, err := eps.SealStored(ctx); err != nil {
+		return nil, fmt.Errorf("seal the headers of stored endpoints: %w", err)
 	} else if n > 0 {
-		a.Log.Info("sealed the header values (and moved URL credentials into a sealed Authorization header) of stored endpoints", "endpoints", n)
+		log.Info("sealed the header values (and moved URL credentials into a sealed Authorization header) of stored endpoints", "endpoints", n)
 	}
-	if err := a.Endpoints.Reload(ctx); err != nil {
-		return err
+	if err := eps.Reload(ctx); err != nil {
+		return nil, err
 	}
-	a.Dispatcher = delivery.NewDispatcher(a.DB, a.Endpoints, a.Audit, a.Log, delivery.Options{
-		Workers: a.Cfg.Delivery.Workers, Poll: a.Cfg.Delivery.Poll, Lease: a.Cfg.Delivery.Lease,
-		Heartbeat: a.Cfg.Delivery.Heartbeat})
-	a.Ingester = inbound.NewIngester(a.DB, a.Router, inbound.IngesterOptions{OnCommit: func(int) { a.Dispatcher.Wake() }})
-	reg := a.API.Registry()
-	a.Hooks = inbound.NewHooks(a.DB, a.Box, a.Audit, a.Ingester, reg)
-	for _, c := range a.Dispatcher.Collectors() {
-		if err := reg.Register(c); err != nil {
-			return err
-		}
-	}
-	a.API.Hooks, a.API.Endpoints, a.API.Dispatcher, a.API.BaseURL = a.Hooks, a.Endpoints, a.Dispatcher, a.Cfg.BaseURL()
-	return a.applyWebhooks(ctx)
+	return eps, nil
 }
 
-// reloadLoop picks up endpoints changed by other hub processes sharing the
-// database, so that routing on every replica agrees within ReloadEvery.
-func (a *App) reloadLoop(ctx context.Context) {
-	t := time.NewTicker(ReloadEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := a.Endpoints.Reload(ctx); err != nil && ctx.Err() == nil {
-				a.Log.Warn("reload endpoints", "err", err)
-			}
+// newDispatcher builds the delivery dispatcher (its metrics in reg).
+func newDispatcher(cfg config.Delivery, db *store.DB, eps *delivery.Endpoints, al *audit.Log, log *slog.Logger,
+	reg prometheus.Registerer) (*delivery.Dispatcher, error) {
+	d := delivery.NewDispatcher(db, eps, al, log, delivery.Options{
+		Workers: cfg.Workers, Poll: cfg.Poll, Lease: cfg.Lease, Heartbeat: cfg.Heartbeat})
+	for _, c := range d.Collectors() {
+		if err := reg.Register(c); err != nil {
+			return nil, err
 		}
+	}
+	return d, nil
+}
+
+// reloadEndpoints picks up endpoints changed by other hub processes sharing
+// the database (Run calls it every ReloadEvery), so that routing on every
+// replica agrees within ReloadEvery.
+func (a *App) reloadEndpoints(ctx context.Context) {
+	if err := a.Endpoints.Reload(ctx); err != nil && ctx.Err() == nil {
+		a.Log.Warn("reload endpoints", "err", err)
 	}
 }
 
@@ -83,8 +65,9 @@ const ReloadEvery = 2 * time.Second
 // ipai.yaml: each is found by direction and name among the managed ones,
 // created or updated (spec and secret), and managed webhooks no longer
 // declared become ordinary ones (kept, editable through the API).
-func (a *App) applyWebhooks(ctx context.Context) error {
-	existing, err := a.DB.ListWebhooks(ctx, "")
+func applyWebhooks(ctx context.Context, declared []config.WebhookSpec, db *store.DB, box *secret.Box, hooks *inbound.Hooks,
+	eps *delivery.Endpoints, now time.Time) error {
+	existing, err := db.ListWebhooks(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -94,8 +77,8 @@ func (a *App) applyWebhooks(ctx context.Context) error {
 			managed[w.Direction+"/"+w.Name] = w
 		}
 	}
-	now := a.Now().UTC()
-	for i, d := range a.Cfg.Webhooks {
+	now = now.UTC()
+	for i, d := range declared {
 		key := d.Direction + "/" + d.Name
 		w, ok := managed[key]
 		delete(managed, key)
@@ -112,9 +95,9 @@ func (a *App) applyWebhooks(ctx context.Context) error {
 		}
 		if !ok {
 			if d.Direction == store.Incoming {
-				_, err = a.Hooks.Create(ctx, d.Name, d.Connector, d.HookSpec, d.Secret, true)
+				_, err = hooks.Create(ctx, d.Name, d.Connector, d.HookSpec, d.Secret, true)
 			} else {
-				_, _, err = a.Endpoints.CreateWithSecret(ctx, d.Name, d.EndpointSpec, d.Secret, true)
+				_, _, err = eps.CreateWithSecret(ctx, d.Name, d.EndpointSpec, d.Secret, true)
 			}
 			if err != nil {
 				return fmt.Errorf("webhooks[%d] (%s): %w", i, d.Name, err)
@@ -124,8 +107,8 @@ func (a *App) applyWebhooks(ctx context.Context) error {
 		b, _ := json.Marshal(spec)
 		same := w.Spec == string(b)
 		if d.Direction == store.Outgoing { // header values are sealed: compare them opened
-			same = a.Endpoints.SameSpec(w, d.EndpointSpec)
-			s, err := a.Endpoints.StoredSpec(w.ID, d.EndpointSpec)
+			same = eps.SameSpec(w, d.EndpointSpec)
+			s, err := eps.StoredSpec(w.ID, d.EndpointSpec)
 			if err != nil {
 				return fmt.Errorf("webhooks[%d] (%s): %w", i, d.Name, err)
 			}
@@ -133,24 +116,24 @@ func (a *App) applyWebhooks(ctx context.Context) error {
 		}
 		// A secret that does not open (another master key) differs from the
 		// declared one, so the declared one is sealed again below.
-		old, _ := a.Box.Open(w.SecretSealed, "webhook:"+w.ID)
+		old, _ := box.Open(w.SecretSealed, "webhook:"+w.ID)
 		if same && w.Connector == d.Connector && old == d.Secret {
 			continue
 		}
 		w.Spec, w.Connector, w.UpdatedAt = string(b), d.Connector, now
 		if old != d.Secret {
-			w.SecretSealed, w.OldSecretSealed, w.OldSecretUntil = a.Box.Seal(d.Secret, "webhook:"+w.ID), "", time.Time{}
+			w.SecretSealed, w.OldSecretSealed, w.OldSecretUntil = box.Seal(d.Secret, "webhook:"+w.ID), "", time.Time{}
 		}
-		if err := a.DB.UpdateWebhook(ctx, w); err != nil {
+		if err := db.UpdateWebhook(ctx, w); err != nil {
 			return fmt.Errorf("webhooks[%d] (%s): %w", i, d.Name, err)
 		}
-		a.Hooks.Forget(w.ID)
+		hooks.Forget(w.ID)
 	}
 	for _, w := range managed {
 		w.Managed, w.UpdatedAt = false, now
-		if err := a.DB.UpdateWebhook(ctx, w); err != nil {
+		if err := db.UpdateWebhook(ctx, w); err != nil {
 			return err
 		}
 	}
-	return a.Endpoints.Reload(ctx)
+	return eps.Reload(ctx)
 }

@@ -55,15 +55,13 @@ func startHub(t *testing.T, dbURL string, tweak func(*config.Config)) *hub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ready) }()
-	h := &hub{t: t, a: a, base: "http://" + <-ready}
-	t.Cleanup(func() { cancel(); <-done; a.Close() })
 	if testing.Verbose() {
 		a.Log = NewLogger(config.Log{Level: "debug", Format: "text"}, os.Stderr)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, done := run(t, ctx, a)
+	h := &hub{t: t, a: a, base: "http://" + addr}
+	t.Cleanup(func() { cancel(); <-done; a.Close() })
 	raw, _, err := auth.NewTokens(a.DB).Create(context.Background(), auth.CreateOptions{Name: "admin", Role: auth.RoleAdmin})
 	if err != nil {
 		t.Fatal(err)
@@ -479,7 +477,7 @@ func TestOpsMCPDeliveries(t *testing.T) {
 	h.endpoint(map[string]any{"target_url": rc.srv.URL, "event_types": []string{"*"}, "retry_schedule": []string{"0s"}})
 	evID := h.send(inID, inSec, "m1", `{}`)
 	waitFor(t, "dead letter", func() bool { return h.delivery(evID)["state"] == "dead" })
-	ops := opsDeliveries{h.a}
+	ops := opsDeliveries{db: h.a.DB, wake: h.a.Dispatcher.Wake, now: time.Now}
 	ds, err := ops.List(context.Background(), "dead", 10)
 	if err != nil || len(ds) != 1 || ds[0].Event != evID {
 		t.Fatalf("ops list: %+v %v", ds, err)
@@ -510,12 +508,12 @@ func TestEventRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	a.Now = func() time.Time { return start.Add(9 * 24 * time.Hour) }
+	a.now = func() time.Time { return start.Add(9 * 24 * time.Hour) }
 	a.PurgeEvents(ctx)
 	if _, err := a.DB.Event(ctx, res.EventID); err != nil {
 		t.Fatalf("an event inside the retention was purged: %v", err)
 	}
-	a.Now = func() time.Time { return start.Add(11 * 24 * time.Hour) }
+	a.now = func() time.Time { return start.Add(11 * 24 * time.Hour) }
 	a.PurgeEvents(ctx)
 	if _, err := a.DB.Event(ctx, res.EventID); err != store.ErrNotFound {
 		t.Fatalf("an event past the retention was kept: %v", err)

@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -270,4 +271,62 @@ func TestPulser(t *testing.T) {
 func fmtJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// Stop ends the runs in flight (recorded as failed, saying why) and waits
+// for them; a run asked for afterwards stays pending for the next process.
+func TestPulserStop(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "ipai.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	called := make(chan struct{}, 1)
+	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // (then the server notices the client leaving)
+		called <- struct{}{}
+		<-r.Context().Done() // an agent that takes its time
+	}))
+	defer agent.Close()
+	guard, _ := outbound.New([]string{"127.0.0.1"})
+	ps := &PulserService{DB: db, HTTP: guard.Client(outbound.Options{})}
+	now := time.Now()
+	if err := db.CreateAgent(ctx, store.Agent{ID: "a1", Name: "slow", Kind: "http", Endpoint: agent.URL, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	newRun := func(id string) {
+		t.Helper()
+		if err := db.CreateRun(ctx, store.Run{ID: id, AgentID: "a1", Status: store.RunPending, Input: "{}", Trace: "[]", CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if err := ps.Resume(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newRun("r1")
+	select {
+	case <-called:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run did not start")
+	}
+	stopped := make(chan struct{})
+	go func() { ps.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not return while a run was in flight")
+	}
+	r, err := db.Run(ctx, "r1")
+	if err != nil || r.Status != store.RunFailed || !strings.Contains(r.Error, "the hub stopped during the run") {
+		t.Fatalf("run in flight at Stop: %+v %v", r, err)
+	}
+	newRun("r2")
+	ps.Wait()
+	if r, err := db.Run(ctx, "r2"); err != nil || r.Status != store.RunPending {
+		t.Fatalf("run asked for after Stop: %+v %v", r, err)
+	}
 }

@@ -39,6 +39,7 @@ type PulserService struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	cancels map[string]context.CancelFunc
+	stopped bool // by Stop: no run starts any more
 }
 
 func (p *PulserService) now() time.Time {
@@ -50,6 +51,19 @@ func (p *PulserService) now() time.Time {
 
 // Wait waits for runs started in the background.
 func (p *PulserService) Wait() { p.wg.Wait() }
+
+// Stop stops the runs in flight here (each is recorded as failed: the hub
+// stopped during the run) and waits for them. Runs asked for afterwards
+// stay pending, for the next hub process to resume.
+func (p *PulserService) Stop() {
+	p.mu.Lock()
+	p.stopped = true
+	for _, cancel := range p.cancels {
+		cancel()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
 
 // Resume starts the pending runs (after a restart).
 func (p *PulserService) Resume(ctx context.Context) error {
@@ -64,6 +78,11 @@ func (p *PulserService) Resume(ctx context.Context) error {
 }
 
 func (p *PulserService) start(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -91,6 +110,9 @@ func (p *PulserService) execute(ctx context.Context, id string) {
 		p.cancels = map[string]context.CancelFunc{}
 	}
 	p.cancels[id] = cancel
+	if p.stopped {
+		cancel()
+	}
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
@@ -105,6 +127,11 @@ func (p *PulserService) execute(ctx context.Context, id string) {
 	status, errText := store.RunCompleted, ""
 	if err != nil {
 		status, errText = store.RunFailed, err.Error()
+		p.mu.Lock()
+		if p.stopped {
+			errText = "the hub stopped during the run (" + errText + "); start it again"
+		}
+		p.mu.Unlock()
 		step["error"] = errText
 	}
 	trace, _ := json.Marshal([]any{step})
