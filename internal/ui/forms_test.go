@@ -2,13 +2,16 @@ package ui_test
 
 import (
 	"context"
+	"encoding/json"
 	"html"
+	"regexp"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/delivery"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -196,4 +199,144 @@ func cloneForm(f url.Values, kv ...string) url.Values {
 		out.Set(kv[i], kv[i+1])
 	}
 	return out
+}
+
+var secretRe = regexp.MustCompile(`id="new-secret">([^<]+)<`)
+
+func TestWebhookForms(t *testing.T) {
+	h := newHub(t, nil)
+	h.addUser(t, "admin", auth.RoleAdmin)
+	ctx := context.Background()
+	c := newClient(t, h.URL)
+	mustStatus(t, c.login("admin", "admin-password"), http.StatusSeeOther, "")
+	_, page := c.get("/ui/webhooks")
+	if !strings.Contains(page, `id="new-incoming"`) || !strings.Contains(page, `id="new-outgoing"`) {
+		t.Fatalf("an admin sees no create buttons:\n%s", page)
+	}
+	_, page = c.get("/ui/webhooks/new?direction=outgoing")
+	tok := csrfOf(t, page)
+
+	// An outgoing endpoint: the API's validation, errors next to fields, input kept.
+	ep := url.Values{"csrf": {tok}, "direction": {"outgoing"}, "name": {"n8n-finance"}, "target_url": {"ftp://n8n.example.com/x"},
+		"event_types": {"*, odoo.invoice.*"}, "headers": {"Authorization: Bearer top-secret-header"}}
+	resp, body := c.post("/ui/webhooks", ep)
+	mustStatus(t, resp, http.StatusUnprocessableEntity, body)
+	if !fieldErrorAfter(body, "target_url", "is not an http(s) URL") || !strings.Contains(body, `value="*, odoo.invoice.*"`) {
+		t.Fatalf("bad target URL:\n%s", body)
+	}
+	bad := cloneForm(ep, "target_url", "https://n8n.example.com/webhook/finance", "template", "{{.Data")
+	resp, body = c.post("/ui/webhooks", bad)
+	mustStatus(t, resp, http.StatusUnprocessableEntity, body)
+	if !fieldErrorAfter(body, "template", "unclosed action") {
+		t.Fatalf("bad template:\n%s", body)
+	}
+	if ws, _ := h.DB.ListWebhooks(ctx, ""); len(ws) != 0 {
+		t.Fatalf("invalid webhooks stored: %+v", ws)
+	}
+	ep.Set("target_url", "https://n8n.example.com/webhook/finance")
+	resp, body = c.post("/ui/webhooks", ep)
+	mustStatus(t, resp, http.StatusOK, body)
+	m := secretRe.FindStringSubmatch(body)
+	if m == nil || !strings.Contains(body, `id="created"`) {
+		t.Fatalf("no secret shown after creating the endpoint:\n%s", body)
+	}
+	epSecret := html.UnescapeString(m[1])
+	outs, _ := h.DB.ListWebhooks(ctx, store.Outgoing)
+	if len(outs) != 1 || outs[0].Name != "n8n-finance" || strings.Contains(outs[0].Spec, "top-secret-header") {
+		t.Fatalf("stored endpoints: %+v", outs)
+	}
+	epID := outs[0].ID
+
+	// An incoming hook; the secret shown is the one the hook checks.
+	_, page = c.get("/ui/webhooks/new?direction=incoming")
+	in := url.Values{"csrf": {tok}, "direction": {"incoming"}, "name": {"odoo-invoices"}, "scheme": {"hmac-sha1"}, "event_type": {"odoo.invoice"}}
+	resp, body = c.post("/ui/webhooks", in)
+	mustStatus(t, resp, http.StatusUnprocessableEntity, body)
+	if !fieldErrorAfter(body, "scheme", "is not a scheme") || !strings.Contains(body, `value="odoo.invoice"`) {
+		t.Fatalf("bad scheme:\n%s", body)
+	}
+	in.Set("scheme", "bearer")
+	resp, body = c.post("/ui/webhooks", in)
+	mustStatus(t, resp, http.StatusOK, body)
+	m = secretRe.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no secret shown after creating the hook:\n%s", body)
+	}
+	hookSecret := html.UnescapeString(m[1])
+	ins, _ := h.DB.ListWebhooks(ctx, store.Incoming)
+	if len(ins) != 1 {
+		t.Fatalf("stored hooks: %+v", ins)
+	}
+	hookID := ins[0].ID
+	for sec, want := range map[string]int{"wrong-secret-wrong-secret": http.StatusUnauthorized, hookSecret: http.StatusOK} {
+		req, _ := http.NewRequest("POST", h.URL+"/hooks/"+hookID, strings.NewReader(`{"id":1}`))
+		req.Header.Set("Authorization", "Bearer "+sec)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("post to the hook with secret %q: %d, want %d", sec, resp.StatusCode, want)
+		}
+	}
+
+	// The secrets are shown once: not on the pages after, not in the audit log.
+	for _, p := range []string{"/ui/webhooks/" + epID, "/ui/webhooks/" + hookID, "/ui/webhooks", "/ui/audit"} {
+		_, body := c.get(p)
+		body = html.UnescapeString(body)
+		if strings.Contains(body, epSecret) || strings.Contains(body, hookSecret) || strings.Contains(body, "top-secret-header") {
+			t.Fatalf("%s shows a secret again", p)
+		}
+	}
+	created := auditEntries(t, h, "webhook.create")
+	if len(created) != 2 {
+		t.Fatalf("create audit: %+v", created)
+	}
+	var all []store.AuditRow
+	all, _ = h.DB.ListAudit(ctx, store.AuditFilter{Limit: 500})
+	for _, a := range all {
+		if line := a.Message + a.Fields; strings.Contains(line, epSecret) || strings.Contains(line, hookSecret) || strings.Contains(line, "top-secret-header") {
+			t.Fatalf("audit entry %s holds a secret: %+v", a.Action, a)
+		}
+	}
+
+	// Edit the endpoint: header values redacted in the form and kept.
+	_, page = c.get("/ui/webhooks/" + epID + "/edit")
+	if page = html.UnescapeString(page); strings.Contains(page, "top-secret-header") || !strings.Contains(page, "Authorization: ••••") || !strings.Contains(page, `value="*, odoo.invoice.*"`) {
+		t.Fatalf("edit form:\n%s", page)
+	}
+	edit := url.Values{"csrf": {tok}, "name": {"n8n-finance"}, "target_url": {"https://n8n.example.com/webhook/finance2"},
+		"event_types": {"ipai.test"}, "headers": {"Authorization: ••••\nX-Team: finance"}, "timeout": {"90s"}}
+	resp, body = c.post("/ui/webhooks/"+epID, edit)
+	mustStatus(t, resp, http.StatusUnprocessableEntity, body)
+	if !fieldErrorAfter(body, "timeout", "from 1ms to 60s") {
+		t.Fatalf("bad timeout:\n%s", body)
+	}
+	edit.Set("timeout", "20s")
+	resp, body = c.post("/ui/webhooks/"+epID, edit)
+	mustStatus(t, resp, http.StatusSeeOther, body)
+	w, _ := h.DB.Webhook(ctx, epID)
+	var spec delivery.EndpointSpec
+	_ = json.Unmarshal([]byte(w.Spec), &spec)
+	if spec.TargetURL != "https://n8n.example.com/webhook/finance2" || len(spec.EventTypes) != 1 || spec.Timeout != "20s" || len(spec.SealedHeaders) != 2 {
+		t.Fatalf("edited spec: %+v", spec)
+	}
+	for _, k := range []string{"Authorization", "X-Team"} {
+		v, err := h.Box.Open(spec.SealedHeaders[k], "webhook:"+epID+":header:"+strings.ToLower(k))
+		if want := map[string]string{"Authorization": "Bearer top-secret-header", "X-Team": "finance"}[k]; err != nil || v != want {
+			t.Fatalf("header %s after the edit: %q %v, want %q", k, v, err, want)
+		}
+	}
+
+	// Delete.
+	resp, body = c.post("/ui/webhooks/"+epID+"/delete", url.Values{"csrf": {tok}})
+	mustStatus(t, resp, http.StatusSeeOther, body)
+	if _, err := h.DB.Webhook(ctx, epID); err != store.ErrNotFound {
+		t.Fatalf("deleted endpoint: %v", err)
+	}
+	if a := auditEntries(t, h, "webhook.delete"); len(a) != 1 || a[0].Target != epID {
+		t.Fatalf("delete audit: %+v", a)
+	}
 }

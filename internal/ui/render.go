@@ -60,6 +60,7 @@ var funcs = template.FuncMap{
 		return s[:n] + "…"
 	},
 	"join":  strings.Join,
+	"list":  func(v ...string) []string { return v },
 	"deref": func(b *bool) bool { return b != nil && *b },
 	"roles": func() []auth.Role { return auth.Roles },
 	"dict": func(kv ...any) map[string]any {
@@ -84,7 +85,7 @@ func shortDur(d time.Duration) string {
 }
 
 // pageNames are the templates besides layout.html.
-var pageNames = []string{"login", "error", "dashboard", "connectors", "connector", "connector_form", "webhooks", "webhook",
+var pageNames = []string{"login", "error", "dashboard", "connectors", "connector", "connector_form", "webhooks", "webhook", "webhook_form",
 	"event", "deliveries", "delivery", "rules", "rule", "rule_form", "audit", "users", "mcp",
 	"sync", "bots", "n8n", "superset", "setup", "start"}
 
