@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"html"
-	"regexp"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
