@@ -340,3 +340,117 @@ func TestWebhookForms(t *testing.T) {
 		t.Fatalf("delete audit: %+v", a)
 	}
 }
+
+// TestFormRolesAndCSRF: every form post needs the role of the API route
+// doing the same, and the session's CSRF token; refused posts change nothing.
+func TestFormRolesAndCSRF(t *testing.T) {
+	h := newHub(t, nil)
+	for _, u := range []struct {
+		name string
+		role auth.Role
+	}{{"viewer", auth.RoleUser}, {"mgr", auth.RoleManager}, {"admin", auth.RoleAdmin}} {
+		h.addUser(t, u.name, u.role)
+	}
+	ctx := context.Background()
+	ep, _ := h.seed(t, 1)
+	admin := newClient(t, h.URL)
+	mustStatus(t, admin.login("admin", "admin-password"), http.StatusSeeOther, "")
+	_, page := admin.get("/ui/rules/new")
+	resp, body := admin.post("/ui/rules", url.Values{"csrf": {csrfOf(t, page)}, "name": {"fwd"}, "enabled": {"true"},
+		"actions": {`[{"kind":"webhook","endpoint":"` + ep.ID + `"}]`}})
+	mustStatus(t, resp, http.StatusSeeOther, body)
+	rs, _ := h.DB.ListRules(ctx)
+	ruleID := rs[0].ID
+	snapshot := func() string {
+		rs, _ := h.DB.ListRules(ctx)
+		ws, _ := h.DB.ListWebhooks(ctx, "")
+		b, _ := json.Marshal([]any{rs, ws})
+		return string(b)
+	}
+	before := snapshot()
+
+	type post struct {
+		path string
+		form url.Values
+	}
+	ruleForm := url.Values{"name": {"changed"}, "actions": {`[{"kind":"webhook","endpoint":"` + ep.ID + `"}]`}}
+	posts := []post{
+		{"/ui/rules", ruleForm},
+		{"/ui/rules/" + ruleID, ruleForm},
+		{"/ui/rules/" + ruleID + "/state", url.Values{"enabled": {"false"}}},
+		{"/ui/rules/" + ruleID + "/test", url.Values{"type": {"ipai.test"}}},
+		{"/ui/rules/" + ruleID + "/delete", url.Values{}},
+		{"/ui/webhooks", url.Values{"direction": {"outgoing"}, "name": {"x"}, "target_url": {"https://example.com/x"}, "event_types": {"*"}}},
+		{"/ui/webhooks", url.Values{"direction": {"incoming"}, "name": {"x"}, "scheme": {"standard"}}},
+		{"/ui/webhooks/" + ep.ID, url.Values{"name": {"changed"}, "target_url": {"https://example.com/y"}}},
+		{"/ui/webhooks/" + ep.ID + "/delete", url.Values{}},
+	}
+	// The least role of each post, from the API's route table.
+	need := map[string]auth.Role{"/ui/rules": auth.RoleManager, "/ui/rules/" + ruleID: auth.RoleManager,
+		"/ui/rules/" + ruleID + "/state": auth.RoleManager, "/ui/rules/" + ruleID + "/test": auth.RoleManager,
+		"/ui/rules/" + ruleID + "/delete": auth.RoleAdmin, "/ui/webhooks": auth.RoleAdmin,
+		"/ui/webhooks/" + ep.ID: auth.RoleManager, "/ui/webhooks/" + ep.ID + "/delete": auth.RoleAdmin}
+
+	for _, who := range []struct {
+		name string
+		role auth.Role
+	}{{"viewer", auth.RoleUser}, {"mgr", auth.RoleManager}} {
+		c := newClient(t, h.URL)
+		mustStatus(t, c.login(who.name, who.name+"-password"), http.StatusSeeOther, "")
+		_, page := c.get("/ui/rules/" + ruleID)
+		tok := csrfOf(t, page) // the sign-out form's token: the session's
+		for _, p := range posts {
+			if who.role.Allows(need[p.path]) {
+				continue
+			}
+			f := cloneForm(p.form, "csrf", tok)
+			resp, body := c.post(p.path, f)
+			mustStatus(t, resp, http.StatusForbidden, body)
+		}
+		if who.role == auth.RoleUser {
+			for _, p := range []string{"/ui/rules", "/ui/rules/" + ruleID, "/ui/webhooks", "/ui/webhooks/" + ep.ID, "/ui/start"} {
+				_, body := c.get(p)
+				for _, id := range []string{`id="new-rule"`, `id="edit-rule"`, `id="disable-rule"`, `id="delete-rule"`, `id="run-test"`,
+					`id="new-incoming"`, `id="new-outgoing"`, `id="edit-webhook"`, `id="delete-webhook"`, `id="start-incoming"`, `action="/ui/`} {
+					if strings.Contains(body, id) {
+						t.Errorf("a viewer sees %s on %s", id, p)
+					}
+				}
+			}
+			for _, p := range []string{"/ui/rules/new", "/ui/rules/" + ruleID + "/edit", "/ui/webhooks/new", "/ui/webhooks/" + ep.ID + "/edit"} {
+				resp, body := c.get(p)
+				mustStatus(t, resp, http.StatusForbidden, body)
+			}
+		}
+	}
+	if got := snapshot(); got != before {
+		t.Fatalf("refused posts changed the store:\nbefore %s\nafter  %s", before, got)
+	}
+	if n := len(auditEntries(t, h, "ui.denied")); n == 0 {
+		t.Fatal("denied posts not audited")
+	}
+
+	// Without the CSRF token, or from another site: refused even for an admin.
+	for _, p := range posts {
+		resp, body := admin.post(p.path, p.form)
+		mustStatus(t, resp, http.StatusForbidden, body)
+		if !strings.Contains(body, "security token") {
+			t.Fatalf("%s: the refusal does not say why:\n%.600s", p.path, body)
+		}
+		f := cloneForm(p.form, "csrf", csrfOf(t, page))
+		req, _ := http.NewRequest("POST", h.URL+p.path, strings.NewReader(f.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "https://evil.example")
+		resp, err := admin.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("%s from another origin: %d", p.path, resp.StatusCode)
+		}
+	}
+	if got := snapshot(); got != before {
+		t.Fatalf("posts without a valid CSRF token changed the store:\nbefore %s\nafter  %s", before, got)
+	}
+}
