@@ -9,6 +9,7 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/delivery"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
@@ -101,7 +102,7 @@ type WebhookInput struct {
 	Name      string `json:"name"`
 	Connector string `json:"connector"`
 	// incoming
-	inbound.HookSpec
+	event.HookSpec
 	Secret string `json:"secret"`
 	// outgoing
 	delivery.EndpointSpec
@@ -202,7 +203,7 @@ func UpdateWebhook(ctx context.Context, db *store.DB, hooks *inbound.Hooks, eps 
 		}
 		b, _ := json.Marshal(merged)
 		if h.Direction == store.Incoming {
-			var spec inbound.HookSpec
+			var spec event.HookSpec
 			if err := strictJSON(b, &spec); err != nil {
 				return h, problem.Invalid("spec", "%v", err)
 			}

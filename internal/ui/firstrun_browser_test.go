@@ -15,7 +15,7 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/fake/mattermost"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 // TestBrowserFirstRun walks a fresh hub from the setup URL to a delivered
@@ -139,7 +139,7 @@ func TestBrowserFirstRun(t *testing.T) {
 	}
 	select {
 	case rec := <-got:
-		if _, err := inbound.Verify(inbound.SchemeStandard, []string{epSecret}, rec.hdr, rec.body, time.Now()); err != nil {
+		if _, err := webhooksig.Verify(webhooksig.SchemeStandard, []string{epSecret}, rec.hdr, rec.body, time.Now()); err != nil {
 			t.Fatalf("the delivery does not verify with the secret the page showed: %v", err)
 		}
 		if !strings.Contains(string(rec.body), "ipai.test") {

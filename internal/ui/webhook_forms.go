@@ -10,8 +10,9 @@ import (
 	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/delivery"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 // The webhook forms create, change and delete incoming hooks and outgoing
@@ -70,7 +71,7 @@ func splitList(s string) []string {
 }
 
 // readWebhookForm reads the posted fields; errs has what could not be read.
-func readWebhookForm(r *http.Request) (f webhookForm, hs inbound.HookSpec, es delivery.EndpointSpec, errs map[string]string) {
+func readWebhookForm(r *http.Request) (f webhookForm, hs event.HookSpec, es delivery.EndpointSpec, errs map[string]string) {
 	v := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
 	on := func(k string) bool { return r.PostFormValue(k) != "" }
 	f = webhookForm{Direction: v("direction"), Name: v("name"), Connector: v("connector"),
@@ -81,7 +82,7 @@ func readWebhookForm(r *http.Request) (f webhookForm, hs inbound.HookSpec, es de
 		Retry: v("retry_schedule"), DisableAfter: v("disable_after"), SignHex: on("sign_hex"), Ordered: on("ordered"),
 		FollowRedirects: on("follow_redirects")}
 	errs = map[string]string{}
-	hs = inbound.HookSpec{Scheme: f.Scheme, EventType: f.EventType, TypeField: f.TypeField, IdempotencyField: f.IdemField,
+	hs = event.HookSpec{Scheme: f.Scheme, EventType: f.EventType, TypeField: f.TypeField, IdempotencyField: f.IdemField,
 		DedupeWindow: f.DedupeWindow, AcceptForm: f.AcceptForm, RotationGrace: f.RotationGrace}
 	if f.MaxBody != "" {
 		n, err := strconv.ParseInt(f.MaxBody, 10, 64)
@@ -120,7 +121,7 @@ func readWebhookForm(r *http.Request) (f webhookForm, hs inbound.HookSpec, es de
 }
 
 func (s *Server) webhookNew(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	f := &webhookForm{Direction: r.URL.Query().Get("direction"), Scheme: inbound.SchemeStandard, EventTypes: "*"}
+	f := &webhookForm{Direction: r.URL.Query().Get("direction"), Scheme: webhooksig.SchemeStandard, EventTypes: "*"}
 	if f.Direction != store.Outgoing {
 		f.Direction = store.Incoming
 	}
@@ -143,7 +144,7 @@ func (s *Server) renderWebhookForm(w http.ResponseWriter, r *http.Request, c *re
 	if f.Edit {
 		title = "Edit " + f.Name
 	}
-	s.render(w, c, status, "webhook_form", map[string]any{"Title": title, "F": f, "Schemes": inbound.Schemes, "Connectors": conns,
+	s.render(w, c, status, "webhook_form", map[string]any{"Title": title, "F": f, "Schemes": webhooksig.Schemes, "Connectors": conns,
 		"Redacted": delivery.Redacted})
 	return nil
 }
@@ -174,7 +175,7 @@ func (s *Server) webhookCreate(w http.ResponseWriter, r *http.Request, c *reqCtx
 func formOf(h store.Webhook) *webhookForm {
 	f := &webhookForm{Edit: true, ID: h.ID, Direction: h.Direction, Name: h.Name, Connector: h.Connector}
 	if h.Direction == store.Incoming {
-		var sp inbound.HookSpec
+		var sp event.HookSpec
 		_ = json.Unmarshal([]byte(h.Spec), &sp)
 		f.Scheme, f.EventType, f.TypeField, f.IdemField = sp.Scheme, sp.EventType, sp.TypeField, sp.IdempotencyField
 		f.DedupeWindow, f.RotationGrace, f.AcceptForm = sp.DedupeWindow, sp.RotationGrace, sp.AcceptForm
