@@ -9,9 +9,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/delivery"
+	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -188,6 +190,33 @@ func TestRuleForms(t *testing.T) {
 	if a := auditEntries(t, h, "rule.delete"); len(a) != 1 || a[0].Target != id {
 		t.Fatalf("delete audit: %+v", a)
 	}
+
+	// A rule from ipai.yaml is changed there, not here.
+	var sp rule.Spec
+	if err := json.Unmarshal([]byte(`{"name":"from yaml","actions":[{"kind":"webhook","endpoint":"e"}]}`), &sp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Rules.ApplyConfig(ctx, []rule.Spec{sp}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	rs, _ = h.DB.ListRules(ctx)
+	managed := rs[0]
+	_, page = a.get("/ui/rules/" + managed.ID)
+	if strings.Contains(page, `id="edit-rule"`) || strings.Contains(page, `id="delete-rule"`) || !strings.Contains(page, "Declared in ipai.yaml") {
+		t.Fatalf("managed rule page:\n%s", page)
+	}
+	for _, p := range []string{"/state", "/delete"} {
+		resp, body := a.post("/ui/rules/"+managed.ID+p, url.Values{"csrf": {csrfOf(t, page)}, "enabled": {"false"}})
+		mustStatus(t, resp, http.StatusSeeOther, body)
+	}
+	resp, body = a.post("/ui/rules/"+managed.ID, cloneForm(form, "csrf", csrfOf(t, page), "name", "renamed"))
+	mustStatus(t, resp, http.StatusUnprocessableEntity, body)
+	if !strings.Contains(body, "managed by ipai.yaml") {
+		t.Fatalf("edit of a managed rule:\n%s", body)
+	}
+	if x, err := h.DB.Rule(ctx, managed.ID); err != nil || !x.Enabled || x.Name != "from yaml" {
+		t.Fatalf("the managed rule changed: %+v %v", x, err)
+	}
 }
 
 func cloneForm(f url.Values, kv ...string) url.Values {
@@ -315,6 +344,13 @@ func TestWebhookForms(t *testing.T) {
 		t.Fatalf("bad timeout:\n%s", body)
 	}
 	edit.Set("timeout", "20s")
+	edit.Set("name", " ")
+	resp, body = c.post("/ui/webhooks/"+epID, edit)
+	mustStatus(t, resp, http.StatusUnprocessableEntity, body)
+	if !fieldErrorAfter(body, "name", "give the webhook a name") {
+		t.Fatalf("empty name:\n%s", body)
+	}
+	edit.Set("name", "n8n-finance")
 	resp, body = c.post("/ui/webhooks/"+epID, edit)
 	mustStatus(t, resp, http.StatusSeeOther, body)
 	w, _ := h.DB.Webhook(ctx, epID)
