@@ -13,6 +13,7 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/delivery"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -488,5 +489,31 @@ func TestFormRolesAndCSRF(t *testing.T) {
 	}
 	if got := snapshot(); got != before {
 		t.Fatalf("posts without a valid CSRF token changed the store:\nbefore %s\nafter  %s", before, got)
+	}
+}
+
+// TestManagedHookRotate: a hook declared in ipai.yaml keeps its secret, as
+// the API's rotate-secret route refuses it.
+func TestManagedHookRotate(t *testing.T) {
+	h := newHub(t, nil)
+	h.addUser(t, "admin", auth.RoleAdmin)
+	ctx := context.Background()
+	hk, err := h.Hooks.Create(ctx, "from-yaml", "", event.HookSpec{Scheme: "standard"}, "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, h.URL)
+	mustStatus(t, c.login("admin", "admin-password"), http.StatusSeeOther, "")
+	_, page := c.get("/ui/webhooks/" + hk.Hook.ID)
+	if strings.Contains(page, `id="rotate"`) || strings.Contains(page, `id="edit-webhook"`) || strings.Contains(page, `id="delete-webhook"`) {
+		t.Fatalf("a managed hook offers changes:\n%s", page)
+	}
+	for _, p := range []string{"/rotate", "/delete"} {
+		resp, body := c.post("/ui/webhooks/"+hk.Hook.ID+p, url.Values{"csrf": {csrfOf(t, page)}})
+		mustStatus(t, resp, http.StatusSeeOther, body)
+	}
+	w, err := h.DB.Webhook(ctx, hk.Hook.ID)
+	if err != nil || w.SecretSealed != hk.Hook.SecretSealed || !w.OldSecretUntil.IsZero() {
+		t.Fatalf("the managed hook changed: %+v %v", w, err)
 	}
 }

@@ -132,6 +132,11 @@ func (s *Server) webhookRotate(w http.ResponseWriter, r *http.Request, c *reqCtx
 	if s.Hooks == nil {
 		return problem.NotFound("incoming hooks are not enabled on this server")
 	}
+	if h, err := s.webhook(r); err != nil {
+		return err
+	} else if h.Managed { // as the API's rotate-secret route refuses
+		return s.redirect(w, r, "/ui/webhooks/"+h.ID, "Webhook "+h.Name+" is declared in ipai.yaml: change its secret there.")
+	}
 	cr, err := s.Hooks.Rotate(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
