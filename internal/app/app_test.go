@@ -56,13 +56,26 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	if _, err := pw.Write([]byte(`{"name":"late",`)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // the handler is now reading the body
-	cancel()
-	time.Sleep(100 * time.Millisecond)
-	// New connections are refused while the old request finishes.
-	if _, err := http.Get(base + "/healthz"); err == nil {
-		t.Error("server accepted a new connection after shutdown began")
+	// The transport took the first part of the body, so the request's
+	// connection is open. The server accepts connections in the order they
+	// were opened: once a request on a later connection is answered, the
+	// server holds the first one, and shutting down must let it finish.
+	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := probe.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
 	}
+	resp.Body.Close()
+	cancel()
+	// New connections are refused once shutdown begins, while the old
+	// request is still unfinished.
+	waitFor(t, "new connections refused after shutdown began", func() bool {
+		resp, err := probe.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err != nil
+	})
 	_, _ = pw.Write([]byte(`"role":"user"}`))
 	pw.Close()
 	select {
