@@ -1,12 +1,16 @@
 package delivery
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/insightpulseai/ipai/internal/store"
 )
 
 func TestParseSchedule(t *testing.T) {
@@ -192,4 +196,48 @@ func FuzzRetryAfter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// An attempt's outcome with a fixed clock and random source: a failure is
+// retried after the schedule's jittered delay or the receiver's
+// Retry-After, whichever is longer; counted from the last replay; dead when
+// the schedule is exhausted or retrying cannot help.
+func TestAttemptSchedulesTheRetry(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	schedule := []time.Duration{0, 10 * time.Second, time.Hour}
+	fail := errors.New("the receiver answered 503")
+	for _, tc := range []struct {
+		name            string
+		attempts, round int
+		res             Result
+		state           string
+		next            time.Duration // after now
+	}{
+		{"first failure", 1, 0, Result{Err: fail}, store.DeliveryFailed, 8 * time.Second},
+		{"second failure", 2, 0, Result{Err: fail}, store.DeliveryFailed, 48 * time.Minute},
+		{"Retry-After longer than the schedule", 1, 0, Result{Err: fail, RetryAfter: 2 * time.Minute}, store.DeliveryFailed, 2 * time.Minute},
+		{"Retry-After shorter than the schedule", 2, 0, Result{Err: fail, RetryAfter: time.Minute}, store.DeliveryFailed, 48 * time.Minute},
+		{"schedule exhausted", 3, 0, Result{Err: fail, RetryAfter: time.Minute}, store.DeliveryDead, 0},
+		{"replayed: the schedule starts again", 4, 3, Result{Err: fail}, store.DeliveryFailed, 8 * time.Second},
+		{"permanent", 1, 0, Result{Err: fail, Permanent: true}, store.DeliveryDead, 0},
+		{"success", 1, 0, Result{Status: 200}, store.DeliverySucceeded, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewDispatcher(nil, nil, nil, nil, Options{Schedule: schedule})
+			d.now = func() time.Time { return now }
+			d.rnd = func() float64 { return 0 } // the shortest delay: -Jitter
+			d.Register("k", ExecutorFunc(func(context.Context, *store.Claimed) Result { return tc.res }))
+			d.slots = make(chan struct{}, 1)
+			d.slots <- struct{}{}
+			d.attempt(store.Claimed{Delivery: store.Delivery{ID: "d", Kind: "k", Attempts: tc.attempts, RoundBase: tc.round}})
+			o := (<-d.outcomes).o
+			var next time.Time
+			if tc.next > 0 {
+				next = now.Add(tc.next)
+			}
+			if o.State != tc.state || !o.Next.Equal(next) {
+				t.Fatalf("outcome %s, next %s; want %s, next %s", o.State, o.Next, tc.state, next)
+			}
+		})
+	}
 }
