@@ -60,9 +60,9 @@ func jitterRand() float64 { return rand.Float64() }
 // MaxRetryAfter caps how long a Retry-After header can postpone a delivery.
 const MaxRetryAfter = 24 * time.Hour
 
-// retryAfter parses a Retry-After header (seconds or an HTTP date). What it
+// RetryAfter parses a Retry-After header (seconds or an HTTP date). What it
 // cannot read is no request to wait (0); a wait is at most MaxRetryAfter.
-func retryAfter(h string, now time.Time) time.Duration {
+func RetryAfter(h string, now time.Time) time.Duration {
 	h = strings.TrimSpace(h)
 	if h == "" {
 		return 0

@@ -165,8 +165,8 @@ func TestRetryAfter(t *testing.T) {
 		{"-9999999999", 0},
 		{"-99999999999999999999999", 0},
 	} {
-		if got := retryAfter(tc.h, now); got != tc.want {
-			t.Errorf("retryAfter(%q) = %v; want %v", tc.h, got, tc.want)
+		if got := RetryAfter(tc.h, now); got != tc.want {
+			t.Errorf("RetryAfter(%q) = %v; want %v", tc.h, got, tc.want)
 		}
 	}
 }
@@ -177,13 +177,13 @@ func FuzzRetryAfter(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, h string) {
-		got := retryAfter(h, now)
+		got := RetryAfter(h, now)
 		if got < 0 || got > MaxRetryAfter {
-			t.Fatalf("retryAfter(%q) = %v; want within [0, %v]", h, got, MaxRetryAfter)
+			t.Fatalf("RetryAfter(%q) = %v; want within [0, %v]", h, got, MaxRetryAfter)
 		}
 		s := strings.TrimSpace(h)
 		if strings.HasPrefix(s, "-") && strings.Trim(s[1:], "0123456789") == "" && got != 0 {
-			t.Fatalf("retryAfter(%q) = %v; a negative wait is no wait", h, got)
+			t.Fatalf("RetryAfter(%q) = %v; a negative wait is no wait", h, got)
 		}
 		if s != "" && strings.Trim(s, "0123456789") == "" {
 			// Plain seconds: exactly that many, up to the cap.
@@ -192,7 +192,7 @@ func FuzzRetryAfter(f *testing.F) {
 				want = time.Duration(n) * time.Second
 			}
 			if got != want {
-				t.Fatalf("retryAfter(%q) = %v; want %v", h, got, want)
+				t.Fatalf("RetryAfter(%q) = %v; want %v", h, got, want)
 			}
 		}
 	})
