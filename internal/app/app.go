@@ -25,10 +25,12 @@ import (
 	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/boardsync"
 	"github.com/insightpulseai/ipai/internal/buildinfo"
 	"github.com/insightpulseai/ipai/internal/chatops/n8nflow"
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/delivery"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/health"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
@@ -38,7 +40,6 @@ import (
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
-	ipaisync "github.com/insightpulseai/ipai/internal/sync"
 	"github.com/insightpulseai/ipai/internal/ui"
 )
 
@@ -64,7 +65,7 @@ type App struct {
 	Connectors *integration.Service
 	// The event path: Ingester commits events, Hooks receives them,
 	// Endpoints and Dispatcher deliver.
-	Ingester   *inbound.Ingester
+	Ingester   *event.Ingester
 	Hooks      *inbound.Hooks
 	Endpoints  *delivery.Endpoints
 	Dispatcher *delivery.Dispatcher
@@ -74,7 +75,7 @@ type App struct {
 	health  *health.Runner
 	notices *healthNotices // nil: health transitions are not posted
 	rules   *rule.Service
-	sync    *ipaisync.Service // nil: no watchers or board links
+	sync    *boardsync.Service // nil: no watchers or board links
 	flows   *n8nflow.Service
 	pulser  *mcpserver.PulserService
 	mcpEnv  *mcpserver.Env
@@ -168,7 +169,7 @@ func New(ctx context.Context, cfg config.Config, logw io.Writer) (_ *App, err er
 	if err != nil {
 		return nil, err
 	}
-	ingester := inbound.NewIngester(db, router, inbound.IngesterOptions{OnCommit: func(int) { dispatcher.Wake() }})
+	ingester := event.NewIngester(db, router, event.IngesterOptions{OnCommit: func(int) { dispatcher.Wake() }})
 	cleanup = append(cleanup, ingester.Close)
 	hooks := inbound.NewHooks(db, box, al, ingester, metrics)
 	if err := applyWebhooks(ctx, cfg.Webhooks, db, box, hooks, endpoints, time.Now()); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/boardsync"
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/connector"
 	"github.com/insightpulseai/ipai/internal/connector/focalboard"
@@ -17,7 +18,6 @@ import (
 	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
-	ipaisync "github.com/insightpulseai/ipai/internal/sync"
 )
 
 // newEmbed builds the Superset embedding service of the configured
@@ -40,11 +40,11 @@ func newEmbed(sc config.Superset, connectors *integration.Service, al *audit.Log
 // wake is told of each commit) and the task ↔ card board links (nil: none
 // configured).
 func newSync(ctx context.Context, s config.Sync, db *store.DB, router *rule.Router, connectors *integration.Service,
-	wake func(), al *audit.Log, log *slog.Logger) (*ipaisync.Service, error) {
+	wake func(), al *audit.Log, log *slog.Logger) (*boardsync.Service, error) {
 	if len(s.Watchers) == 0 && len(s.Boards) == 0 {
 		return nil, nil
 	}
-	svc := &ipaisync.Service{DB: db, Pairs: map[string]*ipaisync.Pair{}, Interval: s.Interval, SweepEvery: s.SweepEvery, Log: log}
+	svc := &boardsync.Service{DB: db, Pairs: map[string]*boardsync.Pair{}, Interval: s.Interval, SweepEvery: s.SweepEvery, Log: log}
 	onCommit := func(int) { wake() }
 	for _, w := range s.Watchers {
 		cl, err := odooClient(ctx, connectors, w.Connector)
@@ -55,7 +55,7 @@ func newSync(ctx context.Context, s config.Sync, db *store.DB, router *rule.Rout
 		if overlap == 0 {
 			overlap = time.Minute
 		}
-		svc.Watchers = append(svc.Watchers, &ipaisync.Watcher{DB: db, Router: router, Odoo: cl, Source: w.Connector,
+		svc.Watchers = append(svc.Watchers, &boardsync.Watcher{DB: db, Router: router, Odoo: cl, Source: w.Connector,
 			Model: w.Model, Fields: w.Fields, Start: w.Start, Overlap: overlap, OnCommit: onCommit})
 	}
 	for _, b := range s.Boards {
@@ -77,7 +77,7 @@ func newSync(ctx context.Context, s config.Sync, db *store.DB, router *rule.Rout
 				log.Warn("focalboard login for board sync", "pair", b.Name, "err", err)
 			}
 		}
-		p := &ipaisync.Pair{Name: b.Name, DB: db, Odoo: ocl, Board: fcl, ProjectID: b.Project, BoardID: b.Board,
+		p := &boardsync.Pair{Name: b.Name, DB: db, Odoo: ocl, Board: fcl, ProjectID: b.Project, BoardID: b.Board,
 			Direction: b.Direction, StageProperty: b.StageProperty, PriorityProperty: b.PriorityProperty,
 			DeadlineProperty: b.DeadlineProperty, AssigneesProperty: b.AssigneesProperty, Users: b.Users, FullSweepEvery: b.FullSweepEvery, Audit: al}
 		if b.NotifyConnector != "" {

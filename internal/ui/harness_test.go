@@ -20,8 +20,11 @@ import (
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/delivery"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
+	"github.com/insightpulseai/ipai/internal/rule"
+	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 // hub is a hub built by app.New (the same wiring as `ipai serve`), served
@@ -30,6 +33,11 @@ type hub struct {
 	*app.App
 	URL string
 	srv *httptest.Server
+	// Rules and Router are the UI's rules and the hub's router; Box opens
+	// what the hub sealed (the master key in its data directory).
+	Rules  *rule.Service
+	Router *rule.Router
+	Box    *secret.Box
 }
 
 func newHub(t testing.TB, mut func(*config.Config)) *hub {
@@ -59,7 +67,11 @@ func newHub(t testing.TB, mut func(*config.Config)) *hub {
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(func() { srv.Close(); a.Close() })
-	return &hub{App: a, URL: cfg.PublicURL, srv: srv}
+	box, err := secret.LoadFor(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &hub{App: a, URL: cfg.PublicURL, srv: srv, Rules: a.UI.Rules, Router: a.UI.Rules.Router, Box: box}
 }
 
 func (h *hub) addUser(t testing.TB, name string, role auth.Role) {
@@ -75,7 +87,7 @@ func (h *hub) addUser(t testing.TB, name string, role auth.Role) {
 func (h *hub) seed(t testing.TB, n int) (store.Webhook, string) {
 	t.Helper()
 	ctx := context.Background()
-	in, err := h.Hooks.Create(ctx, "odoo-invoices", "", inbound.HookSpec{Scheme: inbound.SchemeStandard}, "", false)
+	in, err := h.Hooks.Create(ctx, "odoo-invoices", "", event.HookSpec{Scheme: webhooksig.SchemeStandard}, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

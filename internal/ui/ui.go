@@ -23,17 +23,18 @@ import (
 	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/boardsync"
 	"github.com/insightpulseai/ipai/internal/chatops"
 	"github.com/insightpulseai/ipai/internal/chatops/n8nflow"
 	"github.com/insightpulseai/ipai/internal/delivery"
 	ipaiembed "github.com/insightpulseai/ipai/internal/embed"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/health"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
-	ipaisync "github.com/insightpulseai/ipai/internal/sync"
 )
 
 //go:embed templates/*.html assets/*
@@ -68,7 +69,7 @@ type Server struct {
 	Rules      *rule.Service
 	// Sync resolves and re-syncs board links; ChatOps, Flows and Embed back
 	// the bots, n8n and Superset pages (the API's services).
-	Sync    *ipaisync.Service
+	Sync    *boardsync.Service
 	ChatOps *chatops.Service
 	Flows   *n8nflow.Service
 	Embed   *ipaiembed.Service
@@ -83,7 +84,7 @@ type Server struct {
 	// SetupPublic lets the first-run setup page answer non-loopback clients.
 	SetupPublic bool
 	// Ingest stores an event as an incoming hook does (the setup page's test event).
-	Ingest func(context.Context, inbound.Request) (inbound.Result, error)
+	Ingest func(context.Context, event.Request) (event.Result, error)
 
 	pages map[string]*pageTemplate
 	setup setupState
@@ -159,7 +160,12 @@ func (s *Server) routes() []uiRoute {
 		{"POST", "/ui/connectors/{code}/test", APIRole("POST", "/api/v1/connectors/{code}/test"), s.connectorTest},
 		{"POST", "/ui/connectors/{code}/activate", APIRole("POST", "/api/v1/connectors/{code}/activate"), s.connectorActivate},
 		{"GET", "/ui/webhooks", APIRole("GET", "/api/v1/webhooks"), s.webhookList},
+		{"GET", "/ui/webhooks/new", APIRole("POST", "/api/v1/webhooks"), s.webhookNew},
+		{"POST", "/ui/webhooks", APIRole("POST", "/api/v1/webhooks"), s.webhookCreate},
 		{"GET", "/ui/webhooks/{id}", APIRole("GET", "/api/v1/webhooks/{id}"), s.webhookShow},
+		{"GET", "/ui/webhooks/{id}/edit", APIRole("PATCH", "/api/v1/webhooks/{id}"), s.webhookEdit},
+		{"POST", "/ui/webhooks/{id}", APIRole("PATCH", "/api/v1/webhooks/{id}"), s.webhookUpdate},
+		{"POST", "/ui/webhooks/{id}/delete", APIRole("DELETE", "/api/v1/webhooks/{id}"), s.webhookDelete},
 		{"POST", "/ui/webhooks/{id}/rotate", APIRole("POST", "/api/v1/webhooks/{id}/rotate-secret"), s.webhookRotate},
 		{"POST", "/ui/webhooks/{id}/state", APIRole("PATCH", "/api/v1/webhooks/{id}"), s.webhookState},
 		{"GET", "/ui/events/{id}", APIRole("GET", "/api/v1/events/{id}"), s.eventShow},
@@ -168,7 +174,14 @@ func (s *Server) routes() []uiRoute {
 		{"POST", "/ui/deliveries/{id}/replay", APIRole("POST", "/api/v1/deliveries/{id}/replay"), s.deliveryReplay},
 		{"POST", "/ui/deliveries/replay", APIRole("POST", "/api/v1/deliveries/replay"), s.deliveryReplayBulk},
 		{"GET", "/ui/rules", APIRole("GET", "/api/v1/rules"), s.ruleList},
+		{"GET", "/ui/rules/new", APIRole("POST", "/api/v1/rules"), s.ruleNew},
+		{"POST", "/ui/rules", APIRole("POST", "/api/v1/rules"), s.ruleCreate},
 		{"GET", "/ui/rules/{id}", APIRole("GET", "/api/v1/rules/{id}"), s.ruleShow},
+		{"GET", "/ui/rules/{id}/edit", APIRole("PATCH", "/api/v1/rules/{id}"), s.ruleEdit},
+		{"POST", "/ui/rules/{id}", APIRole("PATCH", "/api/v1/rules/{id}"), s.ruleUpdate},
+		{"POST", "/ui/rules/{id}/state", APIRole("PATCH", "/api/v1/rules/{id}"), s.ruleState},
+		{"POST", "/ui/rules/{id}/delete", APIRole("DELETE", "/api/v1/rules/{id}"), s.ruleDelete},
+		{"POST", "/ui/rules/{id}/test", APIRole("POST", "/api/v1/rules/{id}/test"), s.ruleTest},
 		{"GET", "/ui/sync", APIRole("GET", "/api/v1/sync/links"), s.syncList},
 		{"POST", "/ui/sync/{id}/resolve", APIRole("POST", "/api/v1/sync/links/{id}/resolve"), s.syncResolve},
 		{"POST", "/ui/sync/{id}/resync", APIRole("POST", "/api/v1/sync/links/{id}/resync"), s.syncResync},
