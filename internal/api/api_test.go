@@ -20,7 +20,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/testpg"
 )
 
-func TestMain(m *testing.M) { testpg.Main(m) }
+func TestMain(m *testing.M) { testpg.MainNoLeaks(m) }
 
 type harness struct {
 	srv    *httptest.Server

@@ -29,7 +29,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
-func TestMain(m *testing.M) { testpg.Main(m) }
+func TestMain(m *testing.M) { testpg.MainNoLeaks(m) }
 
 // hub is a running hub for end-to-end tests.
 type hub struct {

@@ -14,7 +14,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/testpg"
 )
 
-func TestMain(m *testing.M) { testpg.Main(m) }
+func TestMain(m *testing.M) { testpg.MainNoLeaks(m) }
 
 type backend struct {
 	kind string

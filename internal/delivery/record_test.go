@@ -10,7 +10,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/testpg"
 )
 
-func TestMain(m *testing.M) { testpg.Main(m) }
+func TestMain(m *testing.M) { testpg.MainNoLeaks(m) }
 
 // An outcome the database refuses is not recorded, and does not keep the
 // others of its batch from being recorded.

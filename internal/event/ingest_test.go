@@ -15,7 +15,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/testpg"
 )
 
-func TestMain(m *testing.M) { testpg.Main(m) }
+func TestMain(m *testing.M) { testpg.MainNoLeaks(m) }
 
 // A request the database refuses fails alone: the others of its batch are
 // stored and answered. (Ingest hashes a key this long before it reaches a

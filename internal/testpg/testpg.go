@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 
 	"github.com/insightpulseai/ipai/internal/testproc"
 )
@@ -55,6 +56,25 @@ var (
 
 // Main runs the tests and stops the cluster afterwards, if one was started.
 func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// MainNoLeaks is Main that also fails the package when a goroutine
+// outlives its tests (go.uber.org/goleak, checked after the cluster
+// stopped). opts are goleak's, e.g. an IgnoreTopFunction for a known
+// background goroutine of a third-party library.
+func MainNoLeaks(m *testing.M, opts ...goleak.Option) { os.Exit(NoLeaks(Run(m), opts...)) }
+
+// NoLeaks returns code, or 1 (and says which goroutines) when code is 0
+// but goroutines other than the ones opts ignore are still running.
+func NoLeaks(code int, opts ...goleak.Option) int {
+	if code != 0 {
+		return code
+	}
+	if err := goleak.Find(opts...); err != nil {
+		fmt.Fprintf(os.Stderr, "goleak: goroutines outlived the tests: %v\n", err)
+		return 1
+	}
+	return 0
+}
 
 // Run is Main without the exit, for a TestMain with its own cleanup.
 func Run(m *testing.M) int {

@@ -38,7 +38,7 @@ import (
 func TestMain(m *testing.M) {
 	code := testpg.Run(m)
 	testsuperset.Stop()
-	os.Exit(code)
+	os.Exit(testpg.NoLeaks(code))
 }
 
 func client(t *testing.T, hc *http.Client) (*testsuperset.Server, *superset.Client) {

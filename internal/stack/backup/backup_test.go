@@ -21,7 +21,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/testpg"
 )
 
-func TestMain(m *testing.M) { testpg.Main(m) }
+func TestMain(m *testing.M) { testpg.MainNoLeaks(m) }
 
 func target(t testing.TB) *Direct {
 	t.Helper()

@@ -16,7 +16,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/testpg"
 )
 
-func TestMain(m *testing.M) { testpg.Main(m) }
+func TestMain(m *testing.M) { testpg.MainNoLeaks(m) }
 
 func serve(t *testing.T, h http.HandlerFunc) string {
 	t.Helper()
