@@ -4,11 +4,10 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/delivery"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -22,7 +21,7 @@ func TestDeclaredWebhooks(t *testing.T) {
 			c.DataDir = dir
 			if webhooks {
 				c.Webhooks = []config.WebhookSpec{
-					{Name: "shop", Direction: "incoming", Secret: secret, HookSpec: inbound.HookSpec{Scheme: "bearer", EventType: "shop.order"}},
+					{Name: "shop", Direction: "incoming", Secret: secret, HookSpec: event.HookSpec{Scheme: "bearer", EventType: "shop.order"}},
 					{Name: "crm", Direction: "outgoing", Secret: "crm-signing-secret-0123", EndpointSpec: delivery.EndpointSpec{TargetURL: "https://crm.example.com/hook", EventTypes: []string{"shop.*"}}},
 				}
 			}
@@ -67,8 +66,7 @@ func TestDeclaredWebhooks(t *testing.T) {
 	h3.a.Close()
 
 	// No longer declared: kept, no longer managed.
-	h4 := startHub(t, db, declare("", false))
-	time.Sleep(10 * time.Millisecond)
+	h4 := startHub(t, db, declare("", false)) // New applies the declarations before it returns
 	left, _ := h4.a.DB.Webhook(context.Background(), in.ID)
 	if left.Managed {
 		t.Fatal("a webhook removed from ipai.yaml is still managed")
