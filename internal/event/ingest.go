@@ -70,11 +70,13 @@ type pending struct {
 type IngesterOptions struct {
 	// Committers is the number of concurrent committing transactions.
 	// Default: 1 on SQLite (one writer, in process: a batch waits for
-	// nothing but its own write and fsync) and 4 on PostgreSQL, where a
-	// batch also waits on round trips and on the WAL flush — with one
-	// committer the next batch waits for all of that, with four it is
-	// executing meanwhile and its commit shares the flush (measured at 32
-	// senders with fsync on: about 1.4× the events/s of one committer).
+	// nothing but its own write and fsync) and 2 on PostgreSQL, where a
+	// batch also waits on round trips and on the WAL flush: with two, the
+	// next batch executes while one waits for its flush. Measured at 32
+	// senders with fsync on (BenchmarkIngest, interleaved runs): on a quiet
+	// machine 2 ingest about as much as 1 and more than 4 or 8 (smaller
+	// batches cost PostgreSQL more per event); on a loaded one (load
+	// average ~20 on 2 cores) 2 and 4 ingest about 1.5–2× what 1 does.
 	Committers int
 	// MaxBatch bounds the events of one transaction (default 256).
 	MaxBatch int
@@ -88,7 +90,7 @@ func NewIngester(db *store.DB, router *rule.Router, o IngesterOptions) *Ingester
 	if o.Committers <= 0 {
 		o.Committers = 1
 		if db.Kind() == store.Postgres {
-			o.Committers = 4
+			o.Committers = 2
 		}
 	}
 	if o.MaxBatch <= 0 {
