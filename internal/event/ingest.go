@@ -12,6 +12,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -58,6 +59,8 @@ type Ingester struct {
 	// orderedMu is held by a committer storing deliveries to an ordered
 	// endpoint, from stamping the batch to its commit.
 	orderedMu sync.Mutex
+	// committing counts the committers inside commit.
+	committing atomic.Int32
 }
 
 type pending struct {
@@ -190,26 +193,54 @@ func (in *Ingester) run(maxBatch int) {
 				}
 			}
 		}
-		in.commit(in.collect(first, maxBatch))
+		batch := in.collect(first, maxBatch)
+		in.committing.Add(1)
+		in.commit(batch)
+		in.committing.Add(-1)
 	}
 }
 
-// collect takes what is queued behind first, without waiting, into one
-// batch. A batch is one statement: it is bounded in events and in bytes (a
-// full batch of 1 MiB bodies would otherwise be a 256 MiB message).
+// collect takes what is queued behind first into one batch. While another
+// committer is mid-commit it waits up to collectWait for more (the database
+// is busy with that commit anyway, and a statement's fixed cost — a round
+// trip, planning, a WAL flush — is shared by more events); otherwise it
+// takes only what is already queued, so a lone request is not delayed. A
+// batch is one statement: it is bounded in events and in bytes (a full
+// batch of 1 MiB bodies would otherwise be a 256 MiB message).
 func (in *Ingester) collect(first *pending, maxBatch int) []*pending {
 	batch, size := []*pending{first}, len(first.req.Payload)
+	var timer *time.Timer
 	for len(batch) < maxBatch && size < maxBatchBytes {
 		select {
 		case p := <-in.reqs:
 			batch = append(batch, p)
 			size += len(p.req.Payload)
+			continue
 		default:
+		}
+		if in.committing.Load() == 0 {
+			return batch
+		}
+		if timer == nil {
+			timer = time.NewTimer(collectWait)
+			defer timer.Stop()
+		}
+		select {
+		case p := <-in.reqs:
+			batch = append(batch, p)
+			size += len(p.req.Payload)
+		case <-timer.C:
 			return batch
 		}
 	}
 	return batch
 }
+
+// collectWait is how long a batch waits for more requests while another
+// batch commits. Measured on PostgreSQL at 32 senders with fsync on: 300 µs
+// ingest 10–20 % more events/s than not waiting; 1 ms no more than not
+// waiting.
+const collectWait = 300 * time.Microsecond
 
 // maxBatchBytes bounds the payload bytes of one batch.
 const maxBatchBytes = 8 << 20

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/problem"
@@ -168,4 +169,33 @@ func TestOrderedDeliveriesCommitInCreatedOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A batch waits briefly for more requests only while another batch is
+// committing; with every committer idle it takes what is queued and goes.
+func TestCollectWaitsOnlyWhileAnotherCommits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in := &Ingester{reqs: make(chan *pending, 64)}
+		req := func() *pending { return &pending{req: Request{Payload: []byte(`{}`)}} }
+		start := time.Now()
+		if got := len(in.collect(req(), 16)); got != 1 || time.Since(start) != 0 {
+			t.Fatalf("idle committers: batch of %d after %v; want 1 at once", got, time.Since(start))
+		}
+		in.committing.Add(1)
+		go func() {
+			time.Sleep(collectWait / 2)
+			in.reqs <- req() // within the wait: joins the batch
+			time.Sleep(collectWait)
+			in.reqs <- req() // after it: the next batch's
+		}()
+		start = time.Now()
+		if got := len(in.collect(req(), 16)); got != 2 || time.Since(start) != collectWait {
+			t.Fatalf("another committing: batch of %d after %v; want 2 after %v", got, time.Since(start), collectWait)
+		}
+		time.Sleep(collectWait) // (the bubble's clock) past the late send
+		synctest.Wait()
+		if len(in.reqs) != 1 {
+			t.Fatalf("%d requests left queued; want the late one", len(in.reqs))
+		}
+	})
 }
