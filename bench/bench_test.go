@@ -390,6 +390,7 @@ func deliverRound(b testing.TB, dir, url string, rc *counter, run string, n int,
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
 }
+
 // BenchmarkEndToEnd: events sent at 500/s; latency from send to arrival at
 // the receiver.
 func BenchmarkEndToEnd(b *testing.B) {

@@ -157,7 +157,7 @@ func headline(t testing.TB, opts hlOptions) []row {
 	type deliverFix struct{ dir, url string }
 	deliver := map[string]*deliverFix{}
 	type latencyFix struct {
-		a          *hubApp
+		a           *hubApp
 		url, secret string
 	}
 	latency := map[string]*latencyFix{}
@@ -361,7 +361,9 @@ func (h *hlRun) rows(n8nReason string) []row {
 		skipped("n8n", l3, n8nReason)
 		return out
 	}
-	cell("n8n", l1, "n8n", func(m func(string) float64) string { return fmt.Sprintf("%s / %s ms", ms(m("n8n/p50")), ms(m("n8n/p99"))) }, "n8n/p50")
+	cell("n8n", l1, "n8n", func(m func(string) float64) string {
+		return fmt.Sprintf("%s / %s ms", ms(m("n8n/p50")), ms(m("n8n/p99")))
+	}, "n8n/p50")
 	cell("n8n", l2, "n8n-ipai", func(m func(string) float64) string {
 		return fmt.Sprintf("%s / %s ms", ms(m("n8n-ipai/p50")), ms(m("n8n-ipai/p99")))
 	}, "n8n-ipai/p50")
@@ -707,4 +709,7 @@ func contains(s []string, v string) bool {
 // testLog writes progress lines to the test log.
 type testLog struct{ t *testing.T }
 
-func (l testLog) Write(p []byte) (int, error) { l.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
