@@ -480,11 +480,14 @@ func post(client *http.Client, req *http.Request) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// e2eResult is one end-to-end run: latency percentiles in ms, how many of
-// how many sent events arrived, and how many sends were refused.
+// e2eResult is one end-to-end run: latency percentiles in ms over every
+// event sent (an event not delivered counts as slower than any delivered;
+// then the percentile is -1 when it falls on one), how many of how many sent
+// events arrived, and how many sends failed (the first error in firstErr).
 type e2eResult struct {
 	p50, p99              float64
 	sent, delivered, errs int
+	firstErr              string
 }
 
 // endToEnd sends rate events/s for seconds through send, each carrying its
@@ -494,6 +497,7 @@ func endToEnd(rx *latencyReceiver, run string, rate, seconds int, send sender) e
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	defer client.CloseIdleConnections()
 	var errs atomic.Int64
+	var firstErr atomic.Value
 	n := rate * seconds
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	var wg sync.WaitGroup
@@ -503,8 +507,13 @@ func endToEnd(rx *latencyReceiver, run string, rate, seconds int, send sender) e
 		go func(k int) {
 			defer wg.Done()
 			body := []byte(fmt.Sprintf(`{"t":%d,"run":%q,"k":%d}`, time.Now().UnixNano(), run, k))
-			if status, err := send(client, fmt.Sprintf("e_%s_%d", run, k), body); err != nil || status >= 300 {
+			status, err := send(client, fmt.Sprintf("e_%s_%d", run, k), body)
+			if err == nil && status >= 300 {
+				err = fmt.Errorf("status %d", status)
+			}
+			if err != nil {
 				errs.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
 			}
 		}(k)
 	}
@@ -517,9 +526,94 @@ func endToEnd(rx *latencyReceiver, run string, rate, seconds int, send sender) e
 	}
 	lat := rx.got(run)
 	r := e2eResult{sent: n, delivered: len(lat), errs: int(errs.Load())}
-	if len(lat) > 0 {
-		r.p50 = float64(percentile(lat, 0.5).Microseconds()) / 1000
-		r.p99 = float64(percentile(lat, 0.99).Microseconds()) / 1000
+	if e, ok := firstErr.Load().(string); ok {
+		r.firstErr = e
 	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	at := func(p float64) float64 {
+		i := int(float64(n-1) * p)
+		if i >= len(lat) {
+			return -1
+		}
+		return float64(lat[i].Microseconds()) / 1000
+	}
+	r.p50, r.p99 = at(0.5), at(0.99)
 	return r
+}
+
+// sustained sends n events from senders concurrent senders, each as soon as
+// its previous one is acknowledged, and returns the rate (events/s) at
+// which they arrive at the receiver: n over the time from the first send to
+// the last arrival (or, after limit, what arrived over limit, and an error).
+func sustained(rx *latencyReceiver, run string, n, senders int, limit time.Duration, send sender) (float64, error) {
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: senders}}
+	defer client.CloseIdleConnections()
+	next := make(chan int)
+	go func() {
+		for k := 0; k < n; k++ {
+			next <- k
+		}
+		close(next)
+	}()
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	start := time.Now()
+	var wg sync.WaitGroup
+	for s := 0; s < senders; s++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				body := []byte(fmt.Sprintf(`{"t":%d,"run":%q,"k":%d}`, time.Now().UnixNano(), run, k))
+				status, err := send(client, fmt.Sprintf("s_%s_%d", run, k), body)
+				if err == nil && status >= 300 {
+					err = fmt.Errorf("status %d", status)
+				}
+				if err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for len(rx.got(run)) < n && time.Since(start) < limit {
+		time.Sleep(2 * time.Millisecond)
+	}
+	got := len(rx.got(run))
+	elapsed := time.Since(start)
+	if got < n {
+		err := fmt.Errorf("only %d of %d events delivered in %v (%d sends failed", got, n, limit, errs.Load())
+		if e, ok := firstErr.Load().(string); ok {
+			err = fmt.Errorf("%v, first: %s)", err, e)
+		} else {
+			err = fmt.Errorf("%v)", err)
+		}
+		return float64(got) / elapsed.Seconds(), err
+	}
+	return float64(n) / elapsed.Seconds(), nil
+}
+
+// settle waits until the receiver has had nothing new for quiet (a system
+// still working off an earlier load would slow the next measurement), for
+// at most limit.
+func (rx *latencyReceiver) settle(quiet, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	last, since := rx.total(), time.Now()
+	for time.Now().Before(deadline) && time.Since(since) < quiet {
+		time.Sleep(50 * time.Millisecond)
+		if n := rx.total(); n != last {
+			last, since = n, time.Now()
+		}
+	}
+}
+
+func (rx *latencyReceiver) total() int {
+	rx.mu.Lock()
+	defer rx.mu.Unlock()
+	n := 0
+	for _, l := range rx.lat {
+		n += len(l)
+	}
+	return n
 }
