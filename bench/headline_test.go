@@ -25,9 +25,10 @@ import (
 	"github.com/insightpulseai/ipai/internal/app"
 	"github.com/insightpulseai/ipai/internal/connector/n8n/n8ntest"
 	"github.com/insightpulseai/ipai/internal/delivery"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/store"
 	"github.com/insightpulseai/ipai/internal/testpg"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 // Flags of TestHeadline, set by scripts/bench.
@@ -170,7 +171,7 @@ func headline(t testing.TB, opts hlOptions) []row {
 	for _, kind := range opts.Kinds {
 		if h.wants("ingest") {
 			a := startHubApp(t, dbURL(t, kind))
-			c, err := a.Hooks.Create(ctx, "bench", "", inbound.HookSpec{Scheme: inbound.SchemeStandard}, "", false)
+			c, err := a.Hooks.Create(ctx, "bench", "", event.HookSpec{Scheme: webhooksig.SchemeStandard}, "", false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,7 +185,7 @@ func headline(t testing.TB, opts hlOptions) []row {
 		}
 		if h.wants("latency") || (h.wants("n8n") && kind == store.SQLite) {
 			a := startHubApp(t, dbURL(t, kind))
-			c, err := a.Hooks.Create(ctx, "e2e", "", inbound.HookSpec{Scheme: inbound.SchemeStandard}, "", false)
+			c, err := a.Hooks.Create(ctx, "e2e", "", event.HookSpec{Scheme: webhooksig.SchemeStandard}, "", false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/testproc"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 // Build compiles ../cmd/ipai (relative to the test's package directory) to
@@ -194,7 +194,7 @@ func Load(addrs func() []string, hookID, secret string, n, senders int, acked fu
 					req.Header.Set("Content-Type", "application/json")
 					req.Header.Set("webhook-id", id)
 					req.Header.Set("webhook-timestamp", fmt.Sprint(ts))
-					req.Header.Set("webhook-signature", inbound.SignStandard(secret, id, ts, body))
+					req.Header.Set("webhook-signature", webhooksig.SignStandard(secret, id, ts, body))
 					resp, err := client.Do(req)
 					if err == nil {
 						io.Copy(io.Discard, resp.Body)
