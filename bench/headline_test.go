@@ -65,9 +65,9 @@ type hlSizes struct {
 
 func sizes(quick bool) hlSizes {
 	if quick {
-		return hlSizes{senders: 32, perSender: 15, backlog: 300, rate: 500, seconds: 1, recoverN: 200, recoverAt: 50, sustainN: 100, idle: time.Second}
+		return hlSizes{senders: 32, perSender: 10, backlog: 300, rate: 500, seconds: 1, recoverN: 100, recoverAt: 25, sustainN: 100, idle: time.Second}
 	}
-	return hlSizes{senders: 32, perSender: 500, backlog: 10000, rate: 500, seconds: 6, recoverN: 2000, recoverAt: 500, sustainN: 500, idle: 2 * time.Second}
+	return hlSizes{senders: 32, perSender: 500, backlog: 10000, rate: 500, seconds: 6, recoverN: 2000, recoverAt: 500, sustainN: 300, idle: 2 * time.Second}
 }
 
 // row is one line of the table: a figure and its median, or why it has none.
@@ -166,7 +166,7 @@ func headline(t testing.TB, opts hlOptions) []row {
 	latency := map[string]*latencyFix{}
 	var bin string
 	if h.wants("recovery") || h.wants("startup") {
-		bin = binary(t)
+		bin = hubBinary(t)
 	}
 	for _, kind := range opts.Kinds {
 		if h.wants("ingest") {
@@ -289,7 +289,8 @@ func (h *hlRun) n8nRound(t testing.TB, lat *latencyReceiver, run string, ipai se
 	ns, err := sustained(lat, run+"n8n-s", sz.sustainN, sz.senders, limit, n8n)
 	h.logf("n8n sustained: %.0f events/s %s", ns, errText(err))
 	if err != nil {
-		h.fail("sus-n8n", err)
+		// The rate over the limit stands; the row says not all arrived.
+		h.add("sus-n8n-incomplete", 1)
 	}
 	h.add("sus-n8n", ns)
 	if ns > 0 {
@@ -381,7 +382,7 @@ func (h *hlRun) rows(n8nReason string) []row {
 		cell("ingest", labels[2].label, "", func(m func(string) float64) string { return fmt.Sprintf("%.2f×", m("ingest-ratio/"+kind)) }, "ingest-ratio/"+kind)
 		cell("deliver", labels[3].label, "deliver/"+kind, func(m func(string) float64) string { return rate(m("deliver/"+kind), "deliveries/s") }, "deliver/"+kind)
 		cell("latency", labels[4].label, "latency/"+kind, func(m func(string) float64) string {
-			return fmt.Sprintf("%s / %s ms", ms(m("latency/"+kind+"/p50")), ms(m("latency/"+kind+"/p99")))
+			return msPair(m("latency/"+kind+"/p50"), m("latency/"+kind+"/p99"))
 		}, "latency/"+kind+"/p50")
 		cell("recovery", labels[5].label, "recovery/"+kind, func(m func(string) float64) string {
 			return fmt.Sprintf("%.2f s (restart → ready %s ms)", m("recovery/"+kind), ms(m("recovery-ready/"+kind)))
@@ -405,21 +406,27 @@ func (h *hlRun) rows(n8nReason string) []row {
 	}
 	sent := sz.rate * sz.seconds
 	cell("n8n", n8nRows[0], "", func(m func(string) float64) string {
-		v := fmt.Sprintf("%s / %s ms", ms(m("n8n/p50")), ms(m("n8n/p99")))
+		v := msPair(m("n8n/p50"), m("n8n/p99"))
 		if d := m("n8n/delivered"); d < float64(sent) {
 			v += fmt.Sprintf(" (%.0f of %d delivered within 30 s of the last send)", d, sent)
 		}
 		return v
 	}, "n8n/p50")
 	cell("n8n", n8nRows[1], "n8n-ipai", func(m func(string) float64) string {
-		return fmt.Sprintf("%s / %s ms", ms(m("n8n-ipai/p50")), ms(m("n8n-ipai/p99")))
+		return msPair(m("n8n-ipai/p50"), m("n8n-ipai/p99"))
 	}, "n8n-ipai/p50")
 	cell("n8n", n8nRows[2], "n8n-ipai", func(m func(string) float64) string {
 		return times(m("n8n-ratio50"), math.IsInf(m("n8n/p50"), 1)) + " / " + times(m("n8n-ratio99"), math.IsInf(m("n8n/p99"), 1))
 	}, "n8n-ratio50")
-	cell("n8n", n8nRows[3], "sus-n8n", func(m func(string) float64) string { return rate(m("sus-n8n"), "events/s") }, "sus-n8n")
+	cell("n8n", n8nRows[3], "", func(m func(string) float64) string {
+		v := rate(m("sus-n8n"), "events/s")
+		if len(h.samples["sus-n8n-incomplete"]) > 0 {
+			v += fmt.Sprintf(" (in %d of %d rounds not all arrived within 2 min: the rate over those 2 min)", len(h.samples["sus-n8n-incomplete"]), h.opts.Rounds)
+		}
+		return v
+	}, "sus-n8n")
 	cell("n8n", n8nRows[4], "sus-ipai", func(m func(string) float64) string { return rate(m("sus-ipai"), "events/s") }, "sus-ipai")
-	cell("n8n", n8nRows[5], "sus-n8n", func(m func(string) float64) string { return times(m("sus-ratio"), false) }, "sus-ratio")
+	cell("n8n", n8nRows[5], "sus-ipai", func(m func(string) float64) string { return times(m("sus-ratio"), false) }, "sus-ratio")
 	return out
 }
 
@@ -456,10 +463,19 @@ func rate(v float64, unit string) string {
 	return s + " " + unit
 }
 
-func ms(v float64) string {
-	if math.IsInf(v, 1) {
-		return "> 30 s"
+// msPair formats a p50 and a p99 in ms; +Inf is "> 30 s" (not delivered
+// within 30 s of the last send).
+func msPair(p50, p99 float64) string {
+	f := func(v float64) string {
+		if math.IsInf(v, 1) {
+			return "> 30 s"
+		}
+		return ms(v) + " ms"
 	}
+	return f(p50) + " / " + f(p99)
+}
+
+func ms(v float64) string {
 	if v < 10 {
 		return fmt.Sprintf("%.1f", v)
 	}
@@ -520,6 +536,30 @@ func loadAvg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+var (
+	hubOnce sync.Once
+	hubBin  string
+	hubErr  error
+)
+
+// hubBinary builds ipai once per test binary as e2e/ does (same flags, so
+// the build cache serves both).
+func hubBinary(t testing.TB) string {
+	hubOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ipai-headline-")
+		if err != nil {
+			hubErr = err
+			return
+		}
+		hubBin = filepath.Join(dir, "ipai")
+		hubErr = hubproc.Build(hubBin)
+	})
+	if hubErr != nil {
+		t.Fatal(hubErr)
+	}
+	return hubBin
 }
 
 // hubApp is an in-process hub serving on base.
