@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -35,7 +36,11 @@ import (
 	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
-func TestMain(m *testing.M) { testpg.Main(m) }
+func TestMain(m *testing.M) {
+	code := testpg.Run(m)
+	removeBinaries()
+	os.Exit(code)
+}
 
 func dbURL(b testing.TB, kind string) string {
 	if kind == store.Postgres {

@@ -18,6 +18,15 @@ var (
 	buildErr  error
 )
 
+// removeBinaries removes what binary and hubBinary built.
+func removeBinaries() {
+	for _, b := range []string{binPath, hubBin} {
+		if b != "" {
+			os.RemoveAll(filepath.Dir(b))
+		}
+	}
+}
+
 // binary builds ipai as released (trimmed, stripped) once per test binary.
 func binary(b testing.TB) string {
 	buildOnce.Do(func() {
