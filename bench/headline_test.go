@@ -305,6 +305,7 @@ func (h *hlRun) n8nRound(t testing.TB, lat *latencyReceiver, run string, ipai se
 	h.add("n8n/p50", inf(nr.p50))
 	h.add("n8n/p99", inf(nr.p99))
 	h.add("n8n/delivered", float64(nr.delivered))
+	h.add("n8n/refused", float64(nr.errs))
 	if ip.delivered == ip.sent {
 		// An event not delivered 30 s after the last send took more than
 		// 30 s: the ratio is then a lower bound.
@@ -408,7 +409,7 @@ func (h *hlRun) rows(n8nReason string) []row {
 	cell("n8n", n8nRows[0], "", func(m func(string) float64) string {
 		v := msPair(m("n8n/p50"), m("n8n/p99"))
 		if d := m("n8n/delivered"); d < float64(sent) {
-			v += fmt.Sprintf(" (%.0f of %d delivered within 30 s of the last send)", d, sent)
+			v += fmt.Sprintf(" (%.0f of %d delivered within 30 s of the last send; %.0f sends refused or timed out)", d, sent, m("n8n/refused"))
 		}
 		return v
 	}, "n8n/p50")
