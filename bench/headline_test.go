@@ -199,8 +199,8 @@ func headline(t testing.TB, opts hlOptions) []row {
 	if h.wants("n8n") {
 		if !h.has(store.SQLite) {
 			n8nReason = "not measured: compared with ipai on SQLite, which this run leaves out"
-		} else if withN8N, n8nReason = n8nInstalled(opts.N8NHome); withN8N {
-			n8nReason = ""
+		} else {
+			withN8N, n8nReason = n8nInstalled(opts.N8NHome)
 		}
 	}
 
