@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,6 +120,27 @@ func Start(t testing.TB, bin string, env []string, addr string) *Proc {
 	}
 	p.Ready = time.Since(start)
 	return p
+}
+
+// Stop ends the hub as an operator does (SIGTERM) and waits until it has
+// exited: it finishes and records the attempts in flight first. It fails t
+// when the hub has not exited 40 s later.
+func (p *Proc) Stop(t testing.TB) {
+	t.Helper()
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		select {
+		case <-p.done:
+			return
+		default:
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-p.done:
+	case <-time.After(40 * time.Second): // shutdown allows in-flight requests 30 s
+		p.Kill()
+		t.Fatalf("hub on %s did not exit within 40 s of SIGTERM\n%s", p.Addr, p.log)
+	}
 }
 
 // Kill sends SIGKILL (no graceful shutdown) and waits for the process.
