@@ -230,7 +230,7 @@ func walk(v any, path string, f func(s, path string) (any, error)) (any, error) 
 }
 
 // renderValue renders a structured value: every string inside is a
-// template. A value that is a single string must render JSON (jsonOnly).
+// template. A value that is a single string must render JSON.
 func renderValue(v any, path string, data map[string]any) (any, error) {
 	if s, ok := v.(string); ok {
 		out, err := renderString(s, data)
