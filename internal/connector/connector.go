@@ -170,3 +170,19 @@ func New(cfg Config, hc *http.Client) (Connector, error) {
 	}
 	return t.New(cfg, HTTPClient(hc, cfg.BaseURL))
 }
+
+// NewAs builds cfg's client as New does and checks that it is a T, the
+// client of connectors of type want. Its errors name the connector and the
+// cause: New's error, or the type the connector has instead.
+func NewAs[T Connector](cfg Config, hc *http.Client, want string) (T, error) {
+	var zero T
+	c, err := New(cfg, hc)
+	if err != nil {
+		return zero, fmt.Errorf("connector %q: %w", cfg.Code, err)
+	}
+	t, ok := c.(T)
+	if !ok {
+		return zero, fmt.Errorf("connector %q is a %s connector; name a %s connector", cfg.Code, cfg.Type, want)
+	}
+	return t, nil
+}
