@@ -96,8 +96,11 @@ func (h *Hooks) Create(ctx context.Context, name, connector string, spec event.H
 // Rotate gives a hook a new secret; the old one stays valid for the grace period.
 func (h *Hooks) Rotate(ctx context.Context, id string) (Created, error) {
 	w, err := h.DB.Webhook(ctx, id)
-	if err != nil || w.Direction != store.Incoming {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && w.Direction != store.Incoming) {
 		return Created{}, problem.NotFound("no incoming hook %q", id)
+	}
+	if err != nil {
+		return Created{}, fmt.Errorf("hook %s: %w", id, err)
 	}
 	var spec event.HookSpec
 	_ = json.Unmarshal([]byte(w.Spec), &spec)
@@ -187,10 +190,11 @@ func (h *Hooks) Receive(ctx context.Context, r *http.Request, id, connector stri
 		return event.Result{}, problem.TooLarge("body is %d bytes; this hook accepts at most %d", r.ContentLength, c.spec.MaxBody)
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, c.spec.MaxBody+1))
-	if err != nil {
+	var mbe *http.MaxBytesError // the route's limit, when it is the hook's
+	if err != nil && !errors.As(err, &mbe) {
 		return event.Result{}, problem.BadRequest("cannot read the body: %v", err)
 	}
-	if int64(len(body)) > c.spec.MaxBody {
+	if err != nil || int64(len(body)) > c.spec.MaxBody {
 		h.requests.WithLabelValues(id, "too_large").Inc()
 		return event.Result{}, problem.TooLarge("body exceeds this hook's limit of %d bytes", c.spec.MaxBody)
 	}
