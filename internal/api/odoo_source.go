@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -59,7 +58,7 @@ func (s *Server) receiveOdoo(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
 		return err
 	}
@@ -138,9 +137,9 @@ func (s *Server) nameOdooValues(ctx context.Context, code string, n odoo.Notific
 	v, _ := s.odooNames.clients.Load(code)
 	oc, _ := v.(*odooClient)
 	if oc == nil || oc.conf != conf {
-		c, err := connector.New(cfg, s.Connectors.HTTPClient(cfg))
-		cl, ok := c.(*odoo.Client)
-		if err != nil || !ok {
+		cl, err := connector.NewAs[*odoo.Client](cfg, s.Connectors.HTTPClient(cfg), "odoo")
+		if err != nil {
+			s.Log.Warn("odoo webhook: many2one names left as ids", "connector", code, "err", err)
 			return n.Body
 		}
 		oc = &odooClient{conf: conf, cl: cl}
