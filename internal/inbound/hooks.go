@@ -19,13 +19,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/insightpulseai/ipai/internal/webhooksig"
-	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
 	"github.com/insightpulseai/ipai/internal/ttlcache"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 func dur(s string) time.Duration { d, _ := time.ParseDuration(s); return d }
