@@ -17,7 +17,7 @@ import (
 // cannot be built.
 func TestBoardPairNamesWhyItsConnectorIsNoFocalboard(t *testing.T) {
 	for _, c := range []struct{ board, want string }{
-		{"chat", `connector "chat" is a mattermost connector; name a focalboard connector`},
+		{"chat", `connector "chat" is of type mattermost; name a connector of type focalboard`},
 		{"old", `connector "old": unknown connector type "trello"`},
 	} {
 		t.Run(c.board, func(t *testing.T) {

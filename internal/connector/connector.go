@@ -182,7 +182,7 @@ func NewAs[T Connector](cfg Config, hc *http.Client, want string) (T, error) {
 	}
 	t, ok := c.(T)
 	if !ok {
-		return zero, fmt.Errorf("connector %q is a %s connector; name a %s connector", cfg.Code, cfg.Type, want)
+		return zero, fmt.Errorf("connector %q is of type %s; name a connector of type %s", cfg.Code, cfg.Type, want)
 	}
 	return t, nil
 }

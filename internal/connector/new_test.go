@@ -18,7 +18,7 @@ func TestNewAsNamesTheCause(t *testing.T) {
 		t.Fatalf("focalboard as focalboard: %v, %v", c, err)
 	}
 	if _, err := connector.NewAs[*mattermost.Client](fb, &http.Client{}, "mattermost"); err == nil ||
-		!strings.Contains(err.Error(), `connector "boards" is a focalboard connector; name a mattermost connector`) {
+		!strings.Contains(err.Error(), `connector "boards" is of type focalboard; name a connector of type mattermost`) {
 		t.Fatalf("focalboard as mattermost: %v", err)
 	}
 	gone := connector.Config{Code: "old", Type: "trello", BaseURL: "http://127.0.0.1:1"}
