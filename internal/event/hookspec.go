@@ -69,7 +69,7 @@ func (s *HookSpec) Validate() error {
 		s.MaxBody = DefaultMaxBody
 	}
 	if s.MaxBody < 0 || s.MaxBody > MaxMaxBody {
-		return problem.Invalid("max_body", "%d bytes: expected 1 to 67108864 (64 MiB)", s.MaxBody)
+		return problem.Invalid("max_body", "%d bytes: expected 1 to %d (%d MiB)", s.MaxBody, MaxMaxBody, MaxMaxBody>>20)
 	}
 	return nil
 }

@@ -176,7 +176,7 @@ type capWriter struct {
 
 func (w *capWriter) Write(p []byte) (int, error) {
 	if w.buf.Len()+len(p) > MaxRenderBytes {
-		return 0, fmt.Errorf("%w: the rendered text exceeds %d bytes (1 MiB); render less (e.g. fewer nested range loops)", ErrRenderLimit, MaxRenderBytes)
+		return 0, fmt.Errorf("%w: the rendered text exceeds %d bytes (%d MiB); render less (e.g. fewer nested range loops)", ErrRenderLimit, MaxRenderBytes, MaxRenderBytes>>20)
 	}
 	if time.Now().After(w.deadline) {
 		return 0, fmt.Errorf("%w: rendering took longer than %s; render less (e.g. fewer nested range loops)", ErrRenderLimit, MaxRenderTime)
