@@ -12,20 +12,13 @@ import (
 	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/secret"
-	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/storetest"
 	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 func newHooks(t *testing.T) *Hooks {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "ipai.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, filepath.Join(t.TempDir(), "ipai.db"))
 	box, err := secret.Load(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
