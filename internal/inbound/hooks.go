@@ -40,6 +40,10 @@ type HookSpec struct {
 	AcceptForm bool `json:"accept_form,omitempty" yaml:"accept_form"`
 	// RotationGrace keeps the old secret valid after a rotation; default 24h.
 	RotationGrace string `json:"rotation_grace,omitempty" yaml:"rotation_grace"`
+
+	// The durations above, parsed once by Validate (their text is what is
+	// stored and shown).
+	dedupe, grace time.Duration
 }
 
 // Body limits of hooks: the default, and the most a hook may set.
@@ -63,20 +67,8 @@ func (s *HookSpec) Validate() error {
 	if strings.ContainsAny(s.EventType, " /") {
 		return problem.Invalid("event_type", "%q: an event type is dotted words such as shop.order.created", s.EventType)
 	}
-	for _, f := range []struct{ name, v, def string }{{"dedupe_window", s.DedupeWindow, "24h"}, {"rotation_grace", s.RotationGrace, "24h"}} {
-		v := f.v
-		if v == "" {
-			v = f.def
-		}
-		if d, err := time.ParseDuration(v); err != nil || d < 0 {
-			return problem.Invalid(f.name, "%q is not a duration; expected e.g. 24h", f.v)
-		}
-	}
-	if s.DedupeWindow == "" {
-		s.DedupeWindow = "24h"
-	}
-	if s.RotationGrace == "" {
-		s.RotationGrace = "24h"
+	if err := s.parseDurations(); err != nil {
+		return err
 	}
 	if s.MaxBody == 0 {
 		s.MaxBody = DefaultMaxBody
@@ -87,7 +79,25 @@ func (s *HookSpec) Validate() error {
 	return nil
 }
 
-func dur(s string) time.Duration { d, _ := time.ParseDuration(s); return d }
+// parseDurations fills in the default of the unset durations (24h) and
+// parses them.
+func (s *HookSpec) parseDurations() error {
+	for _, f := range []struct {
+		name string
+		text *string
+		d    *time.Duration
+	}{{"dedupe_window", &s.DedupeWindow, &s.dedupe}, {"rotation_grace", &s.RotationGrace, &s.grace}} {
+		if *f.text == "" {
+			*f.text = "24h"
+		}
+		d, err := time.ParseDuration(*f.text)
+		if err != nil || d < 0 {
+			return problem.Invalid(f.name, "%q is not a duration; expected e.g. 24h", *f.text)
+		}
+		*f.d = d
+	}
+	return nil
+}
 
 // Hooks manages incoming hooks and receives their requests.
 type Hooks struct {
@@ -165,13 +175,10 @@ func (h *Hooks) Rotate(ctx context.Context, id string) (Created, error) {
 	}
 	sec := NewSecret()
 	now := h.Now().UTC()
-	grace, err := time.ParseDuration(spec.RotationGrace)
-	if spec.RotationGrace == "" {
-		grace, err = 24*time.Hour, nil
+	if err := spec.parseDurations(); err != nil {
+		return Created{}, fmt.Errorf("hook %s: stored spec: %w; set it again", id, err)
 	}
-	if err != nil || grace < 0 {
-		return Created{}, fmt.Errorf("hook %s: stored rotation_grace %q is not a duration; set it again", id, spec.RotationGrace)
-	}
+	grace := spec.grace
 	// The old secret stays valid for the grace period only if it opens: one
 	// sealed under another master key is dropped, never kept as "".
 	w.OldSecretSealed, w.OldSecretUntil = "", time.Time{}
@@ -282,7 +289,7 @@ func (h *Hooks) Receive(ctx context.Context, r *http.Request, id, connector stri
 	if source == "" {
 		source = id
 	}
-	res, err := h.Ingester.Ingest(ctx, Request{Source: source, Type: typ, HookID: id, IdemKey: idem, Payload: payload, Window: dur(c.spec.DedupeWindow)})
+	res, err := h.Ingester.Ingest(ctx, Request{Source: source, Type: typ, HookID: id, IdemKey: idem, Payload: payload, Window: c.spec.dedupe})
 	var bad *problem.Error
 	if errors.As(err, &bad) && bad.Status == http.StatusBadRequest {
 		h.requests.WithLabelValues(id, "bad_request").Inc()
