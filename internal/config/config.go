@@ -167,7 +167,7 @@ func Load(path string) (Config, error) {
 	if v := os.Getenv("IPAI_SENTRY_DSN"); v != "" {
 		cfg.Sentry.DSN = v
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.ValidateAndSetDefaults(); err != nil {
 		if path != "" {
 			return cfg, fmt.Errorf("config %s: %w", path, err)
 		}
@@ -192,8 +192,12 @@ func (c Config) DatabaseURL() string {
 	return strings.TrimSuffix(c.DataDir, "/") + "/ipai.db"
 }
 
-// Validate checks every value and returns all problems at once.
-func (c Config) Validate() error {
+// ValidateAndSetDefaults checks every value, fills in the defaults of the
+// unset ones (so that each service is handed settings ready to use, never
+// text to parse) and returns all problems at once, each naming its key.
+// Load calls it; a Config built in code calls it before use. It never writes
+// into the lists of a Config c was copied from.
+func (c *Config) ValidateAndSetDefaults() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
@@ -246,12 +250,16 @@ func (c Config) Validate() error {
 	c.validateWebhooks(bad)
 	c.Health.validate(bad)
 	c.validateRules(bad)
-	c.UI.validate(bad)
+	c.UI.validateAndSetDefaults(bad)
 	c.validateChatOps(bad)
 	c.validateSync(bad)
 	c.validateMCP(bad)
 	return errors.Join(errs...)
 }
+
+// Validate reports the problems ValidateAndSetDefaults would, leaving c as
+// it is.
+func (c Config) Validate() error { return c.ValidateAndSetDefaults() }
 
 // validateRules checks every rule (condition, actions, templates) and that
 // names are unique.

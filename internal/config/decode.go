@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -47,14 +48,27 @@ func fill(path string, n *yaml.Node, v reflect.Value, errs *[]error) {
 		v.Set(reflect.Zero(v.Type()))
 		return
 	}
-	if v.Type() == durationType {
+	// Every scalar setting may be written as ${VAR}: expanded, then parsed.
+	text := func() (string, bool) {
 		s, ok := scalar(n, bad)
+		if !ok {
+			return "", false
+		}
+		exp, err := expandEnv(s)
+		if err != nil {
+			bad("%v", err)
+			return "", false
+		}
+		return exp, true
+	}
+	if v.Type() == durationType {
+		s, ok := text()
 		if !ok {
 			return
 		}
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			bad("%q is not a duration; expected e.g. 30s, 5m, 1h", s)
+			bad("%q is not a duration (write it with a unit, like 90s, 5m or 1h)", s)
 			return
 		}
 		v.SetInt(int64(d))
@@ -114,22 +128,16 @@ func fill(path string, n *yaml.Node, v reflect.Value, errs *[]error) {
 		}
 		v.Set(s)
 	case reflect.String:
-		s, ok := scalar(n, bad)
+		s, ok := text()
 		if !ok {
 			return
 		}
-		exp, err := expandEnv(s)
-		if err != nil {
-			bad("%v", err)
-			return
-		}
-		v.SetString(exp)
+		v.SetString(s)
 	case reflect.Int, reflect.Int64, reflect.Int32:
-		s, ok := scalar(n, bad)
+		s, ok := text()
 		if !ok {
 			return
 		}
-		s, _ = expandEnv(s)
 		i, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			bad("%q is not a whole number", s)
@@ -137,23 +145,21 @@ func fill(path string, n *yaml.Node, v reflect.Value, errs *[]error) {
 		}
 		v.SetInt(i)
 	case reflect.Float64:
-		s, ok := scalar(n, bad)
+		s, ok := text()
 		if !ok {
 			return
 		}
-		s, _ = expandEnv(s)
 		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			bad("%q is not a number", s)
 			return
 		}
 		v.SetFloat(f)
 	case reflect.Bool:
-		s, ok := scalar(n, bad)
+		s, ok := text()
 		if !ok {
 			return
 		}
-		s, _ = expandEnv(s)
 		b, err := strconv.ParseBool(s)
 		if err != nil {
 			bad("%q is not true or false", s)
