@@ -122,7 +122,10 @@ var Env = map[string]string{
 	"IPAI_OUTBOUND_ALLOW": "outbound.allow (comma-separated, added to the file's)",
 	"IPAI_SENTRY_DSN":     "sentry.dsn",
 	"IPAI_MASTER_KEY":     "the master key sealing secrets (base64 of 32 bytes); default data_dir/master.key",
-	"IPAI_MCP_POLICY":     "the MCP tool policy file of `ipai mcp` (see MCP servers)",
+	"IPAI_MCP_POLICY":     "mcp.policy (also the policy file of `ipai mcp`)",
+	"IPAI_SPEC_REPO":      "mcp.spec_repo",
+	"IPAI_BACKUP_DIR":     "mcp.backup_dir",
+	"IPAI_STACK_DOMAIN":   "mcp.stack_domain",
 }
 
 // Load reads the config file at path (or $IPAI_CONFIG; none is fine), applies
@@ -131,12 +134,20 @@ func Load(path string) (Config, error) {
 	if path == "" {
 		path = os.Getenv("IPAI_CONFIG")
 	}
+	if path == "" {
+		return load(nil, "")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Defaults(), fmt.Errorf("read config: %w", err)
+	}
+	return load(data, path)
+}
+
+// load is Load of the file text data read from path ("" when none).
+func load(data []byte, path string) (Config, error) {
 	cfg := Defaults()
 	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return cfg, fmt.Errorf("read config: %w", err)
-		}
 		if err := decode(data, &cfg); err != nil {
 			return cfg, fmt.Errorf("config %s: %w", path, err)
 		}
@@ -166,6 +177,12 @@ func Load(path string) (Config, error) {
 	}
 	if v := os.Getenv("IPAI_SENTRY_DSN"); v != "" {
 		cfg.Sentry.DSN = v
+	}
+	for env, set := range map[string]*string{"IPAI_MCP_POLICY": &cfg.MCP.Policy, "IPAI_SPEC_REPO": &cfg.MCP.SpecRepo,
+		"IPAI_BACKUP_DIR": &cfg.MCP.BackupDir, "IPAI_STACK_DOMAIN": &cfg.MCP.StackDomain} {
+		if v := os.Getenv(env); v != "" {
+			*set = v
+		}
 	}
 	if err := cfg.ValidateAndSetDefaults(); err != nil {
 		if path != "" {

@@ -94,3 +94,35 @@ func TestBadSettingsNameTheKey(t *testing.T) {
 		}
 	}
 }
+
+// The MCP servers' settings are read from the file, an environment
+// variable overriding each (flag > env > file > default, as for the rest).
+func TestMCPSettingsFileAndEnv(t *testing.T) {
+	for k := range Env {
+		t.Setenv(k, "")
+	}
+	p := write(t, "mcp:\n  policy: /etc/ipai/mcp.yaml\n  spec_repo: /src/platform\n  backup_dir: /backups\n  stack_domain: example.com\n")
+	cfg, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := MCP{Policy: "/etc/ipai/mcp.yaml", SpecRepo: "/src/platform", BackupDir: "/backups", StackDomain: "example.com"}
+	if cfg.MCP != want {
+		t.Fatalf("mcp = %+v; want %+v", cfg.MCP, want)
+	}
+	t.Setenv("IPAI_MCP_POLICY", "/run/policy.yaml")
+	t.Setenv("IPAI_SPEC_REPO", "/work/repo")
+	t.Setenv("IPAI_BACKUP_DIR", "/mnt/backups")
+	t.Setenv("IPAI_STACK_DOMAIN", "example.org")
+	if cfg, err = Load(p); err != nil {
+		t.Fatal(err)
+	}
+	want = MCP{Policy: "/run/policy.yaml", SpecRepo: "/work/repo", BackupDir: "/mnt/backups", StackDomain: "example.org"}
+	if cfg.MCP != want {
+		t.Fatalf("mcp with the environment = %+v; want %+v", cfg.MCP, want)
+	}
+	t.Setenv("IPAI_STACK_DOMAIN", "https://example.org")
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), `mcp.stack_domain: "https://example.org" is not a domain name`) {
+		t.Fatalf("stack_domain with a scheme: %v", err)
+	}
+}
