@@ -253,7 +253,7 @@ func structFields(t reflect.Type) map[string][]int {
 	return out
 }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
 // expandEnv replaces ${VAR} and ${VAR:-default}; "$${" stands for a literal "${".
 // A variable that is not set and has no default is an error.
@@ -261,22 +261,34 @@ func expandEnv(s string) (string, error) {
 	if !strings.Contains(s, "${") {
 		return s, nil
 	}
-	const lit = "\x00lit\x00"
-	s = strings.ReplaceAll(s, "$${", lit)
-	var missing []string
-	out := envRef.ReplaceAllStringFunc(s, func(m string) string {
-		sub := envRef.FindStringSubmatch(m)
-		if v, ok := os.LookupEnv(sub[1]); ok && v != "" {
-			return v
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
 		}
-		if sub[2] != "" {
-			return sub[3]
+		if i > 0 && s[i-1] == '$' { // "$${": a literal "${"
+			b.WriteString(s[:i-1] + "${")
+			s = s[i+2:]
+			continue
 		}
-		missing = append(missing, sub[1])
-		return ""
-	})
-	if len(missing) > 0 {
-		return "", fmt.Errorf("refers to ${%s}, which is not set in the environment; set it or write ${%s:-default}", missing[0], missing[0])
+		b.WriteString(s[:i])
+		s = s[i:]
+		m := envRef.FindStringSubmatch(s)
+		if m == nil { // not a reference: kept as written
+			b.WriteString("${")
+			s = s[2:]
+			continue
+		}
+		switch v, ok := os.LookupEnv(m[1]); {
+		case ok && v != "":
+			b.WriteString(v)
+		case m[2] != "":
+			b.WriteString(strings.ReplaceAll(m[3], "$${", "${"))
+		default:
+			return "", fmt.Errorf("refers to ${%s}, which is not set in the environment; set it or write ${%s:-default}", m[1], m[1])
+		}
+		s = s[len(m[0]):]
 	}
-	return strings.ReplaceAll(out, lit, "${"), nil
 }
