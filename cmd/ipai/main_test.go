@@ -117,6 +117,24 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
+// config show prints a declared webhook's spec too, defaults filled in and
+// header values masked (they are sealed at rest and never shown).
+func TestConfigShowWebhookSpec(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "ipai.yaml")
+	os.WriteFile(p, []byte("webhooks:\n  - name: out\n    direction: outgoing\n    target_url: https://example.com/x\n"+
+		"    secret: 0123456789abcdef\n    headers: {Authorization: Bearer h3ader}\n"), 0o600)
+	out, _, err := run(t, "config", "show", p)
+	for _, want := range []string{"webhooks[0].target_url: https://example.com/x", "webhooks[0].timeout: 15s",
+		"webhooks[0].disable_after: 120h", "webhooks[0].headers.Authorization: (set)", "webhooks[0].secret: (set)"} {
+		if err != nil || !strings.Contains(out, want+"\n") {
+			t.Errorf("config show: want %q in\n%s (err %v)", want, out, err)
+		}
+	}
+	if strings.Contains(out, "h3ader") {
+		t.Errorf("config show printed a header value:\n%s", out)
+	}
+}
+
 func TestMigrateRefusesNewerDatabase(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "ipai.db")
 	if out, _, err := run(t, "migrate", "--db", db); err != nil || !strings.Contains(out, "schema version") {
