@@ -29,9 +29,10 @@ import (
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/delivery"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/store"
 	"github.com/insightpulseai/ipai/internal/testpg"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 func TestMain(m *testing.M) { testpg.Main(m) }
@@ -128,7 +129,7 @@ func BenchmarkIngest(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			a, base, stop := startHub(b, dbURL(b, kind), true)
 			defer stop()
-			c, err := a.Hooks.Create(context.Background(), "bench", "", inbound.HookSpec{Scheme: inbound.SchemeStandard}, "", false)
+			c, err := a.Hooks.Create(context.Background(), "bench", "", event.HookSpec{Scheme: webhooksig.SchemeStandard}, "", false)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -188,7 +189,7 @@ func signedRequests(secret, run string, senders, per int) [][]signedRequest {
 		for k := 0; k < per; k++ {
 			body := []byte(fmt.Sprintf(`{"run":%q,"s":%d,"k":%d}`, run, s, k))
 			id := fmt.Sprintf("m_%s_%d_%d", run, s, k)
-			out[s] = append(out[s], signedRequest{id, fmt.Sprint(ts), inbound.SignStandard(secret, id, ts, body), body})
+			out[s] = append(out[s], signedRequest{id, fmt.Sprint(ts), webhooksig.SignStandard(secret, id, ts, body), body})
 		}
 	}
 	return out
@@ -328,7 +329,7 @@ func BenchmarkDeliver(b *testing.B) {
 					go func(s int) {
 						defer wg.Done()
 						for k := s; k < n; k += 16 {
-							if _, err := a.Ingester.Ingest(context.Background(), inbound.Request{Source: "bench", Type: "b.x", IdemKey: fmt.Sprintf("%d-%d", i, k), Payload: []byte(`{"k":1}`)}); err != nil {
+							if _, err := a.Ingester.Ingest(context.Background(), event.Request{Source: "bench", Type: "b.x", IdemKey: fmt.Sprintf("%d-%d", i, k), Payload: []byte(`{"k":1}`)}); err != nil {
 								b.Error(err)
 								return
 							}
@@ -373,7 +374,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			defer rc.Close()
 			a, base, stop := startHub(b, dbURL(b, kind), true)
 			defer stop()
-			c, _ := a.Hooks.Create(context.Background(), "e2e", "", inbound.HookSpec{Scheme: inbound.SchemeStandard}, "", false)
+			c, _ := a.Hooks.Create(context.Background(), "e2e", "", event.HookSpec{Scheme: webhooksig.SchemeStandard}, "", false)
 			a.Endpoints.Create(context.Background(), "sink", delivery.EndpointSpec{TargetURL: rc.URL, EventTypes: []string{"*"}}, false)
 			const rate, seconds = 500, 6
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -395,7 +396,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 						req.Header.Set("Content-Type", "application/json")
 						req.Header.Set("webhook-id", id)
 						req.Header.Set("webhook-timestamp", fmt.Sprint(ts))
-						req.Header.Set("webhook-signature", inbound.SignStandard(c.Secret, id, ts, body))
+						req.Header.Set("webhook-signature", webhooksig.SignStandard(c.Secret, id, ts, body))
 						resp, err := client.Do(req)
 						if err == nil {
 							io.Copy(io.Discard, resp.Body)

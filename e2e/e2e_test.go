@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/testpg"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 var binary string
@@ -228,7 +228,7 @@ func load(addrs func() []string, hookID, secret string, n, senders int, progress
 					req.Header.Set("Content-Type", "application/json")
 					req.Header.Set("webhook-id", id)
 					req.Header.Set("webhook-timestamp", fmt.Sprint(ts))
-					req.Header.Set("webhook-signature", inbound.SignStandard(secret, id, ts, body))
+					req.Header.Set("webhook-signature", webhooksig.SignStandard(secret, id, ts, body))
 					resp, err := client.Do(req)
 					if err == nil {
 						io.Copy(io.Discard, resp.Body)

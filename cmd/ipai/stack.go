@@ -16,7 +16,7 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/stack"
 	"github.com/insightpulseai/ipai/internal/stack/backup"
-	"github.com/insightpulseai/ipai/internal/stack/health"
+	"github.com/insightpulseai/ipai/internal/stack/probe"
 )
 
 func init() { register(newStackCmd) }
@@ -312,35 +312,35 @@ func runHealth(cmd *cobra.Command, dir, docker string, urlFlags []string, timeou
 		}
 		d = stack.Deployment{} // only the --url checks
 	}
-	var checks []health.Check
+	var checks []probe.Check
 	if d.Domain != "" {
 		r := stack.Runner{Dir: dir, Docker: docker}
-		checks = health.Checks(d.Domain, d.Editions, nil)
-		checks = append(checks, health.Check{Name: "postgres", Kind: health.Postgres, Cmd: func(ctx context.Context) *exec.Cmd {
+		checks = probe.Checks(d.Domain, d.Editions, nil)
+		checks = append(checks, probe.Check{Name: "postgres", Kind: probe.Postgres, Cmd: func(ctx context.Context) *exec.Cmd {
 			return r.Command(ctx, stack.ExecArgs("postgres", "pg_isready", "-U", "postgres")...)
 		}})
 	} else {
 		for name := range overrides {
-			checks = append(checks, health.Check{Name: name, Kind: name})
+			checks = append(checks, probe.Check{Name: name, Kind: name})
 		}
 	}
-	if checks, err = health.Override(checks, overrides); err != nil {
+	if checks, err = probe.Override(checks, overrides); err != nil {
 		return err
 	}
-	rs := health.Run(cmd.Context(), nil, checks, timeout)
+	rs := probe.Run(cmd.Context(), nil, checks, timeout)
 	if asJSON {
 		if err := printJSON(cmd.OutOrStdout(), rs); err != nil {
 			return err
 		}
-	} else if err := health.WriteTable(cmd.OutOrStdout(), rs); err != nil {
+	} else if err := probe.WriteTable(cmd.OutOrStdout(), rs); err != nil {
 		return err
 	}
 	if notify {
-		if err := health.Notify(cmd.Context(), nil, mm, n8n, rs); err != nil {
+		if err := probe.Notify(cmd.Context(), nil, mm, n8n, rs); err != nil {
 			fmt.Fprintln(cmd.ErrOrStderr(), "ipai: notify:", err)
 		}
 	}
-	if !health.AllUp(rs) {
+	if !probe.AllUp(rs) {
 		return &exitError{code: 1}
 	}
 	return nil
@@ -539,7 +539,7 @@ func stackProbeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
-			return health.Probe(ctx, args[0])
+			return probe.Probe(ctx, args[0])
 		},
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/chatops"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/problem"
 )
 
@@ -28,7 +28,7 @@ func init() {
 	// One pattern for both /integrations/slash/{bot}/{command} and the
 	// original's /integrations/{connector_code}/webhook/{hook_id}: net/http
 	// cannot register both (they overlap on /integrations/slash/webhook/x).
-	routeBody("POST", "/integrations/{a}/{b}/{c}", auth.RolePublic, inbound.MaxMaxBody, (*Server).integrations3)
+	routeBody("POST", "/integrations/{a}/{b}/{c}", auth.RolePublic, event.MaxMaxBody, (*Server).integrations3)
 	routeBody("GET", "/integrations/slash/{bot}/{command}", auth.RolePublic, ChatMaxBody, (*Server).slash)
 	routeBody("POST", "/integrations/mattermost/outgoing", auth.RolePublic, ChatMaxBody, (*Server).mmOutgoing)
 	routeBody("POST", "/integrations/mattermost/actions", auth.RolePublic, ChatMaxBody, (*Server).mmAction)

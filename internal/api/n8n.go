@@ -12,7 +12,7 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/chatops/n8nflow"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/problem"
 )
 
@@ -21,10 +21,10 @@ func init() {
 	route("POST", "/api/v1/n8n/sync", auth.RoleManager, "n8n.sync", (*Server).n8nSync)
 	route("GET", "/api/v1/n8n/executions", auth.RoleUser, "", (*Server).n8nExecutions)
 	// n8n calls these, signed (chatops.n8n.scheme/secret).
-	routeBody("POST", "/integrations/n8n/callback", auth.RolePublic, inbound.MaxMaxBody, (*Server).n8nCallback)
-	routeBody("POST", "/integrations/n8n/trigger/{action}", auth.RolePublic, inbound.MaxMaxBody, (*Server).n8nTrigger)
+	routeBody("POST", "/integrations/n8n/callback", auth.RolePublic, event.MaxMaxBody, (*Server).n8nCallback)
+	routeBody("POST", "/integrations/n8n/trigger/{action}", auth.RolePublic, event.MaxMaxBody, (*Server).n8nTrigger)
 	// The original's generic event hub.
-	routeBody("POST", "/integrations/event", auth.RolePublic, inbound.MaxMaxBody, (*Server).eventHub)
+	routeBody("POST", "/integrations/event", auth.RolePublic, event.MaxMaxBody, (*Server).eventHub)
 }
 
 // NeedFlows returns f, or the 503 the API and the admin UI answer when n8n
@@ -241,7 +241,7 @@ func (s *Server) eventHub(w http.ResponseWriter, r *http.Request) error {
 	if e.Ref != "" {
 		key = e.EventType + ":" + e.Ref
 	}
-	res, err := s.Ingest(r.Context(), inbound.Request{Source: "hub:" + e.Source, Type: e.EventType, IdemKey: key, Payload: payload})
+	res, err := s.Ingest(r.Context(), event.Request{Source: "hub:" + e.Source, Type: e.EventType, IdemKey: key, Payload: payload})
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,9 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/boardsync"
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
+	"github.com/insightpulseai/ipai/internal/event"
 	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
@@ -19,7 +21,6 @@ import (
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
-	ipaisync "github.com/insightpulseai/ipai/internal/sync"
 )
 
 // TestOdooChangeCaptureContract installs webhook rules with InstallWebhook
@@ -54,7 +55,7 @@ func TestOdooChangeCaptureContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	in := inbound.NewIngester(db, rule.NewRouter(), inbound.IngesterOptions{})
+	in := event.NewIngester(db, rule.NewRouter(), event.IngesterOptions{})
 	s := &Server{DB: db, Audit: audit.New(db), Tokens: auth.NewTokens(db), Log: debugLog(logs), Connectors: svc, Hooks: &inbound.Hooks{Ingester: in}}
 	h := serveHarness(t, s, logs, in.Close)
 	if err := db.CreateOdooToken(ctx, store.OdooToken{ID: "ot1", Connector: "odoo", Hash: OdooTokenHash("t0k"), CreatedAt: time.Now()}); err != nil {
@@ -108,7 +109,7 @@ func TestOdooChangeCaptureContract(t *testing.T) {
 	}
 	// A watcher on the same model and fields, the safety net install-webhooks
 	// offers: it must not double what the webhooks delivered.
-	w := &ipaisync.Watcher{DB: db, Odoo: c, Source: "odoo", Model: model, Fields: []string{"name", "parent_id", "active"}}
+	w := &boardsync.Watcher{DB: db, Odoo: c, Source: "odoo", Model: model, Fields: []string{"name", "parent_id", "active"}}
 	started, err := w.Poll(ctx)
 	if err != nil {
 		t.Fatal(err)

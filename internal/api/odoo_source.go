@@ -17,7 +17,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/connector"
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -82,14 +82,14 @@ func (s *Server) receiveOdoo(w http.ResponseWriter, r *http.Request) error {
 	payload := s.nameOdooValues(ctx, code, n)
 	typ := "odoo." + n.Model + "." + n.Action
 	key := odoo.NotificationKey(n) // the key change capture uses too
-	res, err := s.Hooks.Ingester.Ingest(ctx, inbound.Request{Source: code, Type: typ, IdemKey: key, Payload: payload})
+	res, err := s.Hooks.Ingester.Ingest(ctx, event.Request{Source: code, Type: typ, IdemKey: key, Payload: payload})
 	if err != nil {
 		return err
 	}
 	if res.Duplicate && key != "" && s.laterState(ctx, res.EventID, n) {
 		// Same values and second as an earlier change, but a later one (a
 		// record set back within a second): never drop a later state.
-		res, err = s.Hooks.Ingester.Ingest(ctx, inbound.Request{Source: code, Type: typ,
+		res, err = s.Hooks.Ingester.Ingest(ctx, event.Request{Source: code, Type: typ,
 			IdemKey: key + ":" + odoo.NotificationWriteDate(n), Payload: payload})
 		if err != nil {
 			return err

@@ -4,12 +4,12 @@ import (
 	"net/http"
 
 	"github.com/insightpulseai/ipai/internal/auth"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 )
 
 func init() {
 	// Signed by the sender: each hook checks its own scheme.
-	routeBody("POST", "/hooks/{hook_id}", auth.RolePublic, inbound.MaxMaxBody, (*Server).receiveHook)
+	routeBody("POST", "/hooks/{hook_id}", auth.RolePublic, event.MaxMaxBody, (*Server).receiveHook)
 	// POST /integrations/{connector_code}/webhook/{hook_id} is served by
 	// integrations3 (chatops.go), which shares the path shape with slash commands.
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/delivery"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
@@ -24,7 +25,7 @@ func rulesHarness(t *testing.T) (*harness, *rule.Router) {
 	logs := &syncBuffer{}
 	al := audit.New(db)
 	router := rule.NewRouter()
-	in := inbound.NewIngester(db, router, inbound.IngesterOptions{})
+	in := event.NewIngester(db, router, event.IngesterOptions{})
 	s := &Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.NewJSONHandler(logs, nil)),
 		Endpoints: &delivery.Endpoints{Router: router}, Hooks: &inbound.Hooks{Ingester: in}}
 	return serveHarness(t, s, logs, in.Close), router

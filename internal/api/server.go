@@ -18,16 +18,17 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/boardsync"
 	"github.com/insightpulseai/ipai/internal/chatops"
 	"github.com/insightpulseai/ipai/internal/chatops/n8nflow"
 	"github.com/insightpulseai/ipai/internal/delivery"
 	"github.com/insightpulseai/ipai/internal/embed"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/health"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
-	ipaisync "github.com/insightpulseai/ipai/internal/sync"
 )
 
 // MaxBody is the largest request body the API reads.
@@ -60,7 +61,7 @@ type Server struct {
 	// Sync serves /api/v1/sync (nil: no board links); Embed serves the
 	// Superset embedding routes (nil: no dashboards); EmbedSDKPath is the
 	// embedded SDK bundle served at /embed/sdk.js.
-	Sync         *ipaisync.Service
+	Sync         *boardsync.Service
 	Embed        *embed.Service
 	EmbedSDKPath string
 	// ChatOps serves bots, slash commands and button clicks; Flows the n8n
@@ -68,7 +69,7 @@ type Server struct {
 	// webhooks, the event hub). All optional.
 	ChatOps *chatops.Service
 	Flows   *n8nflow.Service
-	Ingest  func(ctx context.Context, r inbound.Request) (inbound.Result, error)
+	Ingest  func(ctx context.Context, r event.Request) (event.Result, error)
 	// Sessions, when set, are the admin UI's sessions, accepted by routes
 	// registered with routeSession.
 	Sessions *auth.Sessions

@@ -5,9 +5,9 @@ import (
 	"net/http"
 
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/boardsync"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
-	ipaisync "github.com/insightpulseai/ipai/internal/sync"
 )
 
 func init() {
@@ -48,7 +48,7 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) syncService() (*ipaisync.Service, error) {
+func (s *Server) syncService() (*boardsync.Service, error) {
 	if s.Sync == nil {
 		return nil, problem.NotFound("no board links are configured: add sync.boards to ipai.yaml")
 	}
@@ -59,7 +59,7 @@ func syncErr(err error, id string) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return problem.NotFound("no sync link %q", id)
-	case errors.Is(err, ipaisync.ErrNotConflict):
+	case errors.Is(err, boardsync.ErrNotConflict):
 		return problem.Conflict("sync link %q is not in conflict; nothing to resolve", id)
 	}
 	return err
@@ -76,7 +76,7 @@ func (s *Server) resolveSyncLink(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	if in.Keep != ipaisync.KeepOdoo && in.Keep != ipaisync.KeepBoard {
+	if in.Keep != boardsync.KeepOdoo && in.Keep != boardsync.KeepBoard {
 		return problem.Invalid("keep", "%q: expected \"odoo\" or \"board\" (the side whose values win)", in.Keep)
 	}
 	id := r.PathValue("id")

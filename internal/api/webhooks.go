@@ -8,7 +8,7 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/delivery"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -98,7 +98,7 @@ type webhookInput struct {
 	Name      string `json:"name"`
 	Connector string `json:"connector"`
 	// incoming
-	inbound.HookSpec
+	event.HookSpec
 	Secret string `json:"secret"`
 	// outgoing
 	delivery.EndpointSpec
@@ -173,7 +173,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 		}
 		b, _ := json.Marshal(merged)
 		if h.Direction == store.Incoming {
-			var spec inbound.HookSpec
+			var spec event.HookSpec
 			if err := strictJSON(b, &spec); err != nil {
 				return problem.Invalid("spec", "%v", err)
 			}

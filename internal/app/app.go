@@ -24,6 +24,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/buildinfo"
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/delivery"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/health"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
@@ -58,7 +59,7 @@ type App struct {
 	// The event path: Router plans deliveries, Ingester commits events,
 	// Hooks receives them, Endpoints and Dispatcher deliver.
 	Router     *rule.Router
-	Ingester   *inbound.Ingester
+	Ingester   *event.Ingester
 	Hooks      *inbound.Hooks
 	Endpoints  *delivery.Endpoints
 	Dispatcher *delivery.Dispatcher

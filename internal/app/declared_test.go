@@ -8,7 +8,7 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/delivery"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -22,7 +22,7 @@ func TestDeclaredWebhooks(t *testing.T) {
 			c.DataDir = dir
 			if webhooks {
 				c.Webhooks = []config.WebhookSpec{
-					{Name: "shop", Direction: "incoming", Secret: secret, HookSpec: inbound.HookSpec{Scheme: "bearer", EventType: "shop.order"}},
+					{Name: "shop", Direction: "incoming", Secret: secret, HookSpec: event.HookSpec{Scheme: "bearer", EventType: "shop.order"}},
 					{Name: "crm", Direction: "outgoing", Secret: "crm-signing-secret-0123", EndpointSpec: delivery.EndpointSpec{TargetURL: "https://crm.example.com/hook", EventTypes: []string{"shop.*"}}},
 				}
 			}

@@ -15,7 +15,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/mcpserver"
 	"github.com/insightpulseai/ipai/internal/outbound"
-	stackhealth "github.com/insightpulseai/ipai/internal/stack/health"
+	"github.com/insightpulseai/ipai/internal/stack/probe"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -46,14 +46,14 @@ func (a *App) mountMCP(ctx context.Context) error {
 	d.Pulser = &mcpserver.PulserService{DB: a.DB, N8N: d.N8N, HTTP: a.Guard.Client(outbound.Options{Timeout: 5 * time.Minute})}
 	d.Ops.BackupDir = mc.BackupDir
 	if domain := mc.StackDomain; domain != "" {
-		checks := stackhealth.Checks(domain, []string{"core"}, nil)
+		checks := probe.Checks(domain, []string{"core"}, nil)
 		var urls []string
 		for _, c := range checks {
 			urls = append(urls, c.URL)
 		}
 		hc := outbound.ClientFor(a.Guard, outbound.Options{Timeout: time.Minute}, urls...)
-		d.Ops.Health = func(ctx context.Context) ([]stackhealth.Result, error) {
-			return stackhealth.Run(ctx, hc, checks, 10*time.Second), nil
+		d.Ops.Health = func(ctx context.Context) ([]probe.Result, error) {
+			return probe.Run(ctx, hc, checks, 10*time.Second), nil
 		}
 	}
 	d.Ops.Deliveries = opsDeliveries{a}

@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/api"
+	"github.com/insightpulseai/ipai/internal/boardsync"
 	"github.com/insightpulseai/ipai/internal/connector"
 	"github.com/insightpulseai/ipai/internal/connector/focalboard"
 	"github.com/insightpulseai/ipai/internal/connector/mattermost"
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
 	"github.com/insightpulseai/ipai/internal/embed"
-	ipaisync "github.com/insightpulseai/ipai/internal/sync"
 )
 
 // setupSync builds the Odoo change-capture watchers, the task ↔ card board
@@ -35,7 +35,7 @@ func (a *App) setupSync(ctx context.Context) error {
 	if len(s.Watchers) == 0 && len(s.Boards) == 0 {
 		return nil
 	}
-	svc := &ipaisync.Service{DB: a.DB, Pairs: map[string]*ipaisync.Pair{}, Interval: s.Interval, SweepEvery: s.SweepEvery, Log: a.Log}
+	svc := &boardsync.Service{DB: a.DB, Pairs: map[string]*boardsync.Pair{}, Interval: s.Interval, SweepEvery: s.SweepEvery, Log: a.Log}
 	wake := func(int) {
 		if a.Dispatcher != nil {
 			a.Dispatcher.Wake()
@@ -50,7 +50,7 @@ func (a *App) setupSync(ctx context.Context) error {
 		if overlap == 0 {
 			overlap = time.Minute
 		}
-		svc.Watchers = append(svc.Watchers, &ipaisync.Watcher{DB: a.DB, Router: a.Router, Odoo: cl, Source: w.Connector,
+		svc.Watchers = append(svc.Watchers, &boardsync.Watcher{DB: a.DB, Router: a.Router, Odoo: cl, Source: w.Connector,
 			Model: w.Model, Fields: w.Fields, Start: w.Start, Overlap: overlap, OnCommit: wake})
 	}
 	for _, b := range s.Boards {
@@ -72,7 +72,7 @@ func (a *App) setupSync(ctx context.Context) error {
 				a.Log.Warn("focalboard login for board sync", "pair", b.Name, "err", err)
 			}
 		}
-		p := &ipaisync.Pair{Name: b.Name, DB: a.DB, Odoo: ocl, Board: fcl, ProjectID: b.Project, BoardID: b.Board,
+		p := &boardsync.Pair{Name: b.Name, DB: a.DB, Odoo: ocl, Board: fcl, ProjectID: b.Project, BoardID: b.Board,
 			Direction: b.Direction, StageProperty: b.StageProperty, PriorityProperty: b.PriorityProperty,
 			DeadlineProperty: b.DeadlineProperty, AssigneesProperty: b.AssigneesProperty, Users: b.Users, FullSweepEvery: b.FullSweepEvery, Audit: a.Audit}
 		if b.NotifyConnector != "" {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/delivery"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/rule"
@@ -47,7 +48,7 @@ func (a *App) setupWebhooks(ctx context.Context) error {
 	a.Dispatcher = delivery.NewDispatcher(a.DB, a.Endpoints, a.Audit, a.Log, delivery.Options{
 		Workers: a.Cfg.Delivery.Workers, Poll: a.Cfg.Delivery.Poll, Lease: a.Cfg.Delivery.Lease,
 		Heartbeat: a.Cfg.Delivery.Heartbeat})
-	a.Ingester = inbound.NewIngester(a.DB, a.Router, inbound.IngesterOptions{OnCommit: func(int) { a.Dispatcher.Wake() }})
+	a.Ingester = event.NewIngester(a.DB, a.Router, event.IngesterOptions{OnCommit: func(int) { a.Dispatcher.Wake() }})
 	reg := a.API.Registry()
 	a.Hooks = inbound.NewHooks(a.DB, a.Box, a.Audit, a.Ingester, reg)
 	for _, c := range a.Dispatcher.Collectors() {

@@ -23,9 +23,10 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/config"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/store"
 	"github.com/insightpulseai/ipai/internal/testpg"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 func TestMain(m *testing.M) { testpg.Main(m) }
@@ -115,7 +116,7 @@ func signed(secret, id string, ts time.Time, body []byte) http.Header {
 	h := http.Header{}
 	h.Set("webhook-id", id)
 	h.Set("webhook-timestamp", strconv.FormatInt(ts.Unix(), 10))
-	h.Set("webhook-signature", inbound.SignStandard(secret, id, ts.Unix(), body))
+	h.Set("webhook-signature", webhooksig.SignStandard(secret, id, ts.Unix(), body))
 	return h
 }
 
@@ -152,7 +153,7 @@ func TestIncomingStandardHook(t *testing.T) {
 				status int
 			}{
 				{"unsigned", http.Header{}, body, 401},
-				{"wrong secret", signed(inbound.NewSecret(), "msg_2", time.Now(), body), body, 401},
+				{"wrong secret", signed(webhooksig.NewSecret(), "msg_2", time.Now(), body), body, 401},
 				{"tampered body", signed(sec, "msg_3", time.Now(), body), []byte(`{"order":43}`), 401},
 				{"old timestamp", signed(sec, "msg_4", time.Now().Add(-6*time.Minute), body), body, 401},
 				{"future timestamp", signed(sec, "msg_5", time.Now().Add(6*time.Minute), body), body, 401},
@@ -205,10 +206,10 @@ func TestOtherSchemes(t *testing.T) {
 	}
 	body := []byte(`{"a":1}`)
 	id, sec := mk(map[string]any{"scheme": "hmac-hex"})
-	if st, _ := h.post("/hooks/"+id, http.Header{"X-Signature": {inbound.SignHex(sec, body)}}, body); st != 200 {
+	if st, _ := h.post("/hooks/"+id, http.Header{"X-Signature": {webhooksig.SignHex(sec, body)}}, body); st != 200 {
 		t.Fatalf("hmac-hex: %d", st)
 	}
-	if st, _ := h.post("/hooks/"+id, http.Header{"X-Signature": {inbound.SignHex("wrong", body)}}, body); st != 401 {
+	if st, _ := h.post("/hooks/"+id, http.Header{"X-Signature": {webhooksig.SignHex("wrong", body)}}, body); st != 401 {
 		t.Fatalf("hmac-hex wrong: %d", st)
 	}
 	id, sec = mk(map[string]any{"scheme": "bearer"})
@@ -323,7 +324,7 @@ func TestOutgoingDeliverySignedAndDeduplicable(t *testing.T) {
 			if err := wh.Verify(body, r.Header); err != nil {
 				t.Fatalf("the Standard Webhooks library rejects our signature: %v", err)
 			}
-			if r.Header.Get("X-Signature") != inbound.SignHex(epSec, body) {
+			if r.Header.Get("X-Signature") != webhooksig.SignHex(epSec, body) {
 				t.Fatal("X-Signature missing or wrong")
 			}
 			var env map[string]any
@@ -505,7 +506,7 @@ func TestEventRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	res, err := a.Ingester.Ingest(ctx, inbound.Request{Source: "s", Type: "t", Payload: []byte(`{"a":1}`)})
+	res, err := a.Ingester.Ingest(ctx, event.Request{Source: "s", Type: "t", Payload: []byte(`{"a":1}`)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,9 +26,9 @@ import (
 	"github.com/insightpulseai/ipai/internal/connector/mattermost"
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
 	"github.com/insightpulseai/ipai/internal/delivery"
+	"github.com/insightpulseai/ipai/internal/event"
 	fakemm "github.com/insightpulseai/ipai/internal/fake/mattermost"
 	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
-	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/rule"
@@ -143,7 +143,7 @@ func newWorld(t *testing.T) *world {
 	done := make(chan struct{})
 	go func() { disp.Run(runCtx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	ing := inbound.NewIngester(db, rule.NewRouter(), inbound.IngesterOptions{})
+	ing := event.NewIngester(db, rule.NewRouter(), event.IngesterOptions{})
 	t.Cleanup(ing.Close)
 	s := &api.Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.DiscardHandler), ChatOps: co, Ingest: ing.Ingest}
 	srv := httptest.NewServer(s.Handler())

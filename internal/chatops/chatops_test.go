@@ -21,9 +21,9 @@ import (
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/connector"
 	"github.com/insightpulseai/ipai/internal/delivery"
+	"github.com/insightpulseai/ipai/internal/event"
 	fakemm "github.com/insightpulseai/ipai/internal/fake/mattermost"
 	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
-	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/rule"
@@ -71,7 +71,7 @@ func newHub(t testing.TB) *hub {
 		}
 	}
 	disp := delivery.NewDispatcher(db, nil, al, nil, delivery.Options{Poll: 20 * time.Millisecond, Workers: 4})
-	ing := inbound.NewIngester(db, rule.NewRouter(), inbound.IngesterOptions{OnCommit: func(int) { disp.Wake() }})
+	ing := event.NewIngester(db, rule.NewRouter(), event.IngesterOptions{OnCommit: func(int) { disp.Wake() }})
 	cfg := config.ChatOps{Odoo: "erp",
 		Approvals: config.Approvals{Odoo: "erp", Group: "purchase.group_purchase_manager", Default: "@finance-team",
 			Thresholds: []config.MentionStep{{Over: 50000, Mention: "@senior-approver"}, {Over: 10000, Mention: "@approver"}}},

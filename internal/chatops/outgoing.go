@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/insightpulseai/ipai/internal/audit"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 )
 
 // OutgoingRequest is a Mattermost outgoing webhook call. Timestamp is in
@@ -105,7 +105,7 @@ var ErrUnverified = errors.New("unverified")
 // Outgoing checks the token against the configured outgoing webhooks
 // (constant time), commits the post as event mattermost.outgoing.<trigger>
 // (source mattermost.outgoing:<name>), and returns the configured reply.
-func (s *Service) Outgoing(ctx context.Context, ingest func(context.Context, inbound.Request) (inbound.Result, error), r OutgoingRequest) (OutgoingResponse, inbound.Result, error) {
+func (s *Service) Outgoing(ctx context.Context, ingest func(context.Context, event.Request) (event.Result, error), r OutgoingRequest) (OutgoingResponse, event.Result, error) {
 	var match = -1
 	for i, o := range s.Cfg.Outgoing {
 		if subtle.ConstantTimeCompare([]byte(o.Token), []byte(r.Token)) == 1 {
@@ -115,7 +115,7 @@ func (s *Service) Outgoing(ctx context.Context, ingest func(context.Context, inb
 	if match < 0 {
 		s.auditRefused(ctx, audit.Entry{Actor: "mattermost:" + r.UserID, Action: "chatops.outgoing.refused", Level: audit.Warning,
 			Message: "token matches no chatops.outgoing entry"})
-		return OutgoingResponse{}, inbound.Result{}, ErrUnverified
+		return OutgoingResponse{}, event.Result{}, ErrUnverified
 	}
 	o := s.Cfg.Outgoing[match]
 	name := o.Name
@@ -132,7 +132,7 @@ func (s *Service) Outgoing(ctx context.Context, ingest func(context.Context, inb
 	if r.PostID != "" {
 		key = "post:" + r.PostID
 	}
-	res, err := ingest(ctx, inbound.Request{Source: "mattermost.outgoing:" + name, Type: "mattermost.outgoing." + trig,
+	res, err := ingest(ctx, event.Request{Source: "mattermost.outgoing:" + name, Type: "mattermost.outgoing." + trig,
 		IdemKey: key, Payload: payload})
 	if err != nil {
 		return OutgoingResponse{}, res, err

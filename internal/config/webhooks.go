@@ -5,7 +5,7 @@ import (
 	"slices"
 
 	"github.com/insightpulseai/ipai/internal/delivery"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/problem"
 )
 
@@ -20,7 +20,7 @@ type WebhookSpec struct {
 	Connector string `yaml:"connector"` // incoming: also reachable at /integrations/{connector}/webhook/{id}
 	Secret    string `yaml:"secret"`
 
-	inbound.HookSpec      `yaml:",inline"`
+	event.HookSpec        `yaml:",inline"`
 	delivery.EndpointSpec `yaml:",inline"`
 }
 

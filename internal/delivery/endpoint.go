@@ -18,13 +18,13 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/time/rate"
 
-	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
 	"github.com/insightpulseai/ipai/internal/ttlcache"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 // EndpointSpec is an outgoing endpoint's settings (stored as JSON).
@@ -191,7 +191,7 @@ func (e *Endpoints) CreateWithSecret(ctx context.Context, name string, spec Endp
 	now := e.Now().UTC()
 	id := "ep_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")[:24]
 	if sec == "" {
-		sec = inbound.NewSecret()
+		sec = webhooksig.NewSecret()
 	}
 	spec.SealedHeaders = nil // never taken from a client
 	if spec.Headers == nil {
@@ -397,9 +397,9 @@ func (e *Endpoints) send(ctx context.Context, c *compiled, deliveryID string, bo
 	req.Header.Set("User-Agent", e.UserAgent)
 	req.Header.Set("webhook-id", deliveryID)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("webhook-signature", inbound.SignStandard(c.secret, deliveryID, ts, body))
+	req.Header.Set("webhook-signature", webhooksig.SignStandard(c.secret, deliveryID, ts, body))
 	if c.spec.SignHex {
-		req.Header.Set("X-Signature", inbound.SignHex(c.secret, body))
+		req.Header.Set("X-Signature", webhooksig.SignHex(c.secret, body))
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {

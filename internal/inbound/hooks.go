@@ -1,3 +1,8 @@
+// Package inbound receives webhooks: it keeps the incoming hooks (their
+// settings and sealed secrets), verifies each request with its hook's scheme
+// (internal/webhooksig) and hands what passes to the event core
+// (internal/event), which commits it with the deliveries it causes before the
+// sender gets its 2xx.
 package inbound
 
 import (
@@ -15,96 +20,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
 	"github.com/insightpulseai/ipai/internal/ttlcache"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
-
-// HookSpec is an incoming hook's settings (stored as JSON).
-type HookSpec struct {
-	Scheme string `json:"scheme" yaml:"scheme"`
-	// EventType is the type of the events the hook makes, unless TypeField
-	// names a payload field that holds it. Default "webhook.received".
-	EventType string `json:"event_type,omitempty" yaml:"event_type"`
-	TypeField string `json:"type_field,omitempty" yaml:"type_field"`
-	// IdempotencyField names a payload field whose value dedupes; without it
-	// the Standard Webhooks webhook-id, or else a hash of the body, is used.
-	IdempotencyField string `json:"idempotency_field,omitempty" yaml:"idempotency_field"`
-	// DedupeWindow, a Go duration; default 24h.
-	DedupeWindow string `json:"dedupe_window,omitempty" yaml:"dedupe_window"`
-	// MaxBody in bytes; default 1 MiB.
-	MaxBody int64 `json:"max_body,omitempty" yaml:"max_body"`
-	// AcceptForm turns application/x-www-form-urlencoded bodies (as
-	// Mattermost sends) into a JSON object instead of refusing them.
-	AcceptForm bool `json:"accept_form,omitempty" yaml:"accept_form"`
-	// RotationGrace keeps the old secret valid after a rotation; default 24h.
-	RotationGrace string `json:"rotation_grace,omitempty" yaml:"rotation_grace"`
-
-	// The durations above, parsed once by Validate (their text is what is
-	// stored and shown).
-	dedupe, grace time.Duration
-}
-
-// Body limits of hooks: the default, and the most a hook may set.
-const (
-	DefaultMaxBody = 1 << 20
-	MaxMaxBody     = 64 << 20
-)
-
-// Validate checks a spec and fills its defaults.
-func (s *HookSpec) Validate() error {
-	ok := false
-	for _, sc := range Schemes {
-		ok = ok || s.Scheme == sc
-	}
-	if !ok {
-		return problem.Invalid("scheme", "%q is not a scheme; expected one of %s", s.Scheme, strings.Join(Schemes, ", "))
-	}
-	if s.EventType == "" {
-		s.EventType = "webhook.received"
-	}
-	if strings.ContainsAny(s.EventType, " /") {
-		return problem.Invalid("event_type", "%q: an event type is dotted words such as shop.order.created", s.EventType)
-	}
-	if err := s.parseDurations(); err != nil {
-		return err
-	}
-	if s.MaxBody == 0 {
-		s.MaxBody = DefaultMaxBody
-	}
-	if s.MaxBody < 0 || s.MaxBody > MaxMaxBody {
-		return problem.Invalid("max_body", "%d bytes: expected 1 to 67108864 (64 MiB)", s.MaxBody)
-	}
-	return nil
-}
-
-// parseDurations fills in the default of the unset durations (24h) and
-// parses them.
-func (s *HookSpec) parseDurations() error {
-	for _, f := range []struct {
-		name string
-		text *string
-		d    *time.Duration
-	}{{"dedupe_window", &s.DedupeWindow, &s.dedupe}, {"rotation_grace", &s.RotationGrace, &s.grace}} {
-		if *f.text == "" {
-			*f.text = "24h"
-		}
-		d, err := time.ParseDuration(*f.text)
-		if err != nil || d < 0 {
-			return problem.Invalid(f.name, "%q is not a duration; expected e.g. 24h", *f.text)
-		}
-		*f.d = d
-	}
-	return nil
-}
 
 // Hooks manages incoming hooks and receives their requests.
 type Hooks struct {
 	DB       *store.DB
 	Box      *secret.Box
 	Audit    *audit.Log
-	Ingester *Ingester
+	Ingester *event.Ingester
 	Now      func() time.Time
 
 	requests *prometheus.CounterVec
@@ -114,12 +43,12 @@ type Hooks struct {
 
 type cachedHook struct {
 	hook    store.Webhook
-	spec    HookSpec
+	spec    event.HookSpec
 	secrets []string
 }
 
 // NewHooks returns the incoming-hook service; reg, if not nil, gets its metrics.
-func NewHooks(db *store.DB, box *secret.Box, al *audit.Log, in *Ingester, reg prometheus.Registerer) *Hooks {
+func NewHooks(db *store.DB, box *secret.Box, al *audit.Log, in *event.Ingester, reg prometheus.Registerer) *Hooks {
 	h := &Hooks{DB: db, Box: box, Audit: al, Ingester: in, Now: time.Now, cache: ttlcache.New[cachedHook](),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ipai_inbound_requests_total",
 			Help: "Inbound webhook requests by hook and outcome (accepted, duplicate, unverified, too_large, bad_request)."}, []string{"hook", "outcome"})}
@@ -138,16 +67,16 @@ type Created struct {
 // Create makes an incoming hook. For mattermost-token and bearer the caller
 // may pass the secret (Mattermost generates its own tokens); otherwise one
 // is generated.
-func (h *Hooks) Create(ctx context.Context, name, connector string, spec HookSpec, givenSecret string, managed bool) (Created, error) {
+func (h *Hooks) Create(ctx context.Context, name, connector string, spec event.HookSpec, givenSecret string, managed bool) (Created, error) {
 	if err := spec.Validate(); err != nil {
 		return Created{}, err
 	}
 	sec := givenSecret
 	if sec == "" {
-		if spec.Scheme == SchemeMattermostToken {
+		if spec.Scheme == webhooksig.SchemeMattermostToken {
 			return Created{}, problem.Invalid("secret", "a mattermost-token hook needs the token Mattermost shows for the command or outgoing webhook")
 		}
-		sec = NewSecret()
+		sec = webhooksig.NewSecret()
 	} else if len(sec) < 16 {
 		return Created{}, problem.Invalid("secret", "too short: use at least 16 characters")
 	}
@@ -168,17 +97,17 @@ func (h *Hooks) Rotate(ctx context.Context, id string) (Created, error) {
 	if err != nil || w.Direction != store.Incoming {
 		return Created{}, problem.NotFound("no incoming hook %q", id)
 	}
-	var spec HookSpec
+	var spec event.HookSpec
 	_ = json.Unmarshal([]byte(w.Spec), &spec)
-	if spec.Scheme == SchemeMattermostToken {
+	if spec.Scheme == webhooksig.SchemeMattermostToken {
 		return Created{}, problem.Conflict("a mattermost-token hook's token is set by Mattermost: regenerate it there and update the hook")
 	}
-	sec := NewSecret()
+	sec := webhooksig.NewSecret()
 	now := h.Now().UTC()
-	if err := spec.parseDurations(); err != nil {
+	if err := spec.ParseDurations(); err != nil {
 		return Created{}, fmt.Errorf("hook %s: stored spec: %w; set it again", id, err)
 	}
-	grace := spec.grace
+	grace := spec.Grace()
 	// The old secret stays valid for the grace period only if it opens: one
 	// sealed under another master key is dropped, never kept as "".
 	w.OldSecretSealed, w.OldSecretUntil = "", time.Time{}
@@ -239,39 +168,39 @@ func (h *Hooks) load(ctx context.Context, id string) (cachedHook, error) {
 // Receive verifies and stores one request to hook id (reached through
 // connector's path when connector is not ""). It answers only after the
 // event is committed.
-func (h *Hooks) Receive(ctx context.Context, r *http.Request, id, connector string) (Result, error) {
+func (h *Hooks) Receive(ctx context.Context, r *http.Request, id, connector string) (event.Result, error) {
 	c, err := h.load(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (c.hook.Direction != store.Incoming || c.hook.State != store.WebhookActive ||
 		(connector != "" && c.hook.Connector != connector))) {
-		return Result{}, problem.NotFound("no active incoming hook %q here", id)
+		return event.Result{}, problem.NotFound("no active incoming hook %q here", id)
 	}
 	if err != nil {
-		return Result{}, err
+		return event.Result{}, err
 	}
 	if r.ContentLength > c.spec.MaxBody {
 		h.requests.WithLabelValues(id, "too_large").Inc()
-		return Result{}, problem.TooLarge("body is %d bytes; this hook accepts at most %d", r.ContentLength, c.spec.MaxBody)
+		return event.Result{}, problem.TooLarge("body is %d bytes; this hook accepts at most %d", r.ContentLength, c.spec.MaxBody)
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, c.spec.MaxBody+1))
 	if err != nil {
-		return Result{}, problem.BadRequest("cannot read the body: %v", err)
+		return event.Result{}, problem.BadRequest("cannot read the body: %v", err)
 	}
 	if int64(len(body)) > c.spec.MaxBody {
 		h.requests.WithLabelValues(id, "too_large").Inc()
-		return Result{}, problem.TooLarge("body exceeds this hook's limit of %d bytes", c.spec.MaxBody)
+		return event.Result{}, problem.TooLarge("body exceeds this hook's limit of %d bytes", c.spec.MaxBody)
 	}
-	idem, err := Verify(c.spec.Scheme, c.secrets, r.Header, body, h.Now())
+	idem, err := webhooksig.Verify(c.spec.Scheme, c.secrets, r.Header, body, h.Now())
 	if err != nil {
 		h.requests.WithLabelValues(id, "unverified").Inc()
 		h.warnRefused(id, r, err)
-		return Result{}, problem.Unauthorized("%v", err)
+		return event.Result{}, problem.Unauthorized("%v", err)
 	}
 	payload, err := asJSON(r.Header.Get("Content-Type"), body, c.spec.AcceptForm)
 	if err != nil {
 		h.requests.WithLabelValues(id, "bad_request").Inc()
-		return Result{}, err
+		return event.Result{}, err
 	}
-	if c.spec.Scheme == SchemeMattermostToken {
+	if c.spec.Scheme == webhooksig.SchemeMattermostToken {
 		payload = withoutToken(payload)
 	}
 	typ := c.spec.EventType
@@ -289,14 +218,14 @@ func (h *Hooks) Receive(ctx context.Context, r *http.Request, id, connector stri
 	if source == "" {
 		source = id
 	}
-	res, err := h.Ingester.Ingest(ctx, Request{Source: source, Type: typ, HookID: id, IdemKey: idem, Payload: payload, Window: c.spec.dedupe})
+	res, err := h.Ingester.Ingest(ctx, event.Request{Source: source, Type: typ, HookID: id, IdemKey: idem, Payload: payload, Window: c.spec.Dedupe()})
 	var bad *problem.Error
 	if errors.As(err, &bad) && bad.Status == http.StatusBadRequest {
 		h.requests.WithLabelValues(id, "bad_request").Inc()
-		return Result{}, err
+		return event.Result{}, err
 	}
 	if err != nil {
-		return Result{}, fmt.Errorf("store event: %w", err)
+		return event.Result{}, fmt.Errorf("store event: %w", err)
 	}
 	outcome := "accepted"
 	if res.Duplicate {

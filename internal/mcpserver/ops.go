@@ -13,7 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/insightpulseai/ipai/internal/stack/backup"
-	stackhealth "github.com/insightpulseai/ipai/internal/stack/health"
+	"github.com/insightpulseai/ipai/internal/stack/probe"
 )
 
 // Delivery is an outbound delivery as the ops tools show it.
@@ -50,7 +50,7 @@ type ConnectorService interface {
 // OpsDeps are the parts the ops server uses; nil parts answer "not configured".
 type OpsDeps struct {
 	// Health runs the stack health checks (as `ipai stack healthcheck`).
-	Health     func(ctx context.Context) ([]stackhealth.Result, error)
+	Health     func(ctx context.Context) ([]probe.Result, error)
 	BackupDir  string
 	Deliveries DeliveryService
 	Connectors ConnectorService
@@ -82,8 +82,8 @@ func notConfigured(what, how string) error {
 }
 
 type healthOut struct {
-	AllUp   bool                 `json:"all_up"`
-	Results []stackhealth.Result `json:"results"`
+	AllUp   bool           `json:"all_up"`
+	Results []probe.Result `json:"results"`
 }
 
 func (o *opsServer) health(ctx context.Context, c *Call, _ struct{}) (healthOut, error) {
@@ -94,7 +94,7 @@ func (o *opsServer) health(ctx context.Context, c *Call, _ struct{}) (healthOut,
 	if err != nil {
 		return healthOut{}, err
 	}
-	return healthOut{AllUp: stackhealth.AllUp(rs), Results: rs}, nil
+	return healthOut{AllUp: probe.AllUp(rs), Results: rs}, nil
 }
 
 type backupsOut struct {

@@ -9,7 +9,7 @@ import (
 	"github.com/digitalocean/godo"
 
 	fakedo "github.com/insightpulseai/ipai/internal/fake/digitalocean"
-	stackhealth "github.com/insightpulseai/ipai/internal/stack/health"
+	"github.com/insightpulseai/ipai/internal/stack/probe"
 )
 
 type fakeDeliveries struct{ ds map[string]Delivery }
@@ -113,8 +113,8 @@ func TestOpsHealthAndDeliveries(t *testing.T) {
 	fd := &fakeDeliveries{ds: map[string]Delivery{
 		"d1": {ID: "d1", State: "dead", Target: "mattermost:ops", Attempts: 8, LastError: "503"},
 		"d2": {ID: "d2", State: "delivered", Target: "n8n"}}}
-	deps := OpsDeps{Deliveries: fd, BackupDir: t.TempDir(), Health: func(context.Context) ([]stackhealth.Result, error) {
-		return []stackhealth.Result{{Service: "odoo-core", Up: true, HTTPCode: 200}, {Service: "n8n", Up: false, HTTPCode: 503}}, nil
+	deps := OpsDeps{Deliveries: fd, BackupDir: t.TempDir(), Health: func(context.Context) ([]probe.Result, error) {
+		return []probe.Result{{Service: "odoo-core", Up: true, HTTPCode: 200}, {Service: "n8n", Up: false, HTTPCode: 503}}, nil
 	}}
 	rec := &recorder{}
 	cs := connect(t, NewOps(&Env{Audit: rec, Local: principal("ops", "mcp:ops:read")}, deps))

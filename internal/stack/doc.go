@@ -2,5 +2,5 @@
 // `init` writes a complete docker compose deployment (compose file, Caddyfile,
 // PostgreSQL init, Superset and Keycloak config, generated secrets), and the
 // compose runner drives it (up, down, logs, ps). Health checks live in
-// stack/health, backup and restore in stack/backup.
+// stack/probe, backup and restore in stack/backup.
 package stack

@@ -20,8 +20,9 @@ import (
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/delivery"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 // hub is a hub built by app.New (the same wiring as `ipai serve`), served
@@ -75,7 +76,7 @@ func (h *hub) addUser(t testing.TB, name string, role auth.Role) {
 func (h *hub) seed(t testing.TB, n int) (store.Webhook, string) {
 	t.Helper()
 	ctx := context.Background()
-	in, err := h.Hooks.Create(ctx, "odoo-invoices", "", inbound.HookSpec{Scheme: inbound.SchemeStandard}, "", false)
+	in, err := h.Hooks.Create(ctx, "odoo-invoices", "", event.HookSpec{Scheme: webhooksig.SchemeStandard}, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

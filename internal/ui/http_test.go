@@ -12,12 +12,12 @@ import (
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/boardsync"
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/connector/focalboard"
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
 	"github.com/insightpulseai/ipai/internal/embed"
 	"github.com/insightpulseai/ipai/internal/store"
-	ipaisync "github.com/insightpulseai/ipai/internal/sync"
 	"github.com/insightpulseai/ipai/internal/ui"
 )
 
@@ -196,7 +196,7 @@ func (fakeOdoo) ExecuteKW(context.Context, string, string, []any, map[string]any
 	return nil
 }
 
-type unusedBoard = ipaisync.Board
+type unusedBoard = boardsync.Board
 
 // fakeBoard is a board with one card (c1) and records card patches. The
 // embedded interface (nil) stands for the methods a resolve does not use.
@@ -262,7 +262,7 @@ func integrationHub(t testing.TB) (*hub, *fakeBoard, map[string]string) {
 			{ID: "payroll", Name: "Payroll secrets", SupersetID: "2", EmbeddedUUID: "22222222-2222-2222-2222-222222222222", Roles: []string{"admin"}}}
 	})
 	board := &fakeBoard{}
-	svc := &ipaisync.Service{DB: h.DB, Pairs: map[string]*ipaisync.Pair{"finance": {Name: "finance", DB: h.DB, Odoo: fakeOdoo{},
+	svc := &boardsync.Service{DB: h.DB, Pairs: map[string]*boardsync.Pair{"finance": {Name: "finance", DB: h.DB, Odoo: fakeOdoo{},
 		Board: board, ProjectID: 1, BoardID: "b1", Audit: h.Audit}}}
 	h.API.Sync, h.UI.Sync = svc, svc
 	// A server started after the change (the hub's own was started before).
@@ -272,7 +272,7 @@ func integrationHub(t testing.TB) (*hub, *fakeBoard, map[string]string) {
 
 	ctx := context.Background()
 	now := time.Now().UTC()
-	snap, _ := json.Marshal(ipaisync.Fields{Title: "Close Q3 books", Stage: "Todo", Priority: "0"})
+	snap, _ := json.Marshal(boardsync.Fields{Title: "Close Q3 books", Stage: "Todo", Priority: "0"})
 	ids := map[string]string{}
 	for i, st := range []string{store.SyncSynced, store.SyncPending, store.SyncError, store.SyncConflict} {
 		l := store.SyncLink{ID: "link-" + st, Pair: "finance", LocalSystem: "odoo", LocalModel: "project.task", LocalID: "7",

@@ -8,12 +8,12 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/boardsync"
 	"github.com/insightpulseai/ipai/internal/chatops"
 	"github.com/insightpulseai/ipai/internal/chatops/n8nflow"
 	"github.com/insightpulseai/ipai/internal/embed"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
-	ipaisync "github.com/insightpulseai/ipai/internal/sync"
 )
 
 // Sync links: conflicts first, then pending, error and synced.
@@ -61,7 +61,7 @@ func (s *Server) syncList(w http.ResponseWriter, r *http.Request, c *reqCtx) err
 	return nil
 }
 
-func (s *Server) syncService() (*ipaisync.Service, error) {
+func (s *Server) syncService() (*boardsync.Service, error) {
 	if s.Sync == nil {
 		return nil, problem.NotFound("no board links are configured: add sync.boards to ipai.yaml")
 	}
@@ -75,7 +75,7 @@ func (s *Server) syncDone(w http.ResponseWriter, r *http.Request, action, id, ok
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return problem.NotFound("no sync link %q", id)
-	case errors.Is(err, ipaisync.ErrNotConflict):
+	case errors.Is(err, boardsync.ErrNotConflict):
 		s.audit(r, action, id, "refused: the link is not in conflict", nil, audit.Warning)
 		return s.redirect(w, r, "/ui/sync", "Sync link "+id+" is not in conflict; nothing to resolve.")
 	case err != nil:
@@ -92,7 +92,7 @@ func (s *Server) syncResolve(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 		return err
 	}
 	keep := r.PostFormValue("keep")
-	if keep != ipaisync.KeepOdoo && keep != ipaisync.KeepBoard {
+	if keep != boardsync.KeepOdoo && keep != boardsync.KeepBoard {
 		return problem.Invalid("keep", "%q: expected \"odoo\" or \"board\" (the side whose values win)", keep)
 	}
 	id := r.PathValue("id")

@@ -12,7 +12,7 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/problem"
 )
 
@@ -187,7 +187,7 @@ func (s *Server) testEvent(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 	now := s.now().UTC()
 	payload, _ := json.Marshal(map[string]any{"test": true, "message": "test event from the ipai setup page", "sent_by": c.P.Name,
 		"sent_at": now.Format(time.RFC3339Nano)})
-	res, err := s.Ingest(r.Context(), inbound.Request{Source: "ipai", Type: "ipai.test", Payload: payload, IdemKey: "ui-test:" + randomString()})
+	res, err := s.Ingest(r.Context(), event.Request{Source: "ipai", Type: "ipai.test", Payload: payload, IdemKey: "ui-test:" + randomString()})
 	if err != nil {
 		return err
 	}

@@ -23,17 +23,18 @@ import (
 	"github.com/insightpulseai/ipai/internal/api"
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
+	"github.com/insightpulseai/ipai/internal/boardsync"
 	"github.com/insightpulseai/ipai/internal/chatops"
 	"github.com/insightpulseai/ipai/internal/chatops/n8nflow"
 	"github.com/insightpulseai/ipai/internal/delivery"
 	ipaiembed "github.com/insightpulseai/ipai/internal/embed"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/health"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
-	ipaisync "github.com/insightpulseai/ipai/internal/sync"
 )
 
 //go:embed templates/*.html assets/*
@@ -68,7 +69,7 @@ type Server struct {
 	Rules      *rule.Service
 	// Sync resolves and re-syncs board links; ChatOps, Flows and Embed back
 	// the bots, n8n and Superset pages (the API's services).
-	Sync    *ipaisync.Service
+	Sync    *boardsync.Service
 	ChatOps *chatops.Service
 	Flows   *n8nflow.Service
 	Embed   *ipaiembed.Service
@@ -83,7 +84,7 @@ type Server struct {
 	// SetupPublic lets the first-run setup page answer non-loopback clients.
 	SetupPublic bool
 	// Ingest stores an event as an incoming hook does (the setup page's test event).
-	Ingest func(context.Context, inbound.Request) (inbound.Result, error)
+	Ingest func(context.Context, event.Request) (event.Result, error)
 
 	pages map[string]*pageTemplate
 	setup setupState

@@ -19,9 +19,9 @@ import (
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/connector/n8n"
-	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/rule/action"
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 // Service is the n8n registry and flows.
@@ -187,13 +187,13 @@ func (f *Service) Run(ctx context.Context, ref string, input json.RawMessage, so
 // Verify checks a callback's or trigger's signature.
 func (f *Service) Verify(h http.Header, body []byte) error {
 	if f.Cfg.Secret == "" {
-		return &inbound.ErrUnverified{Reason: "chatops.n8n.secret is not set, so n8n's calls are refused"}
+		return &webhooksig.ErrUnverified{Reason: "chatops.n8n.secret is not set, so n8n's calls are refused"}
 	}
 	scheme := f.Cfg.Scheme
 	if scheme == "" {
-		scheme = inbound.SchemeHMACHex
+		scheme = webhooksig.SchemeHMACHex
 	}
-	_, err := inbound.Verify(scheme, []string{f.Cfg.Secret}, h, body, f.now())
+	_, err := webhooksig.Verify(scheme, []string{f.Cfg.Secret}, h, body, f.now())
 	return err
 }
 

@@ -17,13 +17,13 @@ import (
 	"github.com/insightpulseai/ipai/internal/connector"
 	"github.com/insightpulseai/ipai/internal/connector/n8n/n8ntest"
 	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
-	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/rule/action"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
 	"github.com/insightpulseai/ipai/internal/storetest"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 func TestMain(m *testing.M) { n8ntest.Main(m) }
@@ -61,7 +61,7 @@ func setup(t *testing.T, n8nURL, apiKey string) (*n8nflow.Service, *store.DB, *f
 
 func signed(body string) http.Header {
 	h := http.Header{}
-	h.Set("X-Signature", inbound.SignHex("n8n-shared-secret", []byte(body)))
+	h.Set("X-Signature", webhooksig.SignHex("n8n-shared-secret", []byte(body)))
 	return h
 }
 
@@ -110,7 +110,7 @@ func TestRegistryAgainstRealN8N(t *testing.T) {
 		t.Fatalf("executions = %+v (%s)", es, out)
 	}
 	body := `{"workflow_id":"` + wf.ID + `","ipai_execution_id":"` + es[0].ID + `","execution_id":"42","status":"success","data":{"done":true}}`
-	if err := f.Verify(http.Header{}, []byte(body)); !inbound.IsUnverified(err) {
+	if err := f.Verify(http.Header{}, []byte(body)); !webhooksig.IsUnverified(err) {
 		t.Fatalf("unsigned callback: %v", err)
 	}
 	if err := f.Verify(signed(body), []byte(body)); err != nil {

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -245,4 +247,25 @@ func newUUID() string {
 	_, _ = rand.Read(b)
 	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// A second n8n on the machine (another test binary's, or a user's) holds
+// n8n's default task-broker port, 127.0.0.1:5679: ours still starts. Before
+// the broker got a port of its own, n8n exited mid-start with "port in use".
+func TestN8NStartsBesideAnotherN8N(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:5679")
+	if err != nil {
+		t.Logf("5679 is already held (%v) — by another n8n, which is the case this test is about", err)
+	} else {
+		defer ln.Close()
+	}
+	in := n8ntest.StartOwn(t)
+	resp, err := http.Get(in.URL + "/healthz/readiness")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("readiness: %d", resp.StatusCode)
+	}
 }

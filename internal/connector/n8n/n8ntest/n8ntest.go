@@ -119,6 +119,13 @@ func start() (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	// n8n 2.x always starts its task broker (N8N_RUNNERS_ENABLED is gone),
+	// on 127.0.0.1:5679 unless told otherwise: a second n8n on the machine —
+	// another test binary's — would find it taken and exit mid-start.
+	brokerPort, err := testproc.FreePort()
+	if err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "ipai-n8n-")
 	if err != nil {
 		return nil, err
@@ -140,7 +147,7 @@ func start() (*Instance, error) {
 		"N8N_PERSONALIZATION_ENABLED=false", "N8N_SECURE_COOKIE=false", "DB_TYPE=sqlite",
 		"N8N_DISABLED_MODULES=mcp-registry,instance-ai,agents,workflow-builder,chat-hub,insights",
 		"N8N_USER_FOLDER="+dir, "N8N_PORT="+strconv.Itoa(port), "N8N_LISTEN_ADDRESS=127.0.0.1",
-		"WEBHOOK_URL="+url+"/", "N8N_RUNNERS_ENABLED=false", "N8N_BLOCK_ENV_ACCESS_IN_NODE=false",
+		"WEBHOOK_URL="+url+"/", "N8N_RUNNERS_BROKER_PORT="+strconv.Itoa(brokerPort), "N8N_BLOCK_ENV_ACCESS_IN_NODE=false",
 		"EXECUTIONS_DATA_SAVE_ON_SUCCESS=all",
 	)
 	if err := cmd.Start(); err != nil {

@@ -1,4 +1,4 @@
-package inbound
+package webhooksig
 
 import (
 	"net/http"

@@ -1,4 +1,4 @@
-package sync
+package boardsync
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -203,7 +203,7 @@ func nextSecond(s string) string {
 // commit stores one page of records as events with the cursor.
 func (w *Watcher) commit(ctx context.Context, recs []map[string]any, cur Cursor) (PollResult, Cursor, error) {
 	var res PollResult
-	reqs := make([]inbound.Request, 0, len(recs))
+	reqs := make([]event.Request, 0, len(recs))
 	ids := make([]int64, 0, len(recs))
 	var last Cursor
 	for _, r := range recs {
@@ -222,7 +222,7 @@ func (w *Watcher) commit(ctx context.Context, recs []map[string]any, cur Cursor)
 		if err != nil {
 			return res, last, err
 		}
-		reqs = append(reqs, inbound.Request{Source: w.Source, Type: "odoo." + w.Model + "." + verb,
+		reqs = append(reqs, event.Request{Source: w.Source, Type: "odoo." + w.Model + "." + verb,
 			IdemKey: odoo.ChangeKey(w.Model, id, verb, wd, r), Payload: body})
 		ids = append(ids, id)
 		last = Cursor{WriteDate: odoo.NormalizeDatetime(wd), ID: id}
@@ -236,7 +236,7 @@ func (w *Watcher) commit(ctx context.Context, recs []map[string]any, cur Cursor)
 	var ndel int
 	now := w.now()
 	err := w.DB.InTx(ctx, func(tx *store.Tx) error {
-		out, n, err := inbound.IngestTx(ctx, tx, w.Router, now, reqs)
+		out, n, err := event.IngestTx(ctx, tx, w.Router, now, reqs)
 		if err != nil {
 			return err
 		}
@@ -371,12 +371,12 @@ func (w *Watcher) Sweep(ctx context.Context) (int, error) {
 		present[id] = true
 	}
 	var gone []int64
-	var reqs []inbound.Request
+	var reqs []event.Request
 	for _, id := range seen {
 		if !present[id] {
 			gone = append(gone, id)
 			body, _ := json.Marshal(map[string]any{"_model": w.Model, "_id": id, "_via": "sweep"})
-			reqs = append(reqs, inbound.Request{Source: w.Source, Type: "odoo." + w.Model + ".unlink",
+			reqs = append(reqs, event.Request{Source: w.Source, Type: "odoo." + w.Model + ".unlink",
 				IdemKey: odoo.UnlinkKey(w.Model, id), Payload: body})
 		}
 	}
@@ -385,7 +385,7 @@ func (w *Watcher) Sweep(ctx context.Context) (int, error) {
 	}
 	var ndel int
 	err = w.DB.InTx(ctx, func(tx *store.Tx) error {
-		_, n, err := inbound.IngestTx(ctx, tx, w.Router, w.now(), reqs)
+		_, n, err := event.IngestTx(ctx, tx, w.Router, w.now(), reqs)
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package sync
+package boardsync
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
-	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -147,9 +147,9 @@ func TestWatcherAndWebhookDedupe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := inbound.NewIngester(db, nil, inbound.IngesterOptions{})
+	in := event.NewIngester(db, nil, event.IngesterOptions{})
 	defer in.Close()
-	r, err := in.Ingest(ctx, inbound.Request{Source: "odoo", Type: "odoo.res.partner.create", IdemKey: odoo.NotificationKey(n), Payload: n.Body})
+	r, err := in.Ingest(ctx, event.Request{Source: "odoo", Type: "odoo.res.partner.create", IdemKey: odoo.NotificationKey(n), Payload: n.Body})
 	if err != nil || r.Duplicate {
 		t.Fatalf("webhook ingest: %+v %v", r, err)
 	}
@@ -170,7 +170,7 @@ func TestWatcherAndWebhookDedupe(t *testing.T) {
 		"id": id, "name": rec["name"], "create_date": us, "write_date": rec["write_date"].(string) + ".5"})
 	n, _ = odoo.ParseWebhook(body)
 	n.SetAction("create_or_write")
-	r, err = in.Ingest(ctx, inbound.Request{Source: "odoo", Type: "odoo.res.partner.write", IdemKey: odoo.NotificationKey(n), Payload: n.Body})
+	r, err = in.Ingest(ctx, event.Request{Source: "odoo", Type: "odoo.res.partner.write", IdemKey: odoo.NotificationKey(n), Payload: n.Body})
 	if err != nil || !r.Duplicate {
 		t.Fatalf("webhook after poll: %+v %v", r, err)
 	}

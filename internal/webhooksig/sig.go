@@ -1,8 +1,9 @@
-// Package inbound receives webhooks: it verifies each request with its hook's
-// scheme (Standard Webhooks, hex HMAC, Mattermost token, bearer), and turns
-// what passes into events that are committed — with the deliveries they
-// cause — before the sender gets its 2xx.
-package inbound
+// Package webhooksig signs and verifies webhook requests: Standard Webhooks
+// (webhook-id, webhook-timestamp, webhook-signature), hex HMAC-SHA256 of the
+// body, the Mattermost token and a bearer secret. The hook receiver verifies
+// with it, delivery signs outgoing requests with it, and the n8n flows verify
+// what they are sent.
+package webhooksig
 
 import (
 	"crypto/hmac"
@@ -11,6 +12,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -55,7 +57,7 @@ func IsUnverified(err error) bool {
 func NewSecret() string {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		panic("inbound: no randomness: " + err.Error())
+		panic("webhooksig: no randomness: " + err.Error())
 	}
 	return "whsec_" + base64.StdEncoding.EncodeToString(b)
 }
@@ -188,7 +190,7 @@ func mattermostToken(h http.Header, body []byte) string {
 		var m struct {
 			Token string `json:"token"`
 		}
-		if jsonUnmarshal(body, &m) == nil {
+		if json.Unmarshal(body, &m) == nil {
 			return m.Token
 		}
 	}

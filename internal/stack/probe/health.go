@@ -1,7 +1,7 @@
-// Package health checks every service of an ipai stack concurrently, each
+// Package probe checks every service of an ipai stack concurrently, each
 // with its own timeout, on the service's real health endpoint, and reports
 // (table, JSON, Mattermost / n8n webhooks) what is up.
-package health
+package probe
 
 import (
 	"context"

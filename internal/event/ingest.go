@@ -1,4 +1,10 @@
-package inbound
+// Package event is the hub's event core: it turns requests — from incoming
+// hooks, change capture and ChatOps — into stored events, deduplicated by
+// source and idempotency key and committed together with the deliveries the
+// routing rules plan for them, before the sender is told they are accepted.
+// The Ingester batches concurrent requests into one transaction (group
+// commit); IngestTx does the same inside a caller's transaction.
+package event
 
 import (
 	"context"
@@ -15,8 +21,6 @@ import (
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
 )
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // Request is an event to store.
 type Request struct {

@@ -1,4 +1,4 @@
-// Package sync keeps ERP records and objects in other systems in step.
+// Package boardsync keeps ERP records and objects in other systems in step.
 //
 // A Watcher captures changes of one Odoo model without any Odoo add-on: it
 // polls search_read on write_date past its cursor (ordered by write_date,
@@ -12,4 +12,4 @@
 //
 // A Pair keeps the tasks of an Odoo project and the cards of a Focalboard
 // board in step (see pair.go); every pairing is a store.SyncLink.
-package sync
+package boardsync

@@ -1,4 +1,4 @@
-package inbound
+package event
 
 import (
 	"encoding/json"
@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/problem"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
-// A hook's durations are parsed once, by Validate: the request path and
+// A hook's durations are parsed once, by Validate: the hook receiver and
 // Rotate use the parsed values, while the spec keeps (and stores) the text.
 func TestHookSpecDurationsParsedOnce(t *testing.T) {
-	s := HookSpec{Scheme: SchemeStandard, DedupeWindow: "90m"}
+	s := HookSpec{Scheme: webhooksig.SchemeStandard, DedupeWindow: "90m"}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -34,8 +35,8 @@ func TestHookSpecDurationsParsedOnce(t *testing.T) {
 		spec  HookSpec
 		field string
 	}{
-		{HookSpec{Scheme: SchemeStandard, DedupeWindow: "90"}, "dedupe_window"},
-		{HookSpec{Scheme: SchemeStandard, RotationGrace: "-1h"}, "rotation_grace"},
+		{HookSpec{Scheme: webhooksig.SchemeStandard, DedupeWindow: "90"}, "dedupe_window"},
+		{HookSpec{Scheme: webhooksig.SchemeStandard, RotationGrace: "-1h"}, "rotation_grace"},
 	} {
 		err := c.spec.Validate()
 		if p, ok := problem.As(err); !ok || p.Field != c.field {
