@@ -201,3 +201,17 @@ func TestEventsPurge(t *testing.T) {
 		t.Fatalf("audit: %q %v", out, err)
 	}
 }
+
+// ipai mcp takes its policy like ipai serve: --mcp-policy, else
+// IPAI_MCP_POLICY, else mcp.policy of the config file (which it ignored).
+func TestMCPPolicyFromConfigFile(t *testing.T) {
+	t.Setenv("IPAI_MCP_POLICY", "")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "ipai.yaml")
+	missing := filepath.Join(dir, "no-such-policy.yaml")
+	os.WriteFile(cfg, []byte("data_dir: "+dir+"\nmcp:\n  policy: "+missing+"\n"), 0o600)
+	_, _, err := run(t, "mcp", "speckit", "--config", cfg)
+	if err == nil || !strings.Contains(err.Error(), "read mcp policy") || !strings.Contains(err.Error(), "no-such-policy.yaml") {
+		t.Fatalf("ipai mcp with mcp.policy naming a missing file: %v; want it read (and refused)", err)
+	}
+}
