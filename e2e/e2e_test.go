@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -110,6 +111,26 @@ func startProc(t *testing.T, env []string, addr string) *proc {
 	}
 	t.Cleanup(func() { p.kill() })
 	return p
+}
+
+// stop ends the hub as an operator does (SIGTERM) and waits until it has
+// exited: it finishes and records the attempts in flight first.
+func (p *proc) stop() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		select {
+		case <-p.done:
+			return
+		default:
+			p.t.Fatal(err)
+		}
+	}
+	select {
+	case <-p.done:
+	case <-time.After(40 * time.Second): // shutdown allows in-flight requests 30 s
+		p.kill()
+		p.t.Fatalf("hub on %s did not exit within 40 s of SIGTERM\n%s", p.addr, p.log)
+	}
 }
 
 func (p *proc) kill() {
@@ -281,8 +302,10 @@ func TestNothingAcknowledgedIsLost(t *testing.T) {
 			loaded := make(chan map[int]bool)
 			var progress atomic.Int64
 			go func() { loaded <- load(func() []string { return []string{addr} }, hookID, secret, n, 16, &progress) }()
-			for progress.Load() < n/4 {
-				time.Sleep(time.Millisecond)
+			for deadline := time.Now().Add(60 * time.Second); progress.Load() < n/4; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("only %d of %d acknowledged after 60 s, before any fault", progress.Load(), n)
+				}
 			}
 			at := progress.Load()
 			if sc.pgRestart {
@@ -344,10 +367,11 @@ func TestTwoHubsDeliverEachJobOnce(t *testing.T) {
 	token := cli(t, env, "token", "create", "--name", "e2e", "--role", "admin")
 	rc := newSink(t, 0)
 	a1, a2 := freeAddr(t), freeAddr(t)
-	startProc(t, env, a1)
-	startProc(t, env, a2)
+	p1 := startProc(t, env, a1)
 	hookID, secret := setup(t, "http://"+a1, token, rc.srv.URL)
-	time.Sleep(3 * time.Second) // hubs reload endpoints made by another hub within 2 s
+	// The second hub starts after the endpoint exists, so it routes to it
+	// from its first request (a running hub would pick it up within 2 s).
+	p2 := startProc(t, env, a2)
 	const n = 500
 	var progress atomic.Int64
 	acked := load(func() []string { return []string{a1, a2} }, hookID, secret, n, 16, &progress)
@@ -358,7 +382,10 @@ func TestTwoHubsDeliverEachJobOnce(t *testing.T) {
 	for rc.received() < n && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(500 * time.Millisecond) // let any double delivery show up
+	// A double claim would show as a second request; once both hubs have
+	// stopped (finishing the attempts in flight), no request can come.
+	p1.stop()
+	p2.stop()
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if len(rc.events) != n {

@@ -122,6 +122,8 @@ func killInFlight(t *testing.T, p *proc, rc *holdSink, n int) time.Time {
 	return killed
 }
 
+// assertAllOnce checks that each of the n events arrived exactly once; call
+// it when no hub runs any more, so that no later request can be missed.
 func assertAllOnce(t *testing.T, rc *holdSink, n int) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -153,10 +155,11 @@ func TestRecoveryAfterKillAndRestart(t *testing.T) {
 			p, rc, addr := inFlight(t, env, n)
 			killInFlight(t, p, rc, n)
 			restart := time.Now()
-			startProc(t, env, addr)
+			p2 := startProc(t, env, addr)
 			ready := time.Since(restart)
 			waitFor(t, restart.Add(10*time.Second), "every event delivered within 10 s of the restart", func() bool { _, _, r := rc.counts(); return r == n })
 			t.Logf("%s: restart to ready %v, restart to all %d delivered %v", name, ready.Round(time.Millisecond), n, time.Since(restart).Round(time.Millisecond))
+			p2.stop() // after it, no second delivery can arrive
 			assertAllOnce(t, rc, n)
 		})
 	}
@@ -169,7 +172,7 @@ func TestSurvivorTakesOverKilledHub(t *testing.T) {
 	env := recoveryEnv(t, dbURL)
 	const n = 40
 	a, rc, _ := inFlight(t, env, n) // the first hub holds all n
-	startProc(t, env, freeAddr(t))  // the survivor
+	survivor := startProc(t, env, freeAddr(t))
 	// Kill only once the survivor beats: it must notice the death by the
 	// heartbeat (as a hub on another host would), not by the dead process
 	// id it would see when registering after the kill.
@@ -182,6 +185,7 @@ func TestSurvivorTakesOverKilledHub(t *testing.T) {
 	killed := killInFlight(t, a, rc, n)
 	waitFor(t, killed.Add(10*time.Second), "the survivor to deliver every event within 10 s of the kill", func() bool { _, _, r := rc.counts(); return r == n })
 	t.Logf("kill to all %d delivered by the survivor: %v", n, time.Since(killed).Round(time.Millisecond))
+	survivor.stop() // after it, no second delivery can arrive
 	assertAllOnce(t, rc, n)
 }
 

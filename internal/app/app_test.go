@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"testing"
 	"time"
@@ -40,29 +41,45 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	pr, pw := io.Pipe()
-	req, _ := http.NewRequest("POST", base+"/api/v1/tokens", pr)
+	// With "Expect: 100-continue" the server answers 100 when the handler
+	// first reads the body: then the request is the handler's, and
+	// shutting down must let it finish.
+	reading := make(chan struct{})
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(),
+		&httptrace.ClientTrace{Got100Continue: func() { close(reading) }}), "POST", base+"/api/v1/tokens", pr)
 	req.Header.Set("Authorization", "Bearer "+raw)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Expect", "100-continue")
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
 	respc := make(chan *http.Response, 1)
 	errc := make(chan error, 1)
 	go func() {
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			errc <- err
 			return
 		}
 		respc <- resp
 	}()
-	if _, err := pw.Write([]byte(`{"name":"late",`)); err != nil {
-		t.Fatal(err)
+	select {
+	case <-reading:
+	case err := <-errc:
+		t.Fatalf("request failed before its body was read: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler did not start reading the body within 10 s")
 	}
-	time.Sleep(100 * time.Millisecond) // the handler is now reading the body
 	cancel()
-	time.Sleep(100 * time.Millisecond)
-	// New connections are refused while the old request finishes.
-	if _, err := http.Get(base + "/healthz"); err == nil {
-		t.Error("server accepted a new connection after shutdown began")
-	}
+	// New connections are refused once shutdown begins, while the old
+	// request is still unfinished.
+	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	waitFor(t, "new connections refused after shutdown began", func() bool {
+		resp, err := probe.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err != nil
+	})
+	_, _ = pw.Write([]byte(`{"name":"late",`))
 	_, _ = pw.Write([]byte(`"role":"user"}`))
 	pw.Close()
 	select {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/delivery"
@@ -67,8 +66,7 @@ func TestDeclaredWebhooks(t *testing.T) {
 	h3.a.Close()
 
 	// No longer declared: kept, no longer managed.
-	h4 := startHub(t, db, declare("", false))
-	time.Sleep(10 * time.Millisecond)
+	h4 := startHub(t, db, declare("", false)) // New applies the declarations before it returns
 	left, _ := h4.a.DB.Webhook(context.Background(), in.ID)
 	if left.Managed {
 		t.Fatal("a webhook removed from ipai.yaml is still managed")

@@ -418,9 +418,17 @@ func TestGoneDisablesAndRetryAfterIsHonoured(t *testing.T) {
 	if time.Until(next) < 100*time.Second {
 		t.Fatalf("next attempt at %s: Retry-After 120 s was not honoured", next)
 	}
-	// A disabled endpoint gets no new deliveries.
-	h.send(inID, inSec, "m2", `{}`)
-	time.Sleep(200 * time.Millisecond)
+	// A disabled endpoint gets no new deliveries: an event's deliveries are
+	// planned when it is stored, so once send returns, the only delivery
+	// the disabled endpoint will ever attempt is its first, dead one.
+	ev2 := h.send(inID, inSec, "m2", `{}`)
+	if d := h.delivery(ev2); d["endpoint_id"] != busyID {
+		t.Fatalf("the event after the disabling has a delivery to %v; want only the one to %s", d["endpoint_id"], busyID)
+	}
+	_, out = h.api("GET", "/api/v1/deliveries?endpoint="+goneID, nil)
+	if items := out["items"].([]any); len(items) != 1 || items[0].(map[string]any)["state"] != "dead" {
+		t.Fatalf("deliveries of the disabled endpoint: %v; want only the first, dead", items)
+	}
 	if gone.count() != 1 {
 		t.Fatalf("disabled endpoint received %d requests; want 1", gone.count())
 	}

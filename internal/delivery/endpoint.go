@@ -417,7 +417,7 @@ func (e *Endpoints) send(ctx context.Context, c *compiled, deliveryID string, bo
 		_, _ = e.SetState(context.WithoutCancel(ctx), c.hook.ID, store.WebhookDisabled, "receiver answered 410 Gone")
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
 		r.Err = fmt.Errorf("the receiver answered %d", resp.StatusCode)
-		r.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), e.Now())
+		r.RetryAfter = RetryAfter(resp.Header.Get("Retry-After"), e.Now())
 	default:
 		r.Err = fmt.Errorf("the receiver answered %d (only 2xx is success)", resp.StatusCode)
 	}

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,6 +31,9 @@ func TestLongAttemptLeaseExtended(t *testing.T) {
 			const lease = 3 * time.Second
 			started, finish := make(chan struct{}), make(chan struct{})
 			d := NewDispatcher(db, nil, nil, nil, Options{Lease: lease, Heartbeat: 100 * time.Millisecond, Poll: 20 * time.Millisecond})
+			// The hub's clock, which the test moves on instead of waiting.
+			var ahead atomic.Int64
+			d.now = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
 			d.Register("slow", ExecutorFunc(func(ctx context.Context, c *store.Claimed) Result {
 				close(started)
 				select {
@@ -50,7 +54,11 @@ func TestLongAttemptLeaseExtended(t *testing.T) {
 			if hs, _ := db.Hubs(ctx); len(hs) != 1 || hs[0].ID != d.HubID() {
 				t.Fatalf("hubs while running: %+v; want this hub", hs)
 			}
-			deadline := time.Now().Add(lease * 3 / 4) // the attempt is cut at 4/5 of the lease
+			// Past half its lease, the claim is extended at the next beat:
+			// before the attempt is cut (at 4/5 of the lease, by the real
+			// clock, since it started).
+			ahead.Store(int64(lease * 3 / 5))
+			deadline := time.Now().Add(lease * 3 / 4)
 			for {
 				cur, _ := db.Delivery(ctx, "d")
 				if cur.LeaseUntil.After(first.LeaseUntil) {

@@ -6,9 +6,11 @@
 package delivery
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,9 +25,10 @@ var DefaultSchedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * 
 const Jitter = 0.2
 
 // ParseSchedule reads a schedule written as Go durations ("0s", "5s", "5m" …).
+// Errors count entries from 1, as people do.
 func ParseSchedule(s []string) ([]time.Duration, error) {
 	if len(s) == 0 {
-		return DefaultSchedule, nil
+		return slices.Clone(DefaultSchedule), nil
 	}
 	if len(s) > 50 {
 		return nil, fmt.Errorf("at most 50 attempts, got %d", len(s))
@@ -34,7 +37,7 @@ func ParseSchedule(s []string) ([]time.Duration, error) {
 	for i, v := range s {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || d > 7*24*time.Hour {
-			return nil, fmt.Errorf("entry %d (%q): expected a duration from 0s to 168h", i, v)
+			return nil, fmt.Errorf("entry %d (%q): expected a duration from 0s to 168h, such as \"30s\" or \"5m\"", i+1, v)
 		}
 		out[i] = d
 	}
@@ -57,15 +60,18 @@ func jitterRand() float64 { return rand.Float64() }
 // MaxRetryAfter caps how long a Retry-After header can postpone a delivery.
 const MaxRetryAfter = 24 * time.Hour
 
-// retryAfter parses a Retry-After header (seconds or an HTTP date).
-func retryAfter(h string, now time.Time) time.Duration {
+// RetryAfter parses a Retry-After header (seconds or an HTTP date). What it
+// cannot read is no request to wait (0); a wait is at most MaxRetryAfter.
+func RetryAfter(h string, now time.Time) time.Duration {
 	h = strings.TrimSpace(h)
 	if h == "" {
 		return 0
 	}
 	var d time.Duration
-	if secs, err := strconv.Atoi(h); err == nil {
-		d = time.Duration(secs) * time.Second
+	if secs, err := strconv.ParseInt(h, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		// Out of range, ParseInt gives the largest number of that sign;
+		// bounded before multiplying so that nothing overflows.
+		d = time.Duration(min(max(secs, 0), int64(MaxRetryAfter/time.Second))) * time.Second
 	} else if t, err := http.ParseTime(h); err == nil {
 		d = t.Sub(now)
 	}

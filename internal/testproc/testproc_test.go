@@ -1,6 +1,7 @@
 package testproc
 
 import (
+	"bufio"
 	"net"
 	"os"
 	"os/exec"
@@ -27,18 +28,25 @@ func TestStopGroup(t *testing.T) {
 		name, script string
 		ignoresTerm  bool
 	}{
-		{"term", "sleep 60 & wait", false},
-		{"kill after grace", "trap '' TERM; sleep 60 & wait; wait", true},
+		// Each script says "ready" once its trap is set and its child runs.
+		{"term", "sleep 60 & echo ready; wait", false},
+		{"kill after grace", "trap '' TERM; sleep 60 & echo ready; wait; wait", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command("sh", "-c", tc.script)
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			if line, err := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+				t.Fatalf("script said %q, %v; want ready", line, err)
+			}
 			done := make(chan struct{})
 			go func() { _ = cmd.Wait(); close(done) }()
-			time.Sleep(100 * time.Millisecond)
 			const grace = 2 * time.Second
 			began := time.Now()
 			StopGroup(cmd.Process.Pid, done, grace)

@@ -5,43 +5,51 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
 // Many callers finding a key missing share one load, and all get its value.
 func TestConcurrentMissesShareOneLoad(t *testing.T) {
-	c := New[int]()
-	now := time.Now()
-	var loads atomic.Int32
-	release := make(chan struct{})
-	var wg sync.WaitGroup
-	got := make([]int, 64)
-	for i := range got {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			v, err := c.Get("k", now, func(int, bool) (int, time.Time, error) {
-				loads.Add(1)
-				<-release
-				return 42, now.Add(time.Second), nil
-			})
-			if err != nil {
-				t.Error(err)
-			}
-			got[i] = v
-		}(i)
-	}
-	time.Sleep(50 * time.Millisecond) // let the callers pile up behind the load
-	close(release)
-	wg.Wait()
-	if n := loads.Load(); n != 1 {
-		t.Fatalf("%d loads for 64 concurrent misses; want 1", n)
-	}
-	for i, v := range got {
-		if v != 42 {
-			t.Fatalf("caller %d got %d", i, v)
+	synctest.Test(t, func(t *testing.T) {
+		c := New[int]()
+		now := time.Now()
+		var loads atomic.Int32
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		got := make([]int, 64)
+		for i := range got {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				v, err := c.Get("k", now, func(int, bool) (int, time.Time, error) {
+					loads.Add(1)
+					<-release
+					return 42, now.Add(time.Second), nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+				got[i] = v
+			}(i)
 		}
-	}
+		// Every caller is now blocked: one in the load, the others waiting
+		// for it, none loading on its own.
+		synctest.Wait()
+		if n := loads.Load(); n != 1 {
+			t.Fatalf("%d loads under way for 64 concurrent misses; want 1", n)
+		}
+		close(release)
+		wg.Wait()
+		if n := loads.Load(); n != 1 {
+			t.Fatalf("%d loads for 64 concurrent misses; want 1", n)
+		}
+		for i, v := range got {
+			if v != 42 {
+				t.Fatalf("caller %d got %d", i, v)
+			}
+		}
+	})
 }
 
 // A value is served until it expires; then it is reloaded, with the old

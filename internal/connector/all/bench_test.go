@@ -27,6 +27,7 @@ type latencyFake interface {
 func eight(tb testing.TB) ([]connector.Connector, time.Duration) {
 	mm, fb, od, od2, ss, kc, sb := mattermost.New(), focalboard.New(), odoo.New(), odoo.New(), superset.New(), keycloak.New(), supabase.New()
 	hc := http.NewServeMux()
+	// A slow peer: every request is answered after 40 ms.
 	hc.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { time.Sleep(40 * time.Millisecond) })
 	hsrv := newServer(hc)
 	fakes := []latencyFake{mm, fb, od, od2, ss, kc, sb}

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -170,20 +169,7 @@ func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
 	if rec, ok := req.Context().Value(recKey{}).(*recorder); ok && resp != nil {
 		rec.status = resp.StatusCode
-		rec.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		rec.retryAfter = delivery.RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	return resp, err
-}
-
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/connector"
+	"github.com/insightpulseai/ipai/internal/delivery"
 	fakefb "github.com/insightpulseai/ipai/internal/fake/focalboard"
 	fakemm "github.com/insightpulseai/ipai/internal/fake/mattermost"
 	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
@@ -232,18 +233,34 @@ func TestSupabaseInsertFocalboardCardOdooCallN8NTrigger(t *testing.T) {
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if d := parseRetryAfter("30", now); d != 30*time.Second {
-		t.Errorf("seconds: %v", d)
-	}
-	if d := parseRetryAfter(now.Add(time.Minute).Format(http.TimeFormat), now); d != time.Minute {
-		t.Errorf("date: %v", d)
-	}
-	if d := parseRetryAfter("soon", now); d != 0 {
-		t.Errorf("garbage: %v", d)
+// A receiver's Retry-After postpones a rule action's retry as it does a
+// webhook delivery's: seconds or a date, and never more than 24 h (a huge
+// number of seconds once overflowed into a negative wait, or a year).
+func TestActionRetryAfter(t *testing.T) {
+	for h, want := range map[string]time.Duration{
+		"30":         30 * time.Second,
+		"soon":       0,
+		"31536000":   delivery.MaxRetryAfter,
+		"9999999999": delivery.MaxRetryAfter,
+	} {
+		rec := &recorder{}
+		req := httptest.NewRequest("POST", "http://receiver.test/", nil)
+		req = req.WithContext(context.WithValue(req.Context(), recKey{}, rec))
+		base := roundTripFunc(func(*http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {h}}, Body: http.NoBody}, nil
+		})
+		if _, err := Transport(base).RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+		if rec.status != 429 || rec.retryAfter != want {
+			t.Errorf("Retry-After %q: status %d, wait %v; want 429, %v", h, rec.status, rec.retryAfter, want)
+		}
 	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // A focalboard.card action on a basic-auth connector logs in (Focalboard
 // answers 401 "no session token" otherwise) and logs in again when the

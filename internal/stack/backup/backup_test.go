@@ -403,8 +403,18 @@ func TestCancelledBackupLeavesNoArchive(t *testing.T) {
 	}}
 	go func() {
 		<-started
-		time.Sleep(300 * time.Millisecond)
-		cancel()
+		// Cancel once the source has written its bytes and hangs: the
+		// staging directory then holds a partial file to clean up.
+		defer cancel()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			fs, _ := filepath.Glob(filepath.Join(out, ".backup-*.partial", "files", "n8n-data.tar"))
+			if len(fs) == 1 {
+				if fi, err := os.Stat(fs[0]); err == nil && fi.Size() >= 100000 {
+					return
+				}
+			}
+		}
+		t.Error("the source's output never reached 100000 bytes in the staging directory")
 	}()
 	startT := time.Now()
 	_, err := Backup(ctx, Options{Target: d, Databases: names, OutDir: out, Sources: []Source{slow}})
