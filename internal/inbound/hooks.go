@@ -28,8 +28,6 @@ import (
 	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
-func dur(s string) time.Duration { d, _ := time.ParseDuration(s); return d }
-
 // Hooks manages incoming hooks and receives their requests.
 type Hooks struct {
 	DB       *store.DB
@@ -109,13 +107,10 @@ func (h *Hooks) Rotate(ctx context.Context, id string) (Created, error) {
 	}
 	sec := webhooksig.NewSecret()
 	now := h.Now().UTC()
-	grace, err := time.ParseDuration(spec.RotationGrace)
-	if spec.RotationGrace == "" {
-		grace, err = 24*time.Hour, nil
+	if err := spec.ParseDurations(); err != nil {
+		return Created{}, fmt.Errorf("hook %s: stored spec: %w; set it again", id, err)
 	}
-	if err != nil || grace < 0 {
-		return Created{}, fmt.Errorf("hook %s: stored rotation_grace %q is not a duration; set it again", id, spec.RotationGrace)
-	}
+	grace := spec.Grace()
 	// The old secret stays valid for the grace period only if it opens: one
 	// sealed under another master key is dropped, never kept as "".
 	w.OldSecretSealed, w.OldSecretUntil = "", time.Time{}
@@ -227,7 +222,7 @@ func (h *Hooks) Receive(ctx context.Context, r *http.Request, id, connector stri
 	if source == "" {
 		source = id
 	}
-	res, err := h.Ingester.Ingest(ctx, event.Request{Source: source, Type: typ, HookID: id, IdemKey: idem, Payload: payload, Window: dur(c.spec.DedupeWindow)})
+	res, err := h.Ingester.Ingest(ctx, event.Request{Source: source, Type: typ, HookID: id, IdemKey: idem, Payload: payload, Window: c.spec.Dedupe()})
 	var bad *problem.Error
 	if errors.As(err, &bad) && bad.Status == http.StatusBadRequest {
 		h.requests.WithLabelValues(id, "bad_request").Inc()
