@@ -53,6 +53,7 @@ var layers = map[string]int{
 	"internal/integration":     worker,
 	"internal/health":          worker,
 	"internal/embed":           worker,
+	"internal/odoosource":      worker,
 	"internal/config":          worker,
 	"internal/stack":           worker,
 	"internal/stack/backup":    worker,
