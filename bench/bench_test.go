@@ -47,10 +47,12 @@ import (
 // hub that loses nothing it acknowledged.
 func TestMain(m *testing.M) {
 	os.Setenv("IPAI_TESTPG_DURABLE", "1")
-	testpg.Main(m)
+	code := testpg.Run(m)
+	removeBinaries()
+	os.Exit(code)
 }
 
-func dbURL(b *testing.B, kind string) string {
+func dbURL(b testing.TB, kind string) string {
 	if kind == store.Postgres {
 		return testpg.URL(b)
 	}
@@ -95,12 +97,12 @@ func BenchmarkAuditAppend(b *testing.B) {
 	}
 }
 
-func startHub(b *testing.B, url string, serve bool) (*app.App, string, func()) {
+func startHub(b testing.TB, url string, serve bool) (*app.App, string, func()) {
 	return startHubIn(b, b.TempDir(), url, serve)
 }
 
 // startHubIn starts a hub whose data dir (and so master key) is dir.
-func startHubIn(b *testing.B, dir, url string, serve bool) (*app.App, string, func()) {
+func startHubIn(b testing.TB, dir, url string, serve bool) (*app.App, string, func()) {
 	cfg := config.Defaults()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = dir
@@ -245,22 +247,22 @@ func checkDurable(b *testing.B, db *store.DB) {
 	}
 }
 
-// plainInserts commits single-row INSERTs into bench_plain, a table with
+// plainLoad commits single-row INSERTs into bench_plain, a table with
 // the columns of events.
-type plainInserts struct {
+type plainLoad struct {
 	db   *store.DB
 	pool *pgxpool.Pool // PostgreSQL: a pool of its own, one connection per sender
 }
 
 const plainInsert = "INSERT INTO bench_plain (id, source, type, hook_id, received_at, idempotency_key, payload) VALUES "
 
-func newPlain(b *testing.B, db *store.DB) *plainInserts {
+func newPlain(b *testing.B, db *store.DB) *plainLoad {
 	ctx := context.Background()
 	if _, err := db.Exec(ctx, `CREATE TABLE bench_plain (id TEXT PRIMARY KEY, source TEXT NOT NULL, type TEXT NOT NULL,
 		hook_id TEXT NOT NULL DEFAULT '', received_at BIGINT NOT NULL, idempotency_key TEXT NOT NULL, payload TEXT NOT NULL)`); err != nil {
 		b.Fatal(err)
 	}
-	p := &plainInserts{db: db}
+	p := &plainLoad{db: db}
 	if db.Kind() != store.Postgres {
 		return p
 	}
@@ -281,7 +283,7 @@ func newPlain(b *testing.B, db *store.DB) *plainInserts {
 	return p
 }
 
-func (p *plainInserts) close() {
+func (p *plainLoad) close() {
 	if p.pool != nil {
 		p.pool.Close()
 	}
@@ -289,7 +291,7 @@ func (p *plainInserts) close() {
 
 // run commits per rows from each of senders concurrently and returns the
 // rows committed and the wall time.
-func (p *plainInserts) run(b *testing.B, run string, senders, per int) (int, time.Duration) {
+func (p *plainLoad) run(b *testing.B, run string, senders, per int) (int, time.Duration) {
 	ctx := context.Background()
 	var n atomic.Int64
 	var wg sync.WaitGroup
@@ -415,6 +417,38 @@ func sendAtRate(b *testing.B, reqs [][]signedRequest, dial func() poster, path s
 	return out
 }
 
+// ingestRaw sends senders×per signed events (ids unique under run) over raw
+// HTTP/1.1 keep-alive connections, one per sender, and returns their
+// latencies.
+func ingestRaw(b testing.TB, base, path, secret, run string, senders, per int) latencies {
+	reqs := signedRequests(secret, run, senders, per)
+	return sendAll(b, reqs, func() poster { return dialRaw(b, base) }, path)
+}
+
+// plainInserts runs senders×per single-row INSERT commits into bench_plain
+// (ids prefixed with run), senders at a time, and returns the rate per second.
+func plainInserts(b testing.TB, db *store.DB, run string, senders, per int) float64 {
+	ctx := context.Background()
+	var n atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for s := 0; s < senders; s++ {
+		wg.Add(1)
+		go func(s int) {
+			defer wg.Done()
+			for k := 0; k < per; k++ {
+				if _, err := db.Exec(ctx, "INSERT INTO bench_plain (id, body) VALUES (?, ?)", fmt.Sprintf("%s%d_%d", run, s, k), `{"x":1}`); err != nil {
+					b.Error(err)
+					return
+				}
+				n.Add(1)
+			}
+		}(s)
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
 // signedRequest is one Standard Webhooks request, signed in advance.
 type signedRequest struct {
 	id, ts, sig string
@@ -451,7 +485,7 @@ type latencies struct {
 
 // sendAll sends every sender's requests over its own poster, concurrently,
 // and fails the benchmark on anything but 200.
-func sendAll(b *testing.B, reqs [][]signedRequest, dial func() poster, path string) latencies {
+func sendAll(b testing.TB, reqs [][]signedRequest, dial func() poster, path string) latencies {
 	var mu sync.Mutex
 	var lat latencies
 	var wg sync.WaitGroup
@@ -493,7 +527,7 @@ type rawConn struct {
 	buf  bytes.Buffer
 }
 
-func dialRaw(b *testing.B, base string) poster {
+func dialRaw(b testing.TB, base string) poster {
 	host := strings.TrimPrefix(base, "http://")
 	c, err := net.Dial("tcp", host)
 	if err != nil {
@@ -549,50 +583,74 @@ func (n netHTTP) close() { n.client.CloseIdleConnections() }
 func BenchmarkDeliver(b *testing.B) {
 	for _, kind := range kinds {
 		b.Run(kind, func(b *testing.B) {
-			var got atomic.Int64
-			rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				io.Copy(io.Discard, r.Body)
-				got.Add(1)
-				w.WriteHeader(200)
-			}))
+			rc := newCounter()
 			defer rc.Close()
 			url, dir := dbURL(b, kind), b.TempDir()
 			for i := 0; i < b.N; i++ {
-				got.Store(0)
-				a, _, stop := startHubIn(b, dir, url, false)
-				if _, _, err := a.Endpoints.Create(context.Background(), "sink", delivery.EndpointSpec{TargetURL: rc.URL, EventTypes: []string{"*"}}, false); err != nil {
+				rate, err := deliverRound(b, dir, url, rc, fmt.Sprint(i), 10000, i == 0)
+				if err != nil {
 					b.Fatal(err)
 				}
-				const n = 10000
-				var wg sync.WaitGroup
-				for s := 0; s < 16; s++ {
-					wg.Add(1)
-					go func(s int) {
-						defer wg.Done()
-						for k := s; k < n; k += 16 {
-							if _, err := a.Ingester.Ingest(context.Background(), event.Request{Source: "bench", Type: "b.x", IdemKey: fmt.Sprintf("%d-%d", i, k), Payload: []byte(`{"k":1}`)}); err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					}(s)
-				}
-				wg.Wait()
-				stop()
-				// Now serve: the dispatcher drains the backlog.
-				_, _, stop = startHubIn(b, dir, url, true)
-				start := time.Now()
-				for got.Load() < n {
-					if time.Since(start) > 2*time.Minute {
-						b.Fatalf("only %d of %d delivered", got.Load(), n)
-					}
-					time.Sleep(2 * time.Millisecond)
-				}
-				b.ReportMetric(float64(n)/time.Since(start).Seconds(), "deliveries/s")
-				stop()
+				b.ReportMetric(rate, "deliveries/s")
 			}
 		})
 	}
+}
+
+// counter is a local receiver answering 200 and counting requests.
+type counter struct {
+	*httptest.Server
+	got atomic.Int64
+}
+
+func newCounter() *counter {
+	c := &counter{}
+	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		c.got.Add(1)
+		w.WriteHeader(200)
+	}))
+	return c
+}
+
+// deliverRound stores a backlog of n events for an endpoint to rc with the
+// hub of dir and url not serving, then serves and returns the rate at which
+// the dispatcher drains the backlog into rc (deliveries/s). The first round
+// creates the endpoint; run keeps the events of successive rounds apart.
+func deliverRound(b testing.TB, dir, url string, rc *counter, run string, n int, first bool) (float64, error) {
+	rc.got.Store(0)
+	a, _, stop := startHubIn(b, dir, url, false)
+	if first {
+		if _, _, err := a.Endpoints.Create(context.Background(), "sink", delivery.EndpointSpec{TargetURL: rc.URL, EventTypes: []string{"*"}}, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for s := 0; s < 16; s++ {
+		wg.Add(1)
+		go func(s int) {
+			defer wg.Done()
+			for k := s; k < n; k += 16 {
+				if _, err := a.Ingester.Ingest(context.Background(), event.Request{Source: "bench", Type: "b.x", IdemKey: fmt.Sprintf("%s-%d", run, k), Payload: []byte(`{"k":1}`)}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}(s)
+	}
+	wg.Wait()
+	stop()
+	// Now serve: the dispatcher drains the backlog.
+	_, _, stop = startHubIn(b, dir, url, true)
+	defer stop()
+	start := time.Now()
+	for rc.got.Load() < int64(n) {
+		if time.Since(start) > 2*time.Minute {
+			return 0, fmt.Errorf("only %d of %d delivered in 2 minutes", rc.got.Load(), n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
 }
 
 // BenchmarkEndToEnd: events sent at 500/s; latency from send to arrival at
@@ -600,69 +658,224 @@ func BenchmarkDeliver(b *testing.B) {
 func BenchmarkEndToEnd(b *testing.B) {
 	for _, kind := range kinds {
 		b.Run(kind, func(b *testing.B) {
-			var mu sync.Mutex
-			var lat []time.Duration
-			rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				var env struct{ Data struct{ T int64 } }
-				body, _ := io.ReadAll(r.Body)
-				if err := jsonUnmarshal(body, &env); err == nil {
-					mu.Lock()
-					lat = append(lat, time.Since(time.Unix(0, env.Data.T)))
-					mu.Unlock()
-				}
-				w.WriteHeader(200)
-			}))
-			defer rc.Close()
+			rx := newLatencyReceiver()
+			defer rx.Close()
 			a, base, stop := startHub(b, dbURL(b, kind), true)
 			defer stop()
 			c, _ := a.Hooks.Create(context.Background(), "e2e", "", event.HookSpec{Scheme: webhooksig.SchemeStandard}, "", false)
-			a.Endpoints.Create(context.Background(), "sink", delivery.EndpointSpec{TargetURL: rc.URL, EventTypes: []string{"*"}}, false)
+			a.Endpoints.Create(context.Background(), "sink", delivery.EndpointSpec{TargetURL: rx.URL, EventTypes: []string{"*"}}, false)
 			const rate, seconds = 500, 6
-			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 			for i := 0; i < b.N; i++ {
-				mu.Lock()
-				lat = lat[:0]
-				mu.Unlock()
-				tick := time.NewTicker(time.Second / rate)
-				var wg sync.WaitGroup
-				for k := 0; k < rate*seconds; k++ {
-					<-tick.C
-					wg.Add(1)
-					go func(k int) {
-						defer wg.Done()
-						body := []byte(fmt.Sprintf(`{"t":%d,"k":%d}`, time.Now().UnixNano(), k))
-						id := fmt.Sprintf("e_%d_%d", i, k)
-						ts := time.Now().Unix()
-						req, _ := http.NewRequest("POST", base+"/hooks/"+c.Hook.ID, bytes.NewReader(body))
-						req.Header.Set("Content-Type", "application/json")
-						req.Header.Set("webhook-id", id)
-						req.Header.Set("webhook-timestamp", fmt.Sprint(ts))
-						req.Header.Set("webhook-signature", webhooksig.SignStandard(c.Secret, id, ts, body))
-						resp, err := client.Do(req)
-						if err == nil {
-							io.Copy(io.Discard, resp.Body)
-							resp.Body.Close()
-						}
-					}(k)
-				}
-				tick.Stop()
-				wg.Wait()
-				deadline := time.Now().Add(30 * time.Second)
-				for {
-					mu.Lock()
-					n := len(lat)
-					mu.Unlock()
-					if n >= rate*seconds || time.Now().After(deadline) {
-						break
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
-				mu.Lock()
-				b.ReportMetric(float64(percentile(lat, 0.5).Microseconds())/1000, "p50-ms")
-				b.ReportMetric(float64(percentile(lat, 0.99).Microseconds())/1000, "p99-ms")
-				b.ReportMetric(float64(len(lat)), "delivered")
-				mu.Unlock()
+				r := endToEnd(rx, fmt.Sprint(i), rate, seconds, signedSender(base+"/hooks/"+c.Hook.ID, c.Secret))
+				b.ReportMetric(r.p50, "p50-ms")
+				b.ReportMetric(r.p99, "p99-ms")
+				b.ReportMetric(float64(r.delivered), "delivered")
 			}
 		})
 	}
+}
+
+// latencyReceiver is a local receiver answering 200 that records, per run,
+// the time from each event's send ("t", Unix ns, in the body or in the
+// envelope's "data") to its arrival.
+type latencyReceiver struct {
+	*httptest.Server
+	mu  sync.Mutex
+	lat map[string][]time.Duration
+}
+
+func newLatencyReceiver() *latencyReceiver {
+	rx := &latencyReceiver{lat: map[string][]time.Duration{}}
+	rx.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		type mark struct {
+			T   int64
+			Run string
+		}
+		var env struct {
+			mark
+			Data mark
+		}
+		body, _ := io.ReadAll(r.Body)
+		if err := jsonUnmarshal(body, &env); err == nil {
+			m := env.mark
+			if m.T == 0 {
+				m = env.Data
+			}
+			rx.mu.Lock()
+			rx.lat[m.Run] = append(rx.lat[m.Run], time.Since(time.Unix(0, m.T)))
+			rx.mu.Unlock()
+		}
+		w.WriteHeader(200)
+	}))
+	return rx
+}
+
+func (rx *latencyReceiver) got(run string) []time.Duration {
+	rx.mu.Lock()
+	defer rx.mu.Unlock()
+	return append([]time.Duration(nil), rx.lat[run]...)
+}
+
+// sender posts one event body and returns the response status.
+type sender func(client *http.Client, id string, body []byte) (int, error)
+
+// signedSender posts Standard Webhooks signed events to an ipai hook URL.
+func signedSender(url, secret string) sender {
+	return func(client *http.Client, id string, body []byte) (int, error) {
+		ts := time.Now().Unix()
+		req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("webhook-id", id)
+		req.Header.Set("webhook-timestamp", fmt.Sprint(ts))
+		req.Header.Set("webhook-signature", webhooksig.SignStandard(secret, id, ts, body))
+		return post(client, req)
+	}
+}
+
+func post(client *http.Client, req *http.Request) (int, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// e2eResult is one end-to-end run: latency percentiles in ms over every
+// event sent (an event not delivered counts as slower than any delivered;
+// then the percentile is -1 when it falls on one), how many of how many sent
+// events arrived, and how many sends failed (the first error in firstErr).
+type e2eResult struct {
+	p50, p99              float64
+	sent, delivered, errs int
+	firstErr              string
+}
+
+// endToEnd sends rate events/s for seconds through send, each carrying its
+// send time and run, and waits (up to 30 s after the last send) until the
+// receiver has them all.
+func endToEnd(rx *latencyReceiver, run string, rate, seconds int, send sender) e2eResult {
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	defer client.CloseIdleConnections()
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	n := rate * seconds
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	var wg sync.WaitGroup
+	for k := 0; k < n; k++ {
+		<-tick.C
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			body := []byte(fmt.Sprintf(`{"t":%d,"run":%q,"k":%d}`, time.Now().UnixNano(), run, k))
+			status, err := send(client, fmt.Sprintf("e_%s_%d", run, k), body)
+			if err == nil && status >= 300 {
+				err = fmt.Errorf("status %d", status)
+			}
+			if err != nil {
+				errs.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+			}
+		}(k)
+	}
+	tick.Stop()
+	wg.Wait()
+	want := n - int(errs.Load())
+	deadline := time.Now().Add(30 * time.Second)
+	for len(rx.got(run)) < want && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	lat := rx.got(run)
+	r := e2eResult{sent: n, delivered: len(lat), errs: int(errs.Load())}
+	if e, ok := firstErr.Load().(string); ok {
+		r.firstErr = e
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	at := func(p float64) float64 {
+		i := int(float64(n-1) * p)
+		if i >= len(lat) {
+			return -1
+		}
+		return float64(lat[i].Microseconds()) / 1000
+	}
+	r.p50, r.p99 = at(0.5), at(0.99)
+	return r
+}
+
+// sustained sends n events from senders concurrent senders, each as soon as
+// its previous one is acknowledged, and returns the rate (events/s) at
+// which they arrive at the receiver: n over the time from the first send to
+// the last arrival (or, after limit, what arrived over limit, and an error).
+func sustained(rx *latencyReceiver, run string, n, senders int, limit time.Duration, send sender) (float64, error) {
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: senders}}
+	defer client.CloseIdleConnections()
+	next := make(chan int)
+	go func() {
+		for k := 0; k < n; k++ {
+			next <- k
+		}
+		close(next)
+	}()
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	start := time.Now()
+	var wg sync.WaitGroup
+	for s := 0; s < senders; s++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				body := []byte(fmt.Sprintf(`{"t":%d,"run":%q,"k":%d}`, time.Now().UnixNano(), run, k))
+				status, err := send(client, fmt.Sprintf("s_%s_%d", run, k), body)
+				if err == nil && status >= 300 {
+					err = fmt.Errorf("status %d", status)
+				}
+				if err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for len(rx.got(run)) < n && time.Since(start) < limit {
+		time.Sleep(2 * time.Millisecond)
+	}
+	got := len(rx.got(run))
+	elapsed := time.Since(start)
+	if got < n {
+		err := fmt.Errorf("only %d of %d events delivered in %v (%d sends failed", got, n, limit, errs.Load())
+		if e, ok := firstErr.Load().(string); ok {
+			err = fmt.Errorf("%v, first: %s)", err, e)
+		} else {
+			err = fmt.Errorf("%v)", err)
+		}
+		return float64(got) / elapsed.Seconds(), err
+	}
+	return float64(n) / elapsed.Seconds(), nil
+}
+
+// settle waits until the receiver has had nothing new for quiet (a system
+// still working off an earlier load would slow the next measurement), for
+// at most limit.
+func (rx *latencyReceiver) settle(quiet, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	last, since := rx.total(), time.Now()
+	for time.Now().Before(deadline) && time.Since(since) < quiet {
+		time.Sleep(50 * time.Millisecond)
+		if n := rx.total(); n != last {
+			last, since = n, time.Now()
+		}
+	}
+}
+
+func (rx *latencyReceiver) total() int {
+	rx.mu.Lock()
+	defer rx.mu.Unlock()
+	n := 0
+	for _, l := range rx.lat {
+		n += len(l)
+	}
+	return n
 }

@@ -98,7 +98,7 @@ var operations = map[string]op{
 	"GET /api/v1/webhooks": {Summary: "Incoming hooks and outgoing endpoints", Query: []string{"direction"},
 		Resp: obj(schema{"items": arr(typeOf[WebhookView]())}, "items")},
 	"POST /api/v1/webhooks": {Summary: "Create a webhook; the secret is returned once", Status: http.StatusCreated,
-		Req:  typeOf[webhookInput](),
+		Req:  typeOf[WebhookInput](),
 		Resp: obj(schema{"item": typeOf[WebhookView](), "secret": str, "note": str}, "item", "secret")},
 	"GET /api/v1/webhooks/{id}": {Summary: "One webhook", Resp: typeOf[WebhookView]()},
 	"PATCH /api/v1/webhooks/{id}": {Summary: "Change name, state or spec",

@@ -1,15 +1,10 @@
 package api
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/auth"
-	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -45,21 +40,17 @@ func viewRule(r store.Rule) (RuleView, error) {
 		Actions: sp.Actions, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}, nil
 }
 
-// reloadRules installs the stored rules in the router the ingester uses.
+// rules is the rule service the handlers change rules through (the admin
+// UI's forms call the same one), feeding the router the ingester uses.
 // TODO(lead): a Server.Rules *rule.Service field would be clearer than
 // reaching the router through Endpoints.
-func (s *Server) reloadRules(ctx context.Context) error {
+func (s *Server) rules() *rule.Service {
 	var router *rule.Router
 	if s.Endpoints != nil {
 		router = s.Endpoints.Router
 	}
-	if router == nil {
-		return nil
-	}
-	return rule.NewService(s.DB, router, s.Log).Reload(context.WithoutCancel(ctx))
+	return rule.NewService(s.DB, router, s.Log)
 }
-
-func invalidRule(fe *rule.FieldError) error { return problem.Invalid(fe.Field, "%s", fe.Message) }
 
 func (s *Server) listRules(w http.ResponseWriter, r *http.Request) error {
 	list, err := s.DB.ListRules(r.Context())
@@ -78,17 +69,8 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) loadRule(r *http.Request) (store.Rule, error) {
-	id := r.PathValue("id")
-	x, err := s.DB.Rule(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return x, problem.NotFound("no rule with id %q (list them with GET /api/v1/rules)", id)
-	}
-	return x, err
-}
-
 func (s *Server) getRule(w http.ResponseWriter, r *http.Request) error {
-	x, err := s.loadRule(r)
+	x, err := s.rules().Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -100,27 +82,13 @@ func (s *Server) getRule(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func nameConflict(err error, name string) error {
-	if store.IsConflict(err) {
-		return &problem.Error{Status: http.StatusConflict, Code: "conflict", Field: "name",
-			Message: "a rule named " + `"` + name + `"` + " already exists; choose another name"}
-	}
-	return err
-}
-
 func (s *Server) createRule(w http.ResponseWriter, r *http.Request) error {
 	var in rule.Spec
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	if fe := in.Validate(); fe != nil {
-		return invalidRule(fe)
-	}
-	rec := rule.ToStore(rule.NewID(), in, false, time.Now().UTC())
-	if err := s.DB.CreateRule(r.Context(), rec); err != nil {
-		return nameConflict(err, rec.Name)
-	}
-	if err := s.reloadRules(r.Context()); err != nil {
+	rec, err := s.rules().Create(r.Context(), in)
+	if err != nil {
 		return err
 	}
 	Note(r, rec.ID, "rule "+rec.Name+" created", map[string]any{"match_type": rec.MatchType, "actions": len(in.Actions)})
@@ -132,56 +100,17 @@ func (s *Server) createRule(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func managedRule(x store.Rule) error {
-	return problem.Conflict("rule %q is managed by ipai.yaml: edit (or remove) it there and restart ipai serve", x.Name)
-}
-
 func (s *Server) updateRule(w http.ResponseWriter, r *http.Request) error {
-	x, err := s.loadRule(r)
-	if err != nil {
+	svc := s.rules()
+	if _, err := svc.Get(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
-	var in struct {
-		Name      *string        `json:"name"`
-		Enabled   *bool          `json:"enabled"`
-		Match     *rule.Match    `json:"match"`
-		Condition *string        `json:"condition"`
-		Actions   *[]rule.Action `json:"actions"`
-	}
+	var in rule.Patch
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	if x.Managed {
-		return managedRule(x)
-	}
-	sp, err := rule.FromStore(x)
+	rec, err := svc.Update(r.Context(), r.PathValue("id"), in)
 	if err != nil {
-		return err
-	}
-	if in.Name != nil {
-		sp.Name = *in.Name
-	}
-	if in.Enabled != nil {
-		sp.Enabled = in.Enabled
-	}
-	if in.Match != nil {
-		sp.Match = *in.Match
-	}
-	if in.Condition != nil {
-		sp.Condition = *in.Condition
-	}
-	if in.Actions != nil {
-		sp.Actions = *in.Actions
-	}
-	if fe := sp.Validate(); fe != nil {
-		return invalidRule(fe)
-	}
-	rec := rule.ToStore(x.ID, sp, false, time.Now().UTC())
-	rec.CreatedAt = x.CreatedAt
-	if err := s.DB.UpdateRule(r.Context(), rec); err != nil {
-		return nameConflict(err, rec.Name)
-	}
-	if err := s.reloadRules(r.Context()); err != nil {
 		return err
 	}
 	Note(r, rec.ID, "rule "+rec.Name+" updated", nil)
@@ -194,17 +123,8 @@ func (s *Server) updateRule(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) error {
-	x, err := s.loadRule(r)
+	x, err := s.rules().Delete(r.Context(), r.PathValue("id"))
 	if err != nil {
-		return err
-	}
-	if x.Managed {
-		return managedRule(x)
-	}
-	if err := s.DB.DeleteRule(r.Context(), x.ID); err != nil {
-		return err
-	}
-	if err := s.reloadRules(r.Context()); err != nil {
 		return err
 	}
 	Note(r, x.ID, "rule "+x.Name+" deleted", nil)
@@ -215,42 +135,19 @@ func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) error {
 // testRule dry-runs a stored rule against a sample event: nothing is sent
 // and nothing is stored.
 func (s *Server) testRule(w http.ResponseWriter, r *http.Request) error {
-	x, err := s.loadRule(r)
-	if err != nil {
+	svc := s.rules()
+	if _, err := svc.Get(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
-	var in struct {
-		Type       string          `json:"type"`
-		Source     string          `json:"source"`
-		Payload    json.RawMessage `json:"payload"`
-		ReceivedAt time.Time       `json:"received_at"`
-	}
+	var in rule.Sample
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	if strings.TrimSpace(in.Type) == "" {
-		return problem.Invalid("type", "is required: the sample event's type, e.g. odoo.purchase.order.write")
-	}
-	if len(in.Payload) == 0 {
-		in.Payload = json.RawMessage("{}")
-	}
-	if in.ReceivedAt.IsZero() {
-		in.ReceivedAt = time.Now().UTC()
-	}
-	sp, err := rule.FromStore(x)
+	x, res, err := svc.TestStored(r.Context(), r.PathValue("id"), in)
 	if err != nil {
 		return err
 	}
-	c, err := rule.Compile(x.ID, sp)
-	if err != nil {
-		var fe *rule.FieldError
-		if errors.As(err, &fe) {
-			return invalidRule(fe)
-		}
-		return err
-	}
-	ev := &store.Event{ID: "evt_test", Source: in.Source, Type: in.Type, ReceivedAt: in.ReceivedAt, Payload: string(in.Payload)}
 	Note(r, x.ID, "rule "+x.Name+" tested", nil)
-	writeJSON(w, http.StatusOK, c.Test(ev))
+	writeJSON(w, http.StatusOK, res)
 	return nil
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/delivery"
 	"github.com/insightpulseai/ipai/internal/event"
+	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -93,7 +95,9 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type webhookInput struct {
+// WebhookInput is the body of POST /api/v1/webhooks; the admin UI's forms
+// fill it too.
+type WebhookInput struct {
 	Direction string `json:"direction"`
 	Name      string `json:"name"`
 	Connector string `json:"connector"`
@@ -104,38 +108,136 @@ type webhookInput struct {
 	delivery.EndpointSpec
 }
 
-func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
-	var in webhookInput
-	if err := decodeJSON(r, &in); err != nil {
-		return err
-	}
+// NewWebhook is a webhook just created, with its secret (shown once, never
+// logged or audited) and the audit message.
+type NewWebhook struct {
+	Hook    store.Webhook
+	Secret  string
+	Message string
+}
+
+// CreateWebhook makes an incoming hook (hooks) or an outgoing endpoint
+// (eps) as POST /api/v1/webhooks does; the admin UI calls it too.
+func CreateWebhook(ctx context.Context, hooks *inbound.Hooks, eps *delivery.Endpoints, in WebhookInput) (NewWebhook, error) {
 	if strings.TrimSpace(in.Name) == "" {
-		return problem.Invalid("name", "give the webhook a name")
+		return NewWebhook{}, problem.Invalid("name", "give the webhook a name")
 	}
 	switch in.Direction {
 	case store.Incoming:
-		c, err := s.Hooks.Create(r.Context(), in.Name, in.Connector, in.HookSpec, in.Secret, false)
-		if err != nil {
-			return err
+		if hooks == nil {
+			return NewWebhook{}, problem.NotFound("incoming hooks are not enabled on this server")
 		}
-		Note(r, c.Hook.ID, "incoming hook "+in.Name+" created ("+in.Scheme+")", nil)
-		writeJSON(w, http.StatusCreated, map[string]any{"item": s.viewWebhook(c.Hook), "secret": c.Secret,
-			"note": "store the secret now: it is shown only once"})
+		c, err := hooks.Create(ctx, in.Name, in.Connector, in.HookSpec, in.Secret, false)
+		if err != nil {
+			return NewWebhook{}, err
+		}
+		return NewWebhook{Hook: c.Hook, Secret: c.Secret, Message: "incoming hook " + in.Name + " created (" + in.Scheme + ")"}, nil
 	case store.Outgoing:
+		if eps == nil {
+			return NewWebhook{}, problem.NotFound("outgoing endpoints are not enabled on this server")
+		}
 		if in.SealedHeaders != nil {
-			return problem.Invalid("sealed_headers", "cannot be set: give header values in \"headers\"; they are sealed")
+			return NewWebhook{}, problem.Invalid("sealed_headers", "cannot be set: give header values in \"headers\"; they are sealed")
 		}
-		h, sec, err := s.Endpoints.Create(r.Context(), in.Name, in.EndpointSpec, false)
+		h, sec, err := eps.Create(ctx, in.Name, in.EndpointSpec, false)
 		if err != nil {
-			return err
+			return NewWebhook{}, err
 		}
-		Note(r, h.ID, "outgoing endpoint "+in.Name+" created for "+delivery.SafeURL(in.TargetURL), nil)
-		writeJSON(w, http.StatusCreated, map[string]any{"item": s.viewWebhook(h), "secret": sec,
-			"note": "the receiver verifies webhook-signature with this secret; it is shown only once"})
-	default:
-		return problem.Invalid("direction", "%q: expected incoming or outgoing", in.Direction)
+		return NewWebhook{Hook: h, Secret: sec, Message: "outgoing endpoint " + in.Name + " created for " + delivery.SafeURL(in.TargetURL)}, nil
 	}
+	return NewWebhook{}, problem.Invalid("direction", "%q: expected incoming or outgoing", in.Direction)
+}
+
+func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
+	var in WebhookInput
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	c, err := CreateWebhook(r.Context(), s.Hooks, s.Endpoints, in)
+	if err != nil {
+		return err
+	}
+	Note(r, c.Hook.ID, c.Message, nil)
+	note := "store the secret now: it is shown only once"
+	if c.Hook.Direction == store.Outgoing {
+		note = "the receiver verifies webhook-signature with this secret; it is shown only once"
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"item": s.viewWebhook(c.Hook), "secret": c.Secret, "note": note})
 	return nil
+}
+
+// WebhookPatch is the body of PATCH /api/v1/webhooks/{id}: the settings in
+// Spec are merged over the stored ones, then validated whole.
+type WebhookPatch struct {
+	Name  *string         `json:"name"`
+	State *string         `json:"state"`
+	Spec  json.RawMessage `json:"spec"`
+}
+
+// UpdateWebhook changes webhook h (not one from ipai.yaml) as PATCH
+// /api/v1/webhooks/{id} does; by names who did it (a disabled reason). The
+// admin UI calls it too.
+func UpdateWebhook(ctx context.Context, db *store.DB, hooks *inbound.Hooks, eps *delivery.Endpoints, h store.Webhook, in WebhookPatch, by string) (store.Webhook, error) {
+	if h.Managed {
+		return h, problem.Conflict("webhook %s is declared in ipai.yaml: change it there", h.ID)
+	}
+	if in.Name != nil {
+		if strings.TrimSpace(*in.Name) == "" {
+			return h, problem.Invalid("name", "give the webhook a name")
+		}
+		h.Name = *in.Name
+	}
+	if len(in.Spec) > 0 {
+		// The new spec is merged over the old one, then validated whole.
+		merged := map[string]any{}
+		_ = json.Unmarshal([]byte(h.Spec), &merged)
+		var patch map[string]any
+		if err := json.Unmarshal(in.Spec, &patch); err != nil {
+			return h, problem.Invalid("spec", "expected an object of settings to change")
+		}
+		if _, ok := patch["sealed_headers"]; ok {
+			return h, problem.Invalid("spec.sealed_headers", "cannot be set: give header values in \"headers\" (a value of %q keeps the stored one); they are sealed", delivery.Redacted)
+		}
+		for k, v := range patch {
+			merged[k] = v
+		}
+		b, _ := json.Marshal(merged)
+		if h.Direction == store.Incoming {
+			var spec event.HookSpec
+			if err := strictJSON(b, &spec); err != nil {
+				return h, problem.Invalid("spec", "%v", err)
+			}
+			if err := spec.Validate(); err != nil {
+				return h, err
+			}
+			b, _ = json.Marshal(spec)
+			h.Spec = string(b)
+		} else {
+			var spec delivery.EndpointSpec
+			if err := strictJSON(b, &spec); err != nil {
+				return h, problem.Invalid("spec", "%v", err)
+			}
+			var err error
+			if h, err = eps.Update(ctx, h, spec); err != nil {
+				return h, err
+			}
+		}
+	}
+	if err := db.UpdateWebhook(ctx, h); err != nil {
+		return h, err
+	}
+	if in.State != nil {
+		if *in.State != store.WebhookActive && *in.State != store.WebhookDisabled {
+			return h, problem.Invalid("state", "%q: expected active or disabled", *in.State)
+		}
+		if _, err := eps.SetState(ctx, h.ID, *in.State, "set by "+by); err != nil {
+			return h, err
+		}
+	}
+	if hooks != nil {
+		hooks.Forget(h.ID)
+	}
+	return db.Webhook(ctx, h.ID)
 }
 
 func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
@@ -146,65 +248,11 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 	if h.Managed {
 		return problem.Conflict("webhook %s is declared in ipai.yaml: change it there", h.ID)
 	}
-	var in struct {
-		Name  *string         `json:"name"`
-		State *string         `json:"state"`
-		Spec  json.RawMessage `json:"spec"`
-	}
+	var in WebhookPatch
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	if in.Name != nil {
-		h.Name = *in.Name
-	}
-	if len(in.Spec) > 0 {
-		// The new spec is merged over the old one, then validated whole.
-		merged := map[string]any{}
-		_ = json.Unmarshal([]byte(h.Spec), &merged)
-		var patch map[string]any
-		if err := json.Unmarshal(in.Spec, &patch); err != nil {
-			return problem.Invalid("spec", "expected an object of settings to change")
-		}
-		if _, ok := patch["sealed_headers"]; ok {
-			return problem.Invalid("spec.sealed_headers", "cannot be set: give header values in \"headers\" (a value of %q keeps the stored one); they are sealed", delivery.Redacted)
-		}
-		for k, v := range patch {
-			merged[k] = v
-		}
-		b, _ := json.Marshal(merged)
-		if h.Direction == store.Incoming {
-			var spec event.HookSpec
-			if err := strictJSON(b, &spec); err != nil {
-				return problem.Invalid("spec", "%v", err)
-			}
-			if err := spec.Validate(); err != nil {
-				return err
-			}
-			b, _ = json.Marshal(spec)
-			h.Spec = string(b)
-		} else {
-			var spec delivery.EndpointSpec
-			if err := strictJSON(b, &spec); err != nil {
-				return problem.Invalid("spec", "%v", err)
-			}
-			if h, err = s.Endpoints.Update(r.Context(), h, spec); err != nil {
-				return err
-			}
-		}
-	}
-	if err := s.DB.UpdateWebhook(r.Context(), h); err != nil {
-		return err
-	}
-	if in.State != nil {
-		if *in.State != store.WebhookActive && *in.State != store.WebhookDisabled {
-			return problem.Invalid("state", "%q: expected active or disabled", *in.State)
-		}
-		if _, err := s.Endpoints.SetState(r.Context(), h.ID, *in.State, "set by "+principalName(r)); err != nil {
-			return err
-		}
-	}
-	s.Hooks.Forget(h.ID)
-	if h, err = s.DB.Webhook(r.Context(), h.ID); err != nil {
+	if h, err = UpdateWebhook(r.Context(), s.DB, s.Hooks, s.Endpoints, h, in, principalName(r)); err != nil {
 		return err
 	}
 	Note(r, h.ID, "webhook updated", nil)
@@ -223,19 +271,30 @@ func principalName(r *http.Request) string {
 	return p.Name
 }
 
+// DeleteWebhook deletes webhook h (not one from ipai.yaml) as DELETE
+// /api/v1/webhooks/{id} does; the admin UI calls it too.
+func DeleteWebhook(ctx context.Context, db *store.DB, hooks *inbound.Hooks, eps *delivery.Endpoints, h store.Webhook) error {
+	if h.Managed {
+		return problem.Conflict("webhook %s is declared in ipai.yaml: remove it there", h.ID)
+	}
+	if err := db.DeleteWebhook(ctx, h.ID); err != nil {
+		return err
+	}
+	if hooks != nil {
+		hooks.Forget(h.ID)
+	}
+	if eps != nil {
+		return eps.Reload(ctx)
+	}
+	return nil
+}
+
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 	h, err := s.webhook(r)
 	if err != nil {
 		return err
 	}
-	if h.Managed {
-		return problem.Conflict("webhook %s is declared in ipai.yaml: remove it there", h.ID)
-	}
-	if err := s.DB.DeleteWebhook(r.Context(), h.ID); err != nil {
-		return err
-	}
-	s.Hooks.Forget(h.ID)
-	if err := s.Endpoints.Reload(r.Context()); err != nil {
+	if err := DeleteWebhook(r.Context(), s.DB, s.Hooks, s.Endpoints, h); err != nil {
 		return err
 	}
 	Note(r, h.ID, "webhook "+h.Name+" deleted", nil)

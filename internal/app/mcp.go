@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -23,20 +22,18 @@ import (
 // mountMCP builds the MCP servers (after the connectors and the delivery
 // path exist: the ops server uses them) that are configured and mounts them
 // at /mcp/{server}. The odoo, superset and n8n clients come from the stored
-// connectors named in the config's mcp section, else from the environment;
-// the policy from mcp.policy, else IPAI_MCP_POLICY. Servers whose service is
-// not configured are left out (and logged).
+// connectors named in the config's mcp section, else from the environment
+// (ODOO_URL, …, as for `ipai mcp`); every other setting (policy, spec_repo,
+// backup_dir, stack_domain, public_url) from the config. Servers whose
+// service is not configured are left out (and logged).
 func (a *App) mountMCP(ctx context.Context) error {
-	policyPath := a.Cfg.MCP.Policy
-	if policyPath == "" {
-		policyPath = os.Getenv("IPAI_MCP_POLICY")
-	}
-	policy, err := mcpserver.LoadPolicy(policyPath)
+	mc := a.Cfg.MCP
+	policy, err := mcpserver.LoadPolicy(mc.Policy)
 	if err != nil {
 		return err
 	}
 	d := mcpserver.Deps{Env: &mcpserver.Env{Audit: a.Audit, Log: a.Log, Version: Version}, Policy: policy,
-		SpecRepo: os.Getenv("IPAI_SPEC_REPO"), Guard: a.Guard}
+		SpecRepo: mc.SpecRepo, Guard: a.Guard}
 	a.mcpEnv = d.Env
 	if err := mcpserver.ClientsFromEnv(ctx, &d); err != nil {
 		a.Log.Warn("mcp: a service from the environment is unusable; its server is not mounted", "err", err)
@@ -47,10 +44,8 @@ func (a *App) mountMCP(ctx context.Context) error {
 	// Agent URLs come from MCP clients: only outbound.allow opens private
 	// addresses to them.
 	d.Pulser = &mcpserver.PulserService{DB: a.DB, N8N: d.N8N, HTTP: a.Guard.Client(outbound.Options{Timeout: 5 * time.Minute})}
-	if dir := os.Getenv("IPAI_BACKUP_DIR"); dir != "" {
-		d.Ops.BackupDir = dir
-	}
-	if domain := os.Getenv("IPAI_STACK_DOMAIN"); domain != "" {
+	d.Ops.BackupDir = mc.BackupDir
+	if domain := mc.StackDomain; domain != "" {
 		checks := probe.Checks(domain, []string{"core"}, nil)
 		var urls []string
 		for _, c := range checks {
@@ -73,8 +68,8 @@ func (a *App) mountMCP(ctx context.Context) error {
 		servers[name] = s
 	}
 	_ = d.Pulser.Resume(ctx)
-	a.API.MountMCP(&api.MCP{Servers: servers, PublicURL: os.Getenv("IPAI_PUBLIC_URL"), TrustedOrigins: policy.TrustedOrigins,
-		Stateless: a.Cfg.MCP.Stateless})
+	a.API.MountMCP(&api.MCP{Servers: servers, PublicURL: a.Cfg.PublicURL, TrustedOrigins: policy.TrustedOrigins,
+		Stateless: mc.Stateless})
 	return nil
 }
 

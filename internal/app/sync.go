@@ -62,10 +62,9 @@ func (a *App) setupSync(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("sync.boards %s: focalboard connector %q: %w", b.Name, b.Focalboard, err)
 		}
-		fc, err := connector.New(fcfg, a.Connectors.HTTPClient(fcfg))
-		fcl, ok := fc.(*focalboard.Client)
-		if err != nil || !ok {
-			return fmt.Errorf("sync.boards %s: connector %q is not a focalboard connector", b.Name, b.Focalboard)
+		fcl, err := connector.NewAs[*focalboard.Client](fcfg, a.Connectors.HTTPClient(fcfg), "focalboard")
+		if err != nil {
+			return fmt.Errorf("sync.boards %s: %w", b.Name, err)
 		}
 		if fcfg.AuthType == connector.AuthBasic {
 			if _, err := fcl.Login(ctx, fcfg.Setting("username"), fcfg.Secret("password")); err != nil {
@@ -89,12 +88,7 @@ func (a *App) odooClient(ctx context.Context, code string) (*odoo.Client, error)
 	if err != nil {
 		return nil, fmt.Errorf("odoo connector %q: %w", code, err)
 	}
-	c, err := connector.New(cfg, a.Connectors.HTTPClient(cfg))
-	cl, ok := c.(*odoo.Client)
-	if err != nil || !ok {
-		return nil, fmt.Errorf("connector %q is not an odoo connector", code)
-	}
-	return cl, nil
+	return connector.NewAs[*odoo.Client](cfg, a.Connectors.HTTPClient(cfg), "odoo")
 }
 
 // notifier posts conflict notices to a Mattermost channel (name in the

@@ -68,7 +68,8 @@ func BenchmarkPages(b *testing.B) {
 	pages := []string{"/ui/", "/ui/connectors", "/ui/webhooks", "/ui/webhooks/" + ep.ID, "/ui/deliveries",
 		"/ui/deliveries?state=dead", "/ui/deliveries/" + dead, "/ui/rules", "/ui/audit", "/ui/audit?level=warning",
 		"/ui/audit?verify=1", "/ui/mcp", "/ui/users",
-		"/ui/sync", "/ui/sync?page=150", "/ui/bots", "/ui/n8n", "/ui/n8n?workflow=wf1", "/ui/superset"}
+		"/ui/sync", "/ui/sync?page=150", "/ui/bots", "/ui/n8n", "/ui/n8n?workflow=wf1", "/ui/superset",
+		"/ui/start", "/ui/rules/new", "/ui/webhooks/new?direction=outgoing", "/ui/webhooks/" + ep.ID + "/edit"}
 	if evID != "" {
 		pages = append(pages, "/ui/events/"+evID)
 	}

@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,10 +13,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/fake/mattermost"
-	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 // TestBrowserFirstRun walks a fresh hub from the setup URL to a delivered
@@ -25,9 +25,14 @@ func TestBrowserFirstRun(t *testing.T) {
 	ctx := browser(t)
 	mm := mattermost.New()
 	defer mm.Close()
-	got := make(chan string, 4)
+	type received struct {
+		hdr  http.Header
+		body []byte
+	}
+	got := make(chan received, 4)
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got <- r.Header.Get("Content-Type")
+		b, _ := io.ReadAll(r.Body)
+		got <- received{r.Header.Clone(), b}
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer receiver.Close()
@@ -85,67 +90,84 @@ func TestBrowserFirstRun(t *testing.T) {
 		t.Fatalf("Test Connection: %q", text)
 	}
 
-	// Step 2: an incoming hook and an outgoing endpoint, the way the page
-	// says (the API with an admin token).
-	raw, _, err := h.API.Tokens.Create(context.Background(), auth.CreateOptions{Name: "first-steps", Role: auth.RoleAdmin})
-	if err != nil {
-		t.Fatal(err)
+	// Step 2: an outgoing endpoint to the receiver and an incoming hook,
+	// from the forms the page links to; each secret is shown once.
+	var epSecret, hookSecret string
+	run(t, ctx, "outgoing endpoint", chromedp.Navigate(base+"/ui/start"), chromedp.Click(chromedp.CSS(`#start-outgoing`)),
+		chromedp.WaitVisible(chromedp.CSS(`#webhook-form`)),
+		chromedp.SendKeys(chromedp.CSS(`#wh-name`), "receiver"),
+		chromedp.SendKeys(chromedp.CSS(`#wh-target`), receiver.URL+"/hook"),
+		shots.shot("05-endpoint-new"),
+		chromedp.Click(chromedp.CSS(`#save-webhook`)), chromedp.WaitVisible(chromedp.CSS(`#new-secret`)),
+		textInto(`#new-secret`, &epSecret), shots.shot("06-endpoint-created"))
+	run(t, ctx, "incoming hook", chromedp.Click(chromedp.CSS(`#back-to-start`)), chromedp.WaitVisible(chromedp.CSS(`#getting-started`)),
+		chromedp.Click(chromedp.CSS(`#start-incoming`)), chromedp.WaitVisible(chromedp.CSS(`#webhook-form`)),
+		chromedp.SendKeys(chromedp.CSS(`#wh-name`), "odoo-invoices"),
+		chromedp.SendKeys(chromedp.CSS(`#wh-event-type`), "odoo.invoice.posted"),
+		shots.shot("07-hook-new"),
+		chromedp.Click(chromedp.CSS(`#save-webhook`)), chromedp.WaitVisible(chromedp.CSS(`#new-secret`)),
+		textInto(`#new-secret`, &hookSecret), shots.shot("08-hook-created"))
+	if !strings.HasPrefix(epSecret, "whsec_") || !strings.HasPrefix(hookSecret, "whsec_") || epSecret == hookSecret {
+		t.Fatalf("secrets shown: endpoint %q, hook %q", epSecret, hookSecret)
 	}
-	for _, body := range []string{`{"direction":"incoming","name":"odoo-invoices","scheme":"standard"}`,
-		`{"direction":"outgoing","name":"receiver","target_url":"` + receiver.URL + `/hook","event_types":["*"]}`} {
-		req, _ := http.NewRequest("POST", base+"/api/v1/webhooks", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+raw)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("POST /api/v1/webhooks %s: %d", body, resp.StatusCode)
-		}
+	run(t, ctx, "webhooks", chromedp.Click(chromedp.CSS(`#back-to-start`)), chromedp.WaitVisible(chromedp.CSS(`#getting-started`)),
+		textInto(`#step-webhooks`, &text), shots.shot("09-get-started-webhooks"))
+	if !strings.Contains(text, "odoo-invoices") || !strings.Contains(text, "receiver") {
+		t.Fatalf("the guided start does not list the hook and the endpoint:\n%s", text)
 	}
-	run(t, ctx, "webhooks", chromedp.Navigate(base+"/ui/start"), chromedp.Click(chromedp.CSS(`#start-webhooks`)),
-		chromedp.WaitVisible(chromedp.CSS(`main h1`)), textInto(`main`, &text), shots.shot("05-webhooks"))
+	run(t, ctx, "webhooks page", chromedp.Click(chromedp.CSS(`#start-webhooks`)), chromedp.WaitVisible(chromedp.CSS(`main h1`)),
+		textInto(`main`, &text), shots.shot("10-webhooks"))
 	if !strings.Contains(text, "odoo-invoices") || !strings.Contains(text, "receiver") {
 		t.Fatalf("webhooks page lacks the hook or the endpoint:\n%s", text)
 	}
+	if strings.Contains(text, epSecret) || strings.Contains(text, hookSecret) {
+		t.Fatal("the webhooks page shows a secret again")
+	}
 
-	// Step 3: the test event, delivered to the receiver.
+	// Step 3: the test event, delivered to the receiver, signed with the
+	// secret the page showed.
+	var evURL string
 	run(t, ctx, "test event", chromedp.Navigate(base+"/ui/start"), chromedp.Click(chromedp.CSS(`#send-test-event`)),
-		chromedp.WaitVisible(chromedp.CSS(`.flash`)), textInto(`.flash`, &text))
-	if !strings.Contains(text, "Test event sent") {
-		t.Fatalf("after the test event: %q", text)
+		chromedp.WaitVisible(chromedp.CSS(`.flash`)), textInto(`.flash`, &text),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			l, err := chromedp.Location()(ctx, tg)
+			evURL = l
+			return err
+		}))
+	if !strings.Contains(text, "Test event sent") || !strings.Contains(evURL, "/ui/events/") {
+		t.Fatalf("after the test event: %q at %s", text, evURL)
 	}
 	select {
-	case <-got:
+	case rec := <-got:
+		if _, err := webhooksig.Verify(webhooksig.SchemeStandard, []string{epSecret}, rec.hdr, rec.body, time.Now()); err != nil {
+			t.Fatalf("the delivery does not verify with the secret the page showed: %v", err)
+		}
+		if !strings.Contains(string(rec.body), "ipai.test") {
+			t.Fatalf("delivered body: %s", rec.body)
+		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the receiver got no delivery within 30 s")
 	}
-	var evID string
-	if err := h.DB.QueryRow(context.Background(), "SELECT id FROM events WHERE type = 'ipai.test'").Scan(&evID); err != nil {
-		t.Fatal(err)
-	}
+	// The event's page shows the delivery delivered (it is marked a moment
+	// after the receiver answers).
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var st string
-		if err := h.DB.QueryRow(context.Background(), "SELECT state FROM deliveries WHERE event_id = ?", evID).Scan(&st); err != nil {
-			t.Fatal(err)
-		}
-		if st == store.DeliverySucceeded {
+		var ok bool
+		run(t, ctx, "delivery state", chromedp.Navigate(evURL), chromedp.WaitVisible(chromedp.CSS(`main h1`)),
+			evalInto(`document.querySelector('.st-succeeded') !== null`, &ok))
+		if ok {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the test event's delivery is %s after 30 s", st)
+			t.Fatal("the event page shows no succeeded delivery after 30 s")
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
-	run(t, ctx, "delivery shown", chromedp.Navigate(base+"/ui/events/"+evID), chromedp.WaitVisible(chromedp.CSS(`.st-succeeded`)),
-		shots.shot("06-test-event-delivered"))
+	run(t, ctx, "delivery shown", shots.shot("11-test-event-delivered"))
 
 	// The setup URL is spent.
 	run(t, ctx, "setup URL spent", chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS(`.error-page`)),
-		textInto(`.error-page`, &text), shots.shot("07-setup-spent"))
+		textInto(`.error-page`, &text), shots.shot("12-setup-spent"))
 	if !strings.Contains(text, "404") {
 		t.Fatalf("setup URL after setup: %q", text)
 	}

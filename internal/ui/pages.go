@@ -35,19 +35,6 @@ func (s *Server) ruleList(w http.ResponseWriter, r *http.Request, c *reqCtx) err
 	return nil
 }
 
-func (s *Server) ruleShow(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	x, err := s.DB.Rule(r.Context(), r.PathValue("id"))
-	if err == store.ErrNotFound {
-		return problem.NotFound("no rule %q", r.PathValue("id"))
-	}
-	if err != nil {
-		return err
-	}
-	sp, err := rule.FromStore(x)
-	s.render(w, c, http.StatusOK, "rule", map[string]any{"Title": "Rule " + x.Name, "R": ruleRow{Rule: x, Spec: sp, Err: errText(err)}})
-	return nil
-}
-
 func (s *Server) auditList(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	q := r.URL.Query()
 	data := map[string]any{"Title": "Audit log", "Q": q, "Levels": []string{audit.Debug, audit.Info, audit.Warning, audit.Error}}

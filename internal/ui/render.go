@@ -60,6 +60,8 @@ var funcs = template.FuncMap{
 		return s[:n] + "…"
 	},
 	"join":  strings.Join,
+	"list":  func(v ...string) []string { return v },
+	"deref": func(b *bool) bool { return b != nil && *b },
 	"roles": func() []auth.Role { return auth.Roles },
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
@@ -83,8 +85,8 @@ func shortDur(d time.Duration) string {
 }
 
 // pageNames are the templates besides layout.html.
-var pageNames = []string{"login", "error", "dashboard", "connectors", "connector", "connector_form", "webhooks", "webhook",
-	"event", "deliveries", "delivery", "rules", "rule", "audit", "users", "mcp",
+var pageNames = []string{"login", "error", "dashboard", "connectors", "connector", "connector_form", "webhooks", "webhook", "webhook_form",
+	"event", "deliveries", "delivery", "rules", "rule", "rule_form", "audit", "users", "mcp",
 	"sync", "bots", "n8n", "superset", "setup", "start"}
 
 func parsePages() map[string]*pageTemplate {

@@ -14,6 +14,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/problem"
+	"github.com/insightpulseai/ipai/internal/store"
 )
 
 // SetupTTL is how long a first-run setup URL stays valid.
@@ -172,8 +173,26 @@ func (s *Server) setupSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 // startPage is the guided start shown after setup (and from the dashboard).
+// Each step says what is already there.
 func (s *Server) startPage(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	s.render(w, c, http.StatusOK, "start", map[string]any{"Title": "Get started", "BaseURL": strings.TrimRight(s.BaseURL, "/")})
+	data := map[string]any{"Title": "Get started", "BaseURL": strings.TrimRight(s.BaseURL, "/")}
+	if s.Connectors != nil && c.Can("GET", "/api/v1/connectors") {
+		list, err := s.Connectors.List(r.Context(), "")
+		if err != nil {
+			return err
+		}
+		data["Connectors"] = list
+	}
+	if c.Can("GET", "/api/v1/webhooks") {
+		for key, dir := range map[string]string{"Incoming": store.Incoming, "Outgoing": store.Outgoing} {
+			list, err := s.DB.ListWebhooks(r.Context(), dir)
+			if err != nil {
+				return err
+			}
+			data[key] = list
+		}
+	}
+	s.render(w, c, http.StatusOK, "start", data)
 	return nil
 }
 

@@ -160,7 +160,12 @@ func (s *Server) routes() []uiRoute {
 		{"POST", "/ui/connectors/{code}/test", APIRole("POST", "/api/v1/connectors/{code}/test"), s.connectorTest},
 		{"POST", "/ui/connectors/{code}/activate", APIRole("POST", "/api/v1/connectors/{code}/activate"), s.connectorActivate},
 		{"GET", "/ui/webhooks", APIRole("GET", "/api/v1/webhooks"), s.webhookList},
+		{"GET", "/ui/webhooks/new", APIRole("POST", "/api/v1/webhooks"), s.webhookNew},
+		{"POST", "/ui/webhooks", APIRole("POST", "/api/v1/webhooks"), s.webhookCreate},
 		{"GET", "/ui/webhooks/{id}", APIRole("GET", "/api/v1/webhooks/{id}"), s.webhookShow},
+		{"GET", "/ui/webhooks/{id}/edit", APIRole("PATCH", "/api/v1/webhooks/{id}"), s.webhookEdit},
+		{"POST", "/ui/webhooks/{id}", APIRole("PATCH", "/api/v1/webhooks/{id}"), s.webhookUpdate},
+		{"POST", "/ui/webhooks/{id}/delete", APIRole("DELETE", "/api/v1/webhooks/{id}"), s.webhookDelete},
 		{"POST", "/ui/webhooks/{id}/rotate", APIRole("POST", "/api/v1/webhooks/{id}/rotate-secret"), s.webhookRotate},
 		{"POST", "/ui/webhooks/{id}/state", APIRole("PATCH", "/api/v1/webhooks/{id}"), s.webhookState},
 		{"GET", "/ui/events/{id}", APIRole("GET", "/api/v1/events/{id}"), s.eventShow},
@@ -169,7 +174,14 @@ func (s *Server) routes() []uiRoute {
 		{"POST", "/ui/deliveries/{id}/replay", APIRole("POST", "/api/v1/deliveries/{id}/replay"), s.deliveryReplay},
 		{"POST", "/ui/deliveries/replay", APIRole("POST", "/api/v1/deliveries/replay"), s.deliveryReplayBulk},
 		{"GET", "/ui/rules", APIRole("GET", "/api/v1/rules"), s.ruleList},
+		{"GET", "/ui/rules/new", APIRole("POST", "/api/v1/rules"), s.ruleNew},
+		{"POST", "/ui/rules", APIRole("POST", "/api/v1/rules"), s.ruleCreate},
 		{"GET", "/ui/rules/{id}", APIRole("GET", "/api/v1/rules/{id}"), s.ruleShow},
+		{"GET", "/ui/rules/{id}/edit", APIRole("PATCH", "/api/v1/rules/{id}"), s.ruleEdit},
+		{"POST", "/ui/rules/{id}", APIRole("PATCH", "/api/v1/rules/{id}"), s.ruleUpdate},
+		{"POST", "/ui/rules/{id}/state", APIRole("PATCH", "/api/v1/rules/{id}"), s.ruleState},
+		{"POST", "/ui/rules/{id}/delete", APIRole("DELETE", "/api/v1/rules/{id}"), s.ruleDelete},
+		{"POST", "/ui/rules/{id}/test", APIRole("POST", "/api/v1/rules/{id}/test"), s.ruleTest},
 		{"GET", "/ui/sync", APIRole("GET", "/api/v1/sync/links"), s.syncList},
 		{"POST", "/ui/sync/{id}/resolve", APIRole("POST", "/api/v1/sync/links/{id}/resolve"), s.syncResolve},
 		{"POST", "/ui/sync/{id}/resync", APIRole("POST", "/api/v1/sync/links/{id}/resync"), s.syncResync},
@@ -327,7 +339,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, c *reqCtx, er
 		default:
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				p = problem.TooLarge("the form is larger than %d bytes", api.MaxBody)
+				p = problem.TooLarge("the form is larger than %d bytes", mbe.Limit)
 			} else {
 				s.Log.Error("ui request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 				p = &problem.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; the server log has the details"}

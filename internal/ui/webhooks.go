@@ -86,11 +86,16 @@ func (s *Server) webhookList(w http.ResponseWriter, r *http.Request, c *reqCtx) 
 func (s *Server) webhook(r *http.Request) (store.Webhook, error) { return api.LoadWebhook(r, s.DB) }
 
 func (s *Server) webhookShow(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	return s.showWebhook(w, r, c, "")
+	return s.showWebhook(w, r, c, r.PathValue("id"), "", false)
 }
 
-func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request, c *reqCtx, newSecret string) error {
-	h, err := s.webhook(r)
+// showWebhook shows webhook id; newSecret, when set, is shown this once
+// (created says the webhook was just made).
+func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request, c *reqCtx, id, newSecret string, created bool) error {
+	h, err := s.DB.Webhook(r.Context(), id)
+	if err == store.ErrNotFound {
+		return problem.NotFound("no webhook %q", id)
+	}
 	if err != nil {
 		return err
 	}
@@ -98,7 +103,7 @@ func (s *Server) showWebhook(w http.ResponseWriter, r *http.Request, c *reqCtx, 
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Title": "Webhook " + h.Name, "H": row, "Spec": row.Spec, "NewSecret": newSecret}
+	data := map[string]any{"Title": "Webhook " + h.Name, "H": row, "Spec": row.Spec, "NewSecret": newSecret, "Created": created}
 	if h.Direction == store.Incoming {
 		evs, err := s.DB.ListEvents(r.Context(), store.EventFilter{HookID: h.ID, Before: r.URL.Query().Get("cursor"), Limit: pageSize + 1})
 		if err != nil {
@@ -127,12 +132,17 @@ func (s *Server) webhookRotate(w http.ResponseWriter, r *http.Request, c *reqCtx
 	if s.Hooks == nil {
 		return problem.NotFound("incoming hooks are not enabled on this server")
 	}
+	if h, err := s.webhook(r); err != nil {
+		return err
+	} else if h.Managed { // as the API's rotate-secret route refuses
+		return s.redirect(w, r, "/ui/webhooks/"+h.ID, "Webhook "+h.Name+" is declared in ipai.yaml: change its secret there.")
+	}
 	cr, err := s.Hooks.Rotate(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	s.audit(r, "webhook.rotate", cr.Hook.ID, "secret rotated; the old one stays valid until "+cr.Hook.OldSecretUntil.Format(time.RFC3339), nil, audit.Info)
-	return s.showWebhook(w, r, c, cr.Secret)
+	return s.showWebhook(w, r, c, cr.Hook.ID, cr.Secret, false)
 }
 
 func (s *Server) webhookState(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
