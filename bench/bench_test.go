@@ -220,7 +220,7 @@ func BenchmarkIngest(b *testing.B) {
 }
 
 // checkDurable fails the benchmark unless a commit is durable on db.
-func checkDurable(b *testing.B, db *store.DB) {
+func checkDurable(b testing.TB, db *store.DB) {
 	ctx := context.Background()
 	if db.Kind() == store.Postgres {
 		var fsync, syncCommit, fpw string
@@ -256,7 +256,7 @@ type plainLoad struct {
 
 const plainInsert = "INSERT INTO bench_plain (id, source, type, hook_id, received_at, idempotency_key, payload) VALUES "
 
-func newPlain(b *testing.B, db *store.DB) *plainLoad {
+func newPlain(b testing.TB, db *store.DB) *plainLoad {
 	ctx := context.Background()
 	if _, err := db.Exec(ctx, `CREATE TABLE bench_plain (id TEXT PRIMARY KEY, source TEXT NOT NULL, type TEXT NOT NULL,
 		hook_id TEXT NOT NULL DEFAULT '', received_at BIGINT NOT NULL, idempotency_key TEXT NOT NULL, payload TEXT NOT NULL)`); err != nil {
@@ -291,7 +291,7 @@ func (p *plainLoad) close() {
 
 // run commits per rows from each of senders concurrently and returns the
 // rows committed and the wall time.
-func (p *plainLoad) run(b *testing.B, run string, senders, per int) (int, time.Duration) {
+func (p *plainLoad) run(b testing.TB, run string, senders, per int) (int, time.Duration) {
 	ctx := context.Background()
 	var n atomic.Int64
 	var wg sync.WaitGroup
@@ -423,30 +423,6 @@ func sendAtRate(b *testing.B, reqs [][]signedRequest, dial func() poster, path s
 func ingestRaw(b testing.TB, base, path, secret, run string, senders, per int) latencies {
 	reqs := signedRequests(secret, run, senders, per)
 	return sendAll(b, reqs, func() poster { return dialRaw(b, base) }, path)
-}
-
-// plainInserts runs senders×per single-row INSERT commits into bench_plain
-// (ids prefixed with run), senders at a time, and returns the rate per second.
-func plainInserts(b testing.TB, db *store.DB, run string, senders, per int) float64 {
-	ctx := context.Background()
-	var n atomic.Int64
-	start := time.Now()
-	var wg sync.WaitGroup
-	for s := 0; s < senders; s++ {
-		wg.Add(1)
-		go func(s int) {
-			defer wg.Done()
-			for k := 0; k < per; k++ {
-				if _, err := db.Exec(ctx, "INSERT INTO bench_plain (id, body) VALUES (?, ?)", fmt.Sprintf("%s%d_%d", run, s, k), `{"x":1}`); err != nil {
-					b.Error(err)
-					return
-				}
-				n.Add(1)
-			}
-		}(s)
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
 }
 
 // signedRequest is one Standard Webhooks request, signed in advance.

@@ -155,6 +155,7 @@ func headline(t testing.TB, opts hlOptions) []row {
 	type ingestFix struct {
 		a            *hubApp
 		path, secret string
+		plain        *plainLoad
 	}
 	ingest := map[string]*ingestFix{}
 	type deliverFix struct{ dir, url string }
@@ -175,10 +176,10 @@ func headline(t testing.TB, opts hlOptions) []row {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := a.DB.Exec(ctx, "CREATE TABLE bench_plain (id TEXT PRIMARY KEY, body TEXT NOT NULL)"); err != nil {
-				t.Fatal(err)
-			}
-			ingest[kind] = &ingestFix{a, "/hooks/" + c.Hook.ID, c.Secret}
+			checkDurable(t, a.DB)
+			plain := newPlain(t, a.DB)
+			t.Cleanup(plain.close)
+			ingest[kind] = &ingestFix{a, "/hooks/" + c.Hook.ID, c.Secret, plain}
 		}
 		if h.wants("deliver") {
 			deliver[kind] = &deliverFix{t.TempDir(), dbURL(t, kind)}
@@ -211,7 +212,8 @@ func headline(t testing.TB, opts hlOptions) []row {
 			if f := ingest[kind]; f != nil {
 				l := ingestRaw(t, f.a.base, f.path, f.secret, run, sz.senders, sz.perSender)
 				ev := float64(len(l.d)) / l.elapsed.Seconds()
-				pl := plainInserts(t, f.a.DB, run, sz.senders, sz.perSender)
+				n, d := f.plain.run(t, run, sz.senders, sz.perSender)
+				pl := float64(n) / d.Seconds()
 				h.add("ingest/"+kind, ev)
 				h.add("plain/"+kind, pl)
 				h.add("ingest-ratio/"+kind, ev/pl)
