@@ -1,16 +1,15 @@
 package bench
 
 import (
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/insightpulseai/ipai/e2e/hubproc"
+	"github.com/insightpulseai/ipai/internal/testproc"
 )
 
 var (
@@ -19,7 +18,17 @@ var (
 	buildErr  error
 )
 
-func binary(b *testing.B) string {
+// removeBinaries removes what binary and hubBinary built.
+func removeBinaries() {
+	for _, b := range []string{binPath, hubBin} {
+		if b != "" {
+			os.RemoveAll(filepath.Dir(b))
+		}
+	}
+}
+
+// binary builds ipai as released (trimmed, stripped) once per test binary.
+func binary(b testing.TB) string {
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "ipai-bench-")
 		if err != nil {
@@ -47,41 +56,19 @@ func BenchmarkServeStartup(b *testing.B) {
 		b.ReportMetric(float64(st.Size())/(1<<20), "binary-MiB")
 	}
 	for i := 0; i < b.N; i++ {
-		l, _ := net.Listen("tcp", "127.0.0.1:0")
-		addr := l.Addr().String()
-		l.Close()
-		dir := b.TempDir()
-		cmd := exec.Command(bin, "serve", "--addr", addr)
-		cmd.Env = append(os.Environ(), "IPAI_DATA_DIR="+dir, "IPAI_DATABASE_URL=", "IPAI_CONFIG=")
-		start := time.Now()
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		for {
-			resp, err := http.Get("http://" + addr + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					break
-				}
-			}
-			if time.Since(start) > 20*time.Second {
-				b.Fatal("not ready in 20 s")
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-		b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "start-to-ready-ms")
-		// Idle RSS is read after the hub has been idle for 2 s: a measured
-		// number for the report, not a check.
-		time.Sleep(2 * time.Second)
-		status, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status")
-		for _, line := range strings.Split(string(status), "\n") {
-			if strings.HasPrefix(line, "VmRSS:") {
-				kb, _ := strconv.Atoi(strings.Fields(line)[1])
-				b.ReportMetric(float64(kb)/1024, "idle-RSS-MiB")
-			}
-		}
-		cmd.Process.Kill()
-		cmd.Wait()
+		ready, rss := serveStartup(b, bin, "", 2*time.Second)
+		b.ReportMetric(float64(ready.Microseconds())/1000, "start-to-ready-ms")
+		b.ReportMetric(rss, "idle-RSS-MiB")
 	}
+}
+
+// serveStartup starts `ipai serve` on a fresh data dir and database (dbURL;
+// "" for SQLite in the data dir) and returns the time from exec to /readyz
+// 200 and the resident memory (MiB) after idle more.
+func serveStartup(b testing.TB, bin, dbURL string, idle time.Duration) (time.Duration, float64) {
+	env := hubproc.Env(b, dbURL, "log:\n  format: json\n  level: warn\n")
+	p := hubproc.Start(b, bin, env, hubproc.FreeAddr(b))
+	defer p.Kill()
+	time.Sleep(idle)
+	return p.Ready, float64(testproc.VmRSS(p.Cmd.Process.Pid)) / 1024
 }

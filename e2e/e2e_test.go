@@ -4,25 +4,20 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/insightpulseai/ipai/e2e/hubproc"
 	"github.com/insightpulseai/ipai/internal/testpg"
-	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
 var binary string
@@ -33,9 +28,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "ipai")
-	out, err := exec.Command("go", "build", "-o", binary, "../cmd/ipai").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build ipai: %v\n%s", err, out)
+	if err := hubproc.Build(binary); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := testpg.Run(m)
@@ -44,132 +38,28 @@ func TestMain(m *testing.M) {
 }
 
 // proc is one `ipai serve` process.
-type proc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	addr string
-	env  []string
-	log  *lockedBuffer
-	done chan struct{}
-}
+type proc = hubproc.Proc
 
-// lockedBuffer is a process's output, readable while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
-func (p *proc) logText() string { return p.log.String() }
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freeAddr(t *testing.T) string { return hubproc.FreeAddr(t) }
 
 // hubEnv is the environment of hub processes sharing one database and key.
 func hubEnv(t *testing.T, dbURL string) []string {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "ipai.yaml")
-	os.WriteFile(cfg, []byte("delivery:\n  poll: 20ms\n  lease: 3s\nlog:\n  format: json\n  level: warn\n"), 0o600)
-	return append(os.Environ(), "IPAI_DATABASE_URL="+dbURL, "IPAI_DATA_DIR="+dir, "IPAI_CONFIG="+cfg, "IPAI_OUTBOUND_ALLOW=127.0.0.1/32")
+	return hubproc.Env(t, dbURL, "delivery:\n  poll: 20ms\n  lease: 3s\nlog:\n  format: json\n  level: warn\n")
 }
 
 func startProc(t *testing.T, env []string, addr string) *proc {
 	t.Helper()
-	p := &proc{t: t, addr: addr, env: env, log: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(binary, "serve", "--addr", addr)
-	p.cmd.Env = env
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.cmd.Wait(); close(p.done) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hub on %s not ready: %v\n%s", addr, err, p.log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Cleanup(func() { p.kill() })
-	return p
-}
-
-// stop ends the hub as an operator does (SIGTERM) and waits until it has
-// exited: it finishes and records the attempts in flight first.
-func (p *proc) stop() {
-	p.t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		select {
-		case <-p.done:
-			return
-		default:
-			p.t.Fatal(err)
-		}
-	}
-	select {
-	case <-p.done:
-	case <-time.After(40 * time.Second): // shutdown allows in-flight requests 30 s
-		p.kill()
-		p.t.Fatalf("hub on %s did not exit within 40 s of SIGTERM\n%s", p.addr, p.log)
-	}
-}
-
-func (p *proc) kill() {
-	select {
-	case <-p.done:
-	default:
-		p.cmd.Process.Kill() // SIGKILL: no graceful shutdown
-		<-p.done
-	}
+	return hubproc.Start(t, binary, env, addr)
 }
 
 func cli(t *testing.T, env []string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = env
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("ipai %v: %v %s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return hubproc.CLI(t, binary, env, args...)
 }
 
 func apiCall(t *testing.T, base, token, method, path string, body any) map[string]any {
 	t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	if resp.StatusCode >= 300 {
-		t.Fatalf("%s %s: %d %v", method, path, resp.StatusCode, out)
-	}
-	return out
+	return hubproc.API(t, base, token, method, path, body)
 }
 
 // sink is a local receiver that records the events delivered to it.
@@ -218,57 +108,10 @@ func setup(t *testing.T, base, token, sinkURL string) (hookID, secret string) {
 	return in["item"].(map[string]any)["id"].(string), in["secret"].(string)
 }
 
-// load sends n signed events from senders goroutines to the addresses
-// (round robin) and returns the n values that were acknowledged with 2xx.
-// Like real senders, it retries a message (same webhook-id) until acknowledged
-// or until stop.
+// load sends n signed events and returns those acknowledged (hubproc.Load),
+// counting acknowledgements in progress.
 func load(addrs func() []string, hookID, secret string, n, senders int, progress *atomic.Int64) map[int]bool {
-	var mu sync.Mutex
-	acked := map[int]bool{}
-	next := make(chan int)
-	go func() {
-		for i := 0; i < n; i++ {
-			next <- i
-		}
-		close(next)
-	}()
-	client := &http.Client{Timeout: 5 * time.Second}
-	var wg sync.WaitGroup
-	for s := 0; s < senders; s++ {
-		wg.Add(1)
-		go func(s int) {
-			defer wg.Done()
-			for i := range next {
-				body := []byte(fmt.Sprintf(`{"n":%d}`, i))
-				id := fmt.Sprintf("load_%d", i)
-				deadline := time.Now().Add(60 * time.Second)
-				for try := 0; time.Now().Before(deadline); try++ {
-					as := addrs()
-					ts := time.Now().Unix()
-					req, _ := http.NewRequest("POST", "http://"+as[(i+try)%len(as)]+"/hooks/"+hookID, bytes.NewReader(body))
-					req.Header.Set("Content-Type", "application/json")
-					req.Header.Set("webhook-id", id)
-					req.Header.Set("webhook-timestamp", fmt.Sprint(ts))
-					req.Header.Set("webhook-signature", webhooksig.SignStandard(secret, id, ts, body))
-					resp, err := client.Do(req)
-					if err == nil {
-						io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						if resp.StatusCode == 200 {
-							mu.Lock()
-							acked[i] = true
-							mu.Unlock()
-							progress.Add(1)
-							break
-						}
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
-			}
-		}(s)
-	}
-	wg.Wait()
-	return acked
+	return hubproc.Load(addrs, hookID, secret, n, senders, func(int) { progress.Add(1) })
 }
 
 type scenario struct {
@@ -314,7 +157,7 @@ func TestNothingAcknowledgedIsLost(t *testing.T) {
 				}
 			} else {
 				mu.Lock()
-				p.kill()
+				p.Kill()
 				p = startProc(t, env, addr)
 				mu.Unlock()
 			}
@@ -384,8 +227,8 @@ func TestTwoHubsDeliverEachJobOnce(t *testing.T) {
 	}
 	// A double claim would show as a second request; once both hubs have
 	// stopped (finishing the attempts in flight), no request can come.
-	p1.stop()
-	p2.stop()
+	p1.Stop(t)
+	p2.Stop(t)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if len(rc.events) != n {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/insightpulseai/ipai/e2e/hubproc"
 	"github.com/insightpulseai/ipai/internal/store"
 	"github.com/insightpulseai/ipai/internal/testpg"
 )
@@ -84,10 +84,7 @@ func waitFor(t *testing.T, deadline time.Time, what string, cond func() bool) {
 // recoveryEnv is hubEnv with the default lease (90 s) and heartbeat (1 s):
 // recovery must not wait for the lease.
 func recoveryEnv(t *testing.T, dbURL string) []string {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "ipai.yaml")
-	os.WriteFile(cfg, []byte("delivery:\n  poll: 20ms\nlog:\n  format: json\n  level: warn\n"), 0o600)
-	return append(os.Environ(), "IPAI_DATABASE_URL="+dbURL, "IPAI_DATA_DIR="+dir, "IPAI_CONFIG="+cfg, "IPAI_OUTBOUND_ALLOW=127.0.0.1/32")
+	return hubproc.Env(t, dbURL, "delivery:\n  poll: 20ms\nlog:\n  format: json\n  level: warn\n")
 }
 
 // inFlight starts a hub, sends n events to it and waits until every one of
@@ -114,7 +111,7 @@ func inFlight(t *testing.T, env []string, n int) (*proc, *holdSink, string) {
 // killInFlight kills the hub (kill -9) while it holds every delivery, and
 // opens the sink once the killed hub's requests are abandoned.
 func killInFlight(t *testing.T, p *proc, rc *holdSink, n int) time.Time {
-	p.kill()
+	p.Kill()
 	killed := time.Now()
 	waitFor(t, time.Now().Add(10*time.Second), "the killed hub's requests to close", func() bool { _, a, _ := rc.counts(); return a == n })
 	t.Logf("kill to all %d requests abandoned: %v", n, time.Since(killed).Round(time.Millisecond))
@@ -159,7 +156,7 @@ func TestRecoveryAfterKillAndRestart(t *testing.T) {
 			ready := time.Since(restart)
 			waitFor(t, restart.Add(10*time.Second), "every event delivered within 10 s of the restart", func() bool { _, _, r := rc.counts(); return r == n })
 			t.Logf("%s: restart to ready %v, restart to all %d delivered %v", name, ready.Round(time.Millisecond), n, time.Since(restart).Round(time.Millisecond))
-			p2.stop() // after it, no second delivery can arrive
+			p2.Stop(t) // after it, no second delivery can arrive
 			assertAllOnce(t, rc, n)
 		})
 	}
@@ -185,7 +182,7 @@ func TestSurvivorTakesOverKilledHub(t *testing.T) {
 	killed := killInFlight(t, a, rc, n)
 	waitFor(t, killed.Add(10*time.Second), "the survivor to deliver every event within 10 s of the kill", func() bool { _, _, r := rc.counts(); return r == n })
 	t.Logf("kill to all %d delivered by the survivor: %v", n, time.Since(killed).Round(time.Millisecond))
-	survivor.stop() // after it, no second delivery can arrive
+	survivor.Stop(t) // after it, no second delivery can arrive
 	assertAllOnce(t, rc, n)
 }
 
@@ -205,13 +202,13 @@ func TestPausedHubOutcomesAreFenced(t *testing.T) {
 	}
 	defer db.Close()
 	waitFor(t, time.Now().Add(10*time.Second), "both hubs registered", func() bool { hs, _ := db.Hubs(context.Background()); return len(hs) == 2 })
-	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := a.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	stopped := true
 	defer func() {
 		if stopped {
-			a.cmd.Process.Signal(syscall.SIGCONT)
+			a.Cmd.Process.Signal(syscall.SIGCONT)
 		}
 	}()
 	// The survivor takes the paused hub's claims: its own attempts arrive
@@ -222,10 +219,10 @@ func TestPausedHubOutcomesAreFenced(t *testing.T) {
 		c, _ := db.CountDeliveries(context.Background(), store.DeliveryFilter{})
 		return c[store.DeliverySucceeded] == n
 	})
-	a.cmd.Process.Signal(syscall.SIGCONT)
+	a.Cmd.Process.Signal(syscall.SIGCONT)
 	stopped = false
 	waitFor(t, time.Now().Add(15*time.Second), "the resumed hub to drop its fenced outcomes", func() bool {
-		return strings.Count(a.logText(), "delivery outcome dropped") == n
+		return strings.Count(a.LogText(), "delivery outcome dropped") == n
 	})
 	ds, err := db.ListDeliveries(context.Background(), store.DeliveryFilter{Limit: 100})
 	if err != nil || len(ds) != n {

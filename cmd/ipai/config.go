@@ -73,8 +73,8 @@ func loadConfigArg(args []string) (config.Config, error) {
 
 // showSettings prints v as "key.path: value" lines in the names of
 // ipai.yaml. Secrets (any key naming a secret, password, token or DSN, and
-// every value under a secrets map) print as (set); a URL's password is
-// masked.
+// every value under a secrets or headers map) print as (set); a URL's
+// password is masked.
 func showSettings(w io.Writer, path string, v reflect.Value) {
 	join := func(k string) string {
 		if path == "" {
@@ -90,8 +90,15 @@ func showSettings(w io.Writer, path string, v reflect.Value) {
 		}
 		t := v.Type()
 		for i := 0; i < t.NumField(); i++ {
-			name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-			if name == "" || name == "-" || !t.Field(i).IsExported() {
+			name, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+			if !t.Field(i).IsExported() {
+				continue
+			}
+			if name == "" && strings.Contains(opts, "inline") { // a webhook's spec
+				showSettings(w, path, v.Field(i))
+				continue
+			}
+			if name == "" || name == "-" {
 				continue
 			}
 			showSettings(w, join(name), v.Field(i))
@@ -108,7 +115,7 @@ func showSettings(w io.Writer, path string, v reflect.Value) {
 		sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
 		for _, k := range keys {
 			p := join(fmt.Sprint(k))
-			if strings.HasSuffix(path, "secrets") {
+			if strings.HasSuffix(path, "secrets") || strings.HasSuffix(path, "headers") {
 				fmt.Fprintf(w, "%s: %s\n", p, masked(fmt.Sprint(v.MapIndex(k))))
 				continue
 			}

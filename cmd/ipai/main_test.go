@@ -117,6 +117,24 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
+// config show prints a declared webhook's spec too, defaults filled in and
+// header values masked (they are sealed at rest and never shown).
+func TestConfigShowWebhookSpec(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "ipai.yaml")
+	os.WriteFile(p, []byte("webhooks:\n  - name: out\n    direction: outgoing\n    target_url: https://example.com/x\n"+
+		"    secret: 0123456789abcdef\n    headers: {Authorization: Bearer h3ader}\n"), 0o600)
+	out, _, err := run(t, "config", "show", p)
+	for _, want := range []string{"webhooks[0].target_url: https://example.com/x", "webhooks[0].timeout: 15s",
+		"webhooks[0].disable_after: 120h", "webhooks[0].headers.Authorization: (set)", "webhooks[0].secret: (set)"} {
+		if err != nil || !strings.Contains(out, want+"\n") {
+			t.Errorf("config show: want %q in\n%s (err %v)", want, out, err)
+		}
+	}
+	if strings.Contains(out, "h3ader") {
+		t.Errorf("config show printed a header value:\n%s", out)
+	}
+}
+
 func TestMigrateRefusesNewerDatabase(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "ipai.db")
 	if out, _, err := run(t, "migrate", "--db", db); err != nil || !strings.Contains(out, "schema version") {
@@ -181,5 +199,19 @@ func TestEventsPurge(t *testing.T) {
 	}
 	if out, _, err := run(t, "audit", "list", "--db", db, "--action", "events.purge"); err != nil || strings.Count(out, "events.purge") != 2 {
 		t.Fatalf("audit: %q %v", out, err)
+	}
+}
+
+// ipai mcp takes its policy like ipai serve: --mcp-policy, else
+// IPAI_MCP_POLICY, else mcp.policy of the config file (which it ignored).
+func TestMCPPolicyFromConfigFile(t *testing.T) {
+	t.Setenv("IPAI_MCP_POLICY", "")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "ipai.yaml")
+	missing := filepath.Join(dir, "no-such-policy.yaml")
+	os.WriteFile(cfg, []byte("data_dir: "+dir+"\nmcp:\n  policy: "+missing+"\n"), 0o600)
+	_, _, err := run(t, "mcp", "speckit", "--config", cfg)
+	if err == nil || !strings.Contains(err.Error(), "read mcp policy") || !strings.Contains(err.Error(), "no-such-policy.yaml") {
+		t.Fatalf("ipai mcp with mcp.policy naming a missing file: %v; want it read (and refused)", err)
 	}
 }

@@ -44,19 +44,23 @@ writes also need the model in the policy's odoo.write_models.`,
 			if !slices.Contains(mcpserver.Names, name) {
 				return fmt.Errorf("unknown MCP server %q; choose one of: %s", name, strings.Join(mcpserver.Names, ", "))
 			}
-			if policyPath == "" {
-				policyPath = os.Getenv("IPAI_MCP_POLICY")
-			}
-			policy, err := mcpserver.LoadPolicy(policyPath)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
 			db, cfg, err := openStore(ctx)
 			if err != nil {
 				return fmt.Errorf("open the store for the audit log: %w", err)
 			}
 			defer db.Close()
+			// Flag > environment > file, as for every setting.
+			if policyPath == "" {
+				policyPath = cfg.MCP.Policy
+			}
+			if repo == "" {
+				repo = cfg.MCP.SpecRepo
+			}
+			policy, err := mcpserver.LoadPolicy(policyPath)
+			if err != nil {
+				return err
+			}
 			guard, err := outbound.New(cfg.Outbound.Allow)
 			if err != nil {
 				return fmt.Errorf("outbound.allow: %w", err)
@@ -89,7 +93,7 @@ writes also need the model in the policy's odoo.write_models.`,
 	}
 	cmd.Flags().StringSliceVar(&scopes, "scopes", nil, "scopes of the local caller (default mcp:SERVER:read)")
 	cmd.Flags().BoolVar(&write, "write", false, "allow write tools (adds mcp:SERVER:write)")
-	cmd.Flags().StringVar(&policyPath, "mcp-policy", "", "MCP policy file: allow-lists and rate limit (env IPAI_MCP_POLICY)")
-	cmd.Flags().StringVar(&repo, "repo", ".", "repository folder of the speckit server")
+	cmd.Flags().StringVar(&policyPath, "mcp-policy", "", "MCP policy file: allow-lists and rate limit (env IPAI_MCP_POLICY; mcp.policy)")
+	cmd.Flags().StringVar(&repo, "repo", "", "repository folder of the speckit server (env IPAI_SPEC_REPO; mcp.spec_repo; default the working directory)")
 	return cmd
 }

@@ -1,22 +1,17 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/url"
+	"net/http"
 	"strings"
-	"time"
 
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/insightpulseai/ipai/internal/api"
-	"github.com/insightpulseai/ipai/internal/audit"
+	"github.com/insightpulseai/ipai/internal/config"
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
-	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/odoosource"
+	"github.com/insightpulseai/ipai/internal/problem"
 )
 
 func init() { register(newOdooCmd) }
@@ -71,77 +66,34 @@ func installOdooWebhooks(cmd *cobra.Command, code, hubURL string, in odoo.Webhoo
 		return err
 	}
 	defer env.close()
-	cfg, err := env.svc.Config(ctx, code)
-	if err != nil {
-		return err
-	}
-	if cfg.Type != "odoo" {
-		return &exitError{code: 2, msg: fmt.Sprintf("connector %s is a %s connector; give an odoo connector", code, cfg.Type)}
-	}
 	if hubURL == "" {
 		hubURL = env.cfg.BaseURL()
 	}
-	if u, err := url.Parse(hubURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &exitError{code: 2, msg: fmt.Sprintf("hub URL %q is not an http(s) URL; pass --url https://hub.example.com", hubURL)}
+	svc := &odoosource.Service{DB: env.svc.DB, Connectors: env.svc, Audit: env.audit}
+	got, err := svc.Install(ctx, odoosource.Install{Connector: code, HubURL: hubURL, Actor: "cli", WebhookInstall: in})
+	if p, ok := problem.As(err); ok && p.Status == http.StatusUnprocessableEntity {
+		msg := p.Message
+		if p.Field == "hub_url" {
+			msg += "; pass --url https://hub.example.com"
+		}
+		return &exitError{code: 2, msg: msg}
 	}
-	key := cfg.Secret("api_key")
-	if key == "" {
-		key = cfg.Secret("password")
+	if errors.Is(err, odoo.ErrInstalled) {
+		return &exitError{code: 1, msg: err.Error()}
 	}
-	client := odoo.New(cfg.BaseURL, cfg.Setting("database"), cfg.Setting("login"), key, env.svc.HTTPClient(cfg))
-
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return err
-	}
-	token := base64.RawURLEncoding.EncodeToString(raw)
-	label := in.Model + " " + in.Trigger
-	rec := store.OdooToken{ID: "otk_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", ""), Connector: code,
-		Label: label, Hash: api.OdooTokenHash(token), CreatedAt: time.Now().UTC()}
-	db := env.svc.DB
-	if err := db.CreateOdooToken(ctx, rec); err != nil {
-		return err
-	}
-	in.URL = strings.TrimSuffix(hubURL, "/") + "/integrations/odoo/" + url.PathEscape(code) + "?token=" + token
-	got, err := client.InstallWebhook(ctx, in)
 	if err != nil {
-		_ = db.DeleteOdooToken(context.WithoutCancel(ctx), rec.ID)
-		if errors.Is(err, odoo.ErrInstalled) {
-			return &exitError{code: 1, msg: err.Error()}
-		}
-		return fmt.Errorf("odoo %s: %w", code, err)
-	}
-	if in.Replace { // the replaced rule's tokens are no longer used
-		old, _ := db.ListOdooTokens(ctx, code)
-		for _, t := range old {
-			if t.Label == label && t.ID != rec.ID {
-				_ = db.DeleteOdooToken(ctx, t.ID)
-			}
-		}
-	}
-	if err := env.audit.Write(ctx, audit.Entry{Actor: "cli", Action: "odoo.install_webhooks", Target: code,
-		Message: fmt.Sprintf("automation rule %q (id %d) installed; events odoo.%s.*", got.Name, got.AutomationID, in.Model),
-		Fields:  map[string]any{"model": in.Model, "trigger": in.Trigger, "fields": got.Fields}}); err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "installed %q (automation id %d) on %s\n", got.Name, got.AutomationID, cfg.BaseURL)
-	fmt.Fprintf(cmd.OutOrStdout(), "Odoo posts %s to %s/integrations/odoo/%s (token stored as a hash)\n",
-		strings.Join(got.Fields, ", "), strings.TrimSuffix(hubURL, "/"), code)
+	fmt.Fprintf(cmd.OutOrStdout(), "installed %q (automation id %d) on %s\n", got.Name, got.AutomationID, got.OdooURL)
+	fmt.Fprintf(cmd.OutOrStdout(), "Odoo posts %s to %s (token stored as a hash)\n", strings.Join(got.Fields, ", "), got.HookURL)
 	fmt.Fprintf(cmd.OutOrStdout(), "events: odoo.%s.<verb>; route them with rules matching type odoo.%s.*\n", in.Model, in.Model)
-	fmt.Fprint(cmd.OutOrStdout(), watcherAdvice(code, in.Model, got.Fields))
+	fmt.Fprint(cmd.OutOrStdout(), watcherAdvice(got.Watcher))
 	return nil
 }
 
 // watcherAdvice tells that Odoo's webhooks are fire-and-forget and gives
-// the sync.watchers entry that catches what they miss: the same model and
-// fields, so that its events dedupe against the webhooks' (same keys).
-func watcherAdvice(code, model string, fields []string) string {
-	var fs []string
-	for _, f := range fields {
-		if f != "create_date" && f != "write_date" { // a watcher always reads them
-			fs = append(fs, f)
-		}
-	}
+// the sync.watchers entry that catches what they miss.
+func watcherAdvice(w config.SyncWatcher) string {
 	return fmt.Sprintf(`
 note: Odoo sends each notification once (1 s timeout, no retry): while this hub is down
 or slow, changes are lost. Add this watcher to ipai.yaml as the safety net; it polls
@@ -149,5 +101,5 @@ the same fields, so a change seen by both gives one event:
 sync:
   watchers:
     - {connector: %s, model: %s, fields: [%s]}
-`, code, model, strings.Join(fs, ", "))
+`, w.Connector, w.Model, strings.Join(w.Fields, ", "))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,7 +34,7 @@ runs it, checks it, backs it up and restores it.`,
 			"  ipai stack up --dir /srv/ipai\n  ipai stack healthcheck --dir /srv/ipai --notify\n" +
 			"  ipai stack backup --dir /srv/ipai --keep 7 --verify",
 	}
-	cmd.PersistentFlags().StringVar(&dir, "dir", envOr("IPAI_STACK_DIR", "."), "deployment directory (env IPAI_STACK_DIR)")
+	cmd.PersistentFlags().StringVar(&dir, "dir", cmp.Or(os.Getenv("IPAI_STACK_DIR"), "."), "deployment directory (env IPAI_STACK_DIR)")
 	cmd.PersistentFlags().StringVar(&docker, "docker", "docker", "docker binary")
 	cmd.AddCommand(stackInitCmd(&dir))
 	cmd.AddCommand(stackComposeCmds(&dir, &docker)...)
@@ -126,13 +127,6 @@ connectors pick them up: docker compose up -d hub.
 	}
 	c.Flags().StringArrayVar(&urls, "url", nil, "SERVICE=URL: reach SERVICE (mattermost, focalboard, n8n, odoo-<edition>) at URL (repeatable)")
 	return c
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 func toolVersion() string {

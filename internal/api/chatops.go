@@ -2,8 +2,6 @@ package api
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/insightpulseai/ipai/internal/auth"
@@ -44,8 +42,8 @@ func (s *Server) chat() (*chatops.Service, error) { return NeedChatOps(s.ChatOps
 
 // chatBody is the chatops service and the request body, for the calls
 // Mattermost and event senders make; withIngest also needs the event
-// ingester, and tooLarge answers a body over the route's limit.
-func (s *Server) chatBody(r *http.Request, withIngest bool, tooLarge string) (*chatops.Service, []byte, error) {
+// ingester.
+func (s *Server) chatBody(r *http.Request, withIngest bool) (*chatops.Service, []byte, error) {
 	co, err := s.chat()
 	if err != nil {
 		return nil, nil, err
@@ -53,15 +51,12 @@ func (s *Server) chatBody(r *http.Request, withIngest bool, tooLarge string) (*c
 	if withIngest && s.Ingest == nil {
 		return nil, nil, unavailable("events are not set up on this hub")
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
-		return nil, nil, problem.TooLarge("%s", tooLarge)
+		return nil, nil, err
 	}
 	return co, body, nil
 }
-
-// chatTooLarge answers a Mattermost body over ChatMaxBody.
-var chatTooLarge = fmt.Sprintf("request body exceeds %d bytes", ChatMaxBody)
 
 func inputErr(err error) error {
 	var ie *chatops.InputError
@@ -206,7 +201,7 @@ func (s *Server) integrations3(w http.ResponseWriter, r *http.Request) error {
 
 // slash answers a Mattermost slash command with a CommandResponse.
 func (s *Server) slash(w http.ResponseWriter, r *http.Request) error {
-	co, body, err := s.chatBody(r, false, chatTooLarge)
+	co, body, err := s.chatBody(r, false)
 	if err != nil {
 		return err
 	}
@@ -224,7 +219,7 @@ func (s *Server) slash(w http.ResponseWriter, r *http.Request) error {
 
 // mmOutgoing turns an outgoing webhook post into an event.
 func (s *Server) mmOutgoing(w http.ResponseWriter, r *http.Request) error {
-	co, body, err := s.chatBody(r, true, chatTooLarge)
+	co, body, err := s.chatBody(r, true)
 	if err != nil {
 		return err
 	}
@@ -245,7 +240,7 @@ func (s *Server) mmOutgoing(w http.ResponseWriter, r *http.Request) error {
 
 // mmAction handles an Approve / Reject click.
 func (s *Server) mmAction(w http.ResponseWriter, r *http.Request) error {
-	co, body, err := s.chatBody(r, false, chatTooLarge)
+	co, body, err := s.chatBody(r, false)
 	if err != nil {
 		return err
 	}

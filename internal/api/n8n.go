@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -140,9 +139,9 @@ func (s *Server) readSigned(r *http.Request) (*n8nflow.Service, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
-		return nil, nil, problem.TooLarge("request body is too large")
+		return nil, nil, err
 	}
 	if err := f.Verify(r.Header, body); err != nil {
 		return nil, nil, problem.Unauthorized("%v", err)
@@ -217,7 +216,7 @@ func ParseEventHub(body []byte) (EventHubRequest, error) {
 // an event (type <event_type>, source hub:<source>); the token (body or
 // X-Ipai-Token) must be one of chatops.event_tokens.
 func (s *Server) eventHub(w http.ResponseWriter, r *http.Request) error {
-	co, body, err := s.chatBody(r, true, "request body is too large")
+	co, body, err := s.chatBody(r, true)
 	if err != nil {
 		return err
 	}

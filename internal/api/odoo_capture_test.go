@@ -17,6 +17,7 @@ import (
 	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
+	"github.com/insightpulseai/ipai/internal/odoosource"
 	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/secret"
@@ -58,7 +59,7 @@ func TestOdooChangeCaptureContract(t *testing.T) {
 	in := event.NewIngester(db, rule.NewRouter(), event.IngesterOptions{})
 	s := &Server{DB: db, Audit: audit.New(db), Tokens: auth.NewTokens(db), Log: debugLog(logs), Connectors: svc, Hooks: &inbound.Hooks{Ingester: in}}
 	h := serveHarness(t, s, logs, in.Close)
-	if err := db.CreateOdooToken(ctx, store.OdooToken{ID: "ot1", Connector: "odoo", Hash: OdooTokenHash("t0k"), CreatedAt: time.Now()}); err != nil {
+	if err := db.CreateOdooToken(ctx, store.OdooToken{ID: "ot1", Connector: "odoo", Hash: odoosource.TokenHash("t0k"), CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -194,7 +195,7 @@ func TestOdooChangeCaptureContract(t *testing.T) {
 func TestOdooSourceKeepsEveryChange(t *testing.T) {
 	h, _ := rulesHarness(t)
 	ctx := context.Background()
-	if err := h.db.CreateOdooToken(ctx, store.OdooToken{ID: "ot1", Connector: "odoo", Hash: OdooTokenHash("t0k"), CreatedAt: time.Now()}); err != nil {
+	if err := h.db.CreateOdooToken(ctx, store.OdooToken{ID: "ot1", Connector: "odoo", Hash: odoosource.TokenHash("t0k"), CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	post := func(action, name, wd string) map[string]any {

@@ -2,13 +2,10 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/connector"
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
 	"github.com/insightpulseai/ipai/internal/event"
+	"github.com/insightpulseai/ipai/internal/odoosource"
 	"github.com/insightpulseai/ipai/internal/problem"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -29,12 +27,6 @@ func init() {
 	// Odoo's webhook server actions cannot sign or set headers: the token in
 	// the URL (?token=, or the X-Ipai-Token header) is checked here.
 	routeBody("POST", "/integrations/odoo/{connector_code}", auth.RolePublic, OdooMaxBody, (*Server).receiveOdoo)
-}
-
-// OdooTokenHash is how Odoo source tokens are stored (SHA-256, hex).
-func OdooTokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
 }
 
 // receiveOdoo turns an Odoo "Send Webhook Notification" into an event
@@ -50,7 +42,7 @@ func (s *Server) receiveOdoo(w http.ResponseWriter, r *http.Request) error {
 		s.warnOdoo(r, code, "no token")
 		return problem.Unauthorized("no token: Odoo's webhook URL must end in ?token=<token from `ipai odoo install-webhooks`>")
 	}
-	hash := OdooTokenHash(tok)
+	hash := odoosource.TokenHash(tok)
 	rec, err := s.DB.OdooTokenByHash(r.Context(), code, hash)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && subtle.ConstantTimeCompare([]byte(rec.Hash), []byte(hash)) != 1) {
 		s.warnOdoo(r, code, "wrong token")
@@ -59,7 +51,7 @@ func (s *Server) receiveOdoo(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
 		return err
 	}
@@ -134,13 +126,13 @@ func (s *Server) nameOdooValues(ctx context.Context, code string, n odoo.Notific
 	if key == "" {
 		key = cfg.Secret("password")
 	}
-	conf := cfg.BaseURL + "\x00" + cfg.Setting("database") + "\x00" + cfg.Setting("login") + "\x00" + OdooTokenHash(key)
+	conf := cfg.BaseURL + "\x00" + cfg.Setting("database") + "\x00" + cfg.Setting("login") + "\x00" + odoosource.TokenHash(key)
 	v, _ := s.odooNames.clients.Load(code)
 	oc, _ := v.(*odooClient)
 	if oc == nil || oc.conf != conf {
-		c, err := connector.New(cfg, s.Connectors.HTTPClient(cfg))
-		cl, ok := c.(*odoo.Client)
-		if err != nil || !ok {
+		cl, err := connector.NewAs[*odoo.Client](cfg, s.Connectors.HTTPClient(cfg), "odoo")
+		if err != nil {
+			s.Log.Warn("odoo webhook: many2one names left as ids", "connector", code, "err", err)
 			return n.Body
 		}
 		oc = &odooClient{conf: conf, cl: cl}

@@ -14,6 +14,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/delivery"
 	"github.com/insightpulseai/ipai/internal/event"
 	"github.com/insightpulseai/ipai/internal/inbound"
+	"github.com/insightpulseai/ipai/internal/odoosource"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
 )
@@ -137,7 +138,7 @@ func TestManagedRulesRefuseEdits(t *testing.T) {
 func TestOdooSource(t *testing.T) {
 	h, router := rulesHarness(t)
 	ctx := context.Background()
-	if err := h.db.CreateOdooToken(ctx, store.OdooToken{ID: "ot1", Connector: "odoo", Hash: OdooTokenHash("s3cret"), CreatedAt: time.Now()}); err != nil {
+	if err := h.db.CreateOdooToken(ctx, store.OdooToken{ID: "ot1", Connector: "odoo", Hash: odoosource.TokenHash("s3cret"), CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	var sp rule.Spec

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -251,7 +252,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		writeError(w, problem.TooLarge("request body exceeds %d bytes (1 MiB)", MaxBody))
+		writeError(w, tooLarge(mbe.Limit))
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, problem.NotFound("not found"))
 	case errors.Is(err, store.ErrConflict):
@@ -273,6 +274,8 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
+				// The stack goes to the log only, never to the client.
+				s.Log.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				s.fail(w, r, fmt.Errorf("panic: %v", v))
 			}
 		}()
@@ -327,6 +330,36 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
+// tooLarge is the 413 of a body over a route's limit (bytes).
+func tooLarge(limit int64) *problem.Error {
+	return problem.TooLarge("request body exceeds this route's limit of %s", byteSize(limit))
+}
+
+// byteSize writes n bytes, and in MiB or KiB when one divides it.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d bytes (%d MiB)", n, n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d bytes (%d KiB)", n, n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// readBody reads the request body: over the route's limit is a 413 that
+// names it, a body that cannot be read a 400.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, tooLarge(mbe.Limit)
+	case err != nil:
+		return nil, problem.BadRequest("cannot read the request body: %v", err)
+	}
+	return body, nil
+}
+
 // decodeJSON reads the request body into v, strictly.
 func decodeJSON(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
@@ -338,7 +371,7 @@ func decodeJSON(r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return problem.TooLarge("request body exceeds %d bytes (1 MiB)", MaxBody)
+			return tooLarge(mbe.Limit)
 		}
 		if errors.Is(err, io.EOF) {
 			return problem.BadRequest("request body is empty; send a JSON object")

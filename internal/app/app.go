@@ -209,7 +209,7 @@ func New(ctx context.Context, cfg config.Config, logw io.Writer) (_ *App, err er
 		notices = notifyHealth(healthRunner, co)
 	}
 	mcpDeps.Pulser = pulser
-	mcpServers := mountMCP(cfg.MCP, mcpDeps, opsDeliveries{db: db, wake: dispatcher.Wake, now: time.Now}, connectors, guard, log)
+	mcpServers := mountMCP(cfg.MCP, cfg.PublicURL, mcpDeps, opsDeliveries{db: db, wake: dispatcher.Wake, now: time.Now}, connectors, guard, log)
 	cleanup = append(cleanup, mcpDeps.Env.Flush)
 
 	uiCfg := cfg.UI.WithDefaults()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -23,22 +22,18 @@ import (
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
-// newMCPDeps gathers what the MCP servers need: the policy (mcp.policy,
-// else IPAI_MCP_POLICY) and the odoo, superset and n8n clients, from the
-// stored connectors named in the config's mcp section, else from the
-// environment.
+// newMCPDeps gathers what the MCP servers need: the policy (mcp.policy)
+// and the odoo, superset and n8n clients, from the stored connectors named
+// in the config's mcp section, else from the environment (ODOO_URL, …, as
+// for `ipai mcp`).
 func newMCPDeps(ctx context.Context, cfg config.MCP, al *audit.Log, log *slog.Logger, guard *outbound.Guard,
 	connectors *integration.Service) (mcpserver.Deps, error) {
-	policyPath := cfg.Policy
-	if policyPath == "" {
-		policyPath = os.Getenv("IPAI_MCP_POLICY")
-	}
-	policy, err := mcpserver.LoadPolicy(policyPath)
+	policy, err := mcpserver.LoadPolicy(cfg.Policy)
 	if err != nil {
 		return mcpserver.Deps{}, err
 	}
 	d := mcpserver.Deps{Env: &mcpserver.Env{Audit: al, Log: log, Version: Version}, Policy: policy,
-		SpecRepo: os.Getenv("IPAI_SPEC_REPO"), Guard: guard}
+		SpecRepo: cfg.SpecRepo, Guard: guard}
 	if err := mcpserver.ClientsFromEnv(ctx, &d); err != nil {
 		log.Warn("mcp: a service from the environment is unusable; its server is not mounted", "err", err)
 	}
@@ -49,14 +44,13 @@ func newMCPDeps(ctx context.Context, cfg config.MCP, al *audit.Log, log *slog.Lo
 }
 
 // mountMCP builds the MCP servers whose service is configured (the others
-// are left out, and logged) for the API to serve at /mcp/{server}; the ops
-// server works on deliveries and connectors.
-func mountMCP(cfg config.MCP, d mcpserver.Deps, deliveries opsDeliveries, connectors *integration.Service, guard *outbound.Guard,
-	log *slog.Logger) *api.MCP {
-	if dir := os.Getenv("IPAI_BACKUP_DIR"); dir != "" {
-		d.Ops.BackupDir = dir
-	}
-	if domain := os.Getenv("IPAI_STACK_DOMAIN"); domain != "" {
+// are left out, and logged) for the API to serve at /mcp/{server} (its
+// OAuth metadata naming publicURL); the ops server works on deliveries and
+// connectors, backups in mcp.backup_dir and the stack at mcp.stack_domain.
+func mountMCP(cfg config.MCP, publicURL string, d mcpserver.Deps, deliveries opsDeliveries, connectors *integration.Service,
+	guard *outbound.Guard, log *slog.Logger) *api.MCP {
+	d.Ops.BackupDir = cfg.BackupDir
+	if domain := cfg.StackDomain; domain != "" {
 		checks := probe.Checks(domain, []string{"core"}, nil)
 		var urls []string
 		for _, c := range checks {
@@ -78,7 +72,7 @@ func mountMCP(cfg config.MCP, d mcpserver.Deps, deliveries opsDeliveries, connec
 		}
 		servers[name] = s
 	}
-	return &api.MCP{Servers: servers, PublicURL: os.Getenv("IPAI_PUBLIC_URL"), TrustedOrigins: d.Policy.TrustedOrigins,
+	return &api.MCP{Servers: servers, PublicURL: publicURL, TrustedOrigins: d.Policy.TrustedOrigins,
 		Stateless: cfg.Stateless}
 }
 

@@ -67,10 +67,9 @@ func newSync(ctx context.Context, s config.Sync, db *store.DB, router *rule.Rout
 		if err != nil {
 			return nil, fmt.Errorf("sync.boards %s: focalboard connector %q: %w", b.Name, b.Focalboard, err)
 		}
-		fc, err := connector.New(fcfg, connectors.HTTPClient(fcfg))
-		fcl, ok := fc.(*focalboard.Client)
-		if err != nil || !ok {
-			return nil, fmt.Errorf("sync.boards %s: connector %q is not a focalboard connector", b.Name, b.Focalboard)
+		fcl, err := connector.NewAs[*focalboard.Client](fcfg, connectors.HTTPClient(fcfg), "focalboard")
+		if err != nil {
+			return nil, fmt.Errorf("sync.boards %s: %w", b.Name, err)
 		}
 		if fcfg.AuthType == connector.AuthBasic {
 			if _, err := fcl.Login(ctx, fcfg.Setting("username"), fcfg.Secret("password")); err != nil {
@@ -93,12 +92,7 @@ func odooClient(ctx context.Context, connectors *integration.Service, code strin
 	if err != nil {
 		return nil, fmt.Errorf("odoo connector %q: %w", code, err)
 	}
-	c, err := connector.New(cfg, connectors.HTTPClient(cfg))
-	cl, ok := c.(*odoo.Client)
-	if err != nil || !ok {
-		return nil, fmt.Errorf("connector %q is not an odoo connector", code)
-	}
-	return cl, nil
+	return connector.NewAs[*odoo.Client](cfg, connectors.HTTPClient(cfg), "odoo")
 }
 
 // notifier posts conflict notices to a Mattermost channel (name in the

@@ -34,7 +34,8 @@ func ValidLevel(l string) bool {
 	return l == Debug || l == Info || l == Warning || l == Error
 }
 
-// MaxURL and MaxField bound what request fields an entry keeps.
+// maxText bounds the message, the URL and each string in Fields that an
+// entry keeps; longer ones are cut.
 const maxText = 4 << 10
 
 // Entry is what callers write.

@@ -1,6 +1,7 @@
 package boardsync
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -39,7 +40,7 @@ func (p *Pair) loadUsers(ctx context.Context, pr *props) (*users, error) {
 	if !ok || pr.assignees == nil || (pr.assignees.Type != "multiPerson" && pr.assignees.Type != "person") {
 		return nil, nil
 	}
-	team := orDefault(pr.board.TeamID, "0")
+	team := cmp.Or(pr.board.TeamID, "0")
 	fus, err := bu.TeamUsers(ctx, team)
 	if err != nil {
 		return nil, fmt.Errorf("list users of team %s: %w", team, err)
@@ -109,7 +110,7 @@ func (u *users) taskAssignees(ids []int) (logins []string, unmatched []int, name
 			continue
 		}
 		unmatched = append(unmatched, id)
-		names = append(names, orDefault(l, fmt.Sprintf("#%d", id)))
+		names = append(names, cmp.Or(l, fmt.Sprintf("#%d", id)))
 	}
 	return logins, unmatched, names
 }
@@ -136,7 +137,7 @@ func (u *users) fbNames(ids []string) []string {
 	}
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
-		out = append(out, orDefault(u.fbName[id], id))
+		out = append(out, cmp.Or(u.fbName[id], id))
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package boardsync
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -115,13 +116,6 @@ func (p *Pair) dir() string {
 func (p *Pair) toBoard() bool { return p.dir() != BoardToOdoo }
 func (p *Pair) toOdoo() bool  { return p.dir() != OdooToBoard }
 
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}
-
 type task struct {
 	ID       int
 	Active   bool
@@ -158,13 +152,13 @@ func (p *Pair) loadBoardOnce(ctx context.Context, patch bool) (*props, error) {
 	want := []struct {
 		name, typ string
 		dst       **focalboard.CardProperty
-	}{{orDefault(p.StageProperty, "Status"), "select", &pr.stage}, {orDefault(p.PriorityProperty, "Priority"), "select", &pr.priority},
-		{orDefault(p.DeadlineProperty, "Deadline"), "date", &pr.deadline}}
+	}{{cmp.Or(p.StageProperty, "Status"), "select", &pr.stage}, {cmp.Or(p.PriorityProperty, "Priority"), "select", &pr.priority},
+		{cmp.Or(p.DeadlineProperty, "Deadline"), "date", &pr.deadline}}
 	if _, ok := p.Board.(BoardUsers); ok { // assignees need the board's users
 		want = append(want, struct {
 			name, typ string
 			dst       **focalboard.CardProperty
-		}{orDefault(p.AssigneesProperty, "Assignees"), "multiPerson", &pr.assignees})
+		}{cmp.Or(p.AssigneesProperty, "Assignees"), "multiPerson", &pr.assignees})
 	}
 	var add []focalboard.CardProperty
 	for _, w := range want {
@@ -384,7 +378,7 @@ func (p *Pair) taskVals(ctx context.Context, pr *props, f Fields, keep []int) (m
 	if err != nil {
 		return nil, err
 	}
-	vals := map[string]any{"name": f.Title, "stage_id": stage, "priority": orDefault(f.Priority, "0"), "date_deadline": false,
+	vals := map[string]any{"name": f.Title, "stage_id": stage, "priority": cmp.Or(f.Priority, "0"), "date_deadline": false,
 		"description": textHTML(f.Description)}
 	if f.Deadline != "" {
 		vals["date_deadline"] = f.Deadline + " 00:00:00"

@@ -105,7 +105,7 @@ type Notifications struct {
 // N8NFlows configures the n8n registry, callbacks and Odoo actions.
 type N8NFlows struct {
 	Connector    string        `yaml:"connector"`
-	SyncInterval time.Duration `yaml:"sync_interval"` // default (0) 5m
+	SyncInterval time.Duration `yaml:"sync_interval"` // default 5m
 	// Scheme and Secret verify /integrations/n8n/callback and /trigger:
 	// hmac-hex (X-Signature) or standard (Standard Webhooks).
 	Scheme string `yaml:"scheme"`
@@ -131,7 +131,12 @@ var Handlers = []string{"ipai", "opex", "bir-status"}
 // NormalizeTrigger strips the leading slash of a trigger.
 func NormalizeTrigger(t string) string { return strings.TrimPrefix(strings.TrimSpace(t), "/") }
 
-func (c Config) validateChatOps(bad func(key, format string, args ...any)) { c.ValidateChatOps(bad) }
+func (c *Config) validateChatOps(bad func(key, format string, args ...any)) {
+	if c.ChatOps.N8N.SyncInterval == 0 {
+		c.ChatOps.N8N.SyncInterval = 5 * time.Minute
+	}
+	c.ValidateChatOps(bad)
+}
 
 // ValidateChatOps reports every problem of the chatops section to bad.
 func (c Config) ValidateChatOps(bad func(key, format string, args ...any)) {

@@ -122,7 +122,10 @@ var Env = map[string]string{
 	"IPAI_OUTBOUND_ALLOW": "outbound.allow (comma-separated, added to the file's)",
 	"IPAI_SENTRY_DSN":     "sentry.dsn",
 	"IPAI_MASTER_KEY":     "the master key sealing secrets (base64 of 32 bytes); default data_dir/master.key",
-	"IPAI_MCP_POLICY":     "the MCP tool policy file of `ipai mcp` (see MCP servers)",
+	"IPAI_MCP_POLICY":     "mcp.policy (also the policy file of `ipai mcp`)",
+	"IPAI_SPEC_REPO":      "mcp.spec_repo",
+	"IPAI_BACKUP_DIR":     "mcp.backup_dir",
+	"IPAI_STACK_DOMAIN":   "mcp.stack_domain",
 }
 
 // Load reads the config file at path (or $IPAI_CONFIG; none is fine), applies
@@ -131,12 +134,20 @@ func Load(path string) (Config, error) {
 	if path == "" {
 		path = os.Getenv("IPAI_CONFIG")
 	}
+	if path == "" {
+		return load(nil, "")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Defaults(), fmt.Errorf("read config: %w", err)
+	}
+	return load(data, path)
+}
+
+// load is Load of the file text data read from path ("" when none).
+func load(data []byte, path string) (Config, error) {
 	cfg := Defaults()
 	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return cfg, fmt.Errorf("read config: %w", err)
-		}
 		if err := decode(data, &cfg); err != nil {
 			return cfg, fmt.Errorf("config %s: %w", path, err)
 		}
@@ -167,7 +178,13 @@ func Load(path string) (Config, error) {
 	if v := os.Getenv("IPAI_SENTRY_DSN"); v != "" {
 		cfg.Sentry.DSN = v
 	}
-	if err := cfg.Validate(); err != nil {
+	for env, set := range map[string]*string{"IPAI_MCP_POLICY": &cfg.MCP.Policy, "IPAI_SPEC_REPO": &cfg.MCP.SpecRepo,
+		"IPAI_BACKUP_DIR": &cfg.MCP.BackupDir, "IPAI_STACK_DOMAIN": &cfg.MCP.StackDomain} {
+		if v := os.Getenv(env); v != "" {
+			*set = v
+		}
+	}
+	if err := cfg.ValidateAndSetDefaults(); err != nil {
 		if path != "" {
 			return cfg, fmt.Errorf("config %s: %w", path, err)
 		}
@@ -192,8 +209,12 @@ func (c Config) DatabaseURL() string {
 	return strings.TrimSuffix(c.DataDir, "/") + "/ipai.db"
 }
 
-// Validate checks every value and returns all problems at once.
-func (c Config) Validate() error {
+// ValidateAndSetDefaults checks every value, fills in the defaults of the
+// unset ones (so that each service is handed settings ready to use, never
+// text to parse) and returns all problems at once, each naming its key.
+// Load calls it; a Config built in code calls it before use. It never writes
+// into the lists of a Config c was copied from.
+func (c *Config) ValidateAndSetDefaults() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
@@ -246,12 +267,16 @@ func (c Config) Validate() error {
 	c.validateWebhooks(bad)
 	c.Health.validate(bad)
 	c.validateRules(bad)
-	c.UI.validate(bad)
+	c.UI.validateAndSetDefaults(bad)
 	c.validateChatOps(bad)
 	c.validateSync(bad)
 	c.validateMCP(bad)
 	return errors.Join(errs...)
 }
+
+// Validate reports the problems ValidateAndSetDefaults would, leaving c as
+// it is.
+func (c Config) Validate() error { return c.ValidateAndSetDefaults() }
 
 // validateRules checks every rule (condition, actions, templates) and that
 // names are unique.

@@ -119,3 +119,24 @@ health:
 		}
 	}
 }
+
+// ${VAR} expansion reads a value once, left to right: "$${" is a literal
+// "${" (also in a default), text that is no reference stays as written,
+// and nothing in a value is taken for an internal marker.
+func TestExpandEnv(t *testing.T) {
+	t.Setenv("IPAI_TEST_X", "x")
+	for in, want := range map[string]string{
+		"a${IPAI_TEST_X}b":             "axb",
+		"${IPAI_TEST_UNSET_Y:-d$${e}}": "d${e}",
+		"$$${IPAI_TEST_X}":             "$${IPAI_TEST_X}",
+		"${1}${IPAI_TEST_X}":           "${1}x",
+		"\x00lit\x00 ${IPAI_TEST_X}":   "\x00lit\x00 x",
+	} {
+		if got, err := expandEnv(in); err != nil || got != want {
+			t.Errorf("expandEnv(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := expandEnv("${IPAI_TEST_UNSET_Y}"); err == nil || !strings.Contains(err.Error(), "IPAI_TEST_UNSET_Y") {
+		t.Errorf("unset variable: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -11,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // decode fills out from YAML, strictly: unknown keys and values of the wrong
@@ -47,14 +48,27 @@ func fill(path string, n *yaml.Node, v reflect.Value, errs *[]error) {
 		v.Set(reflect.Zero(v.Type()))
 		return
 	}
-	if v.Type() == durationType {
+	// Every scalar setting may be written as ${VAR}: expanded, then parsed.
+	text := func() (string, bool) {
 		s, ok := scalar(n, bad)
+		if !ok {
+			return "", false
+		}
+		exp, err := expandEnv(s)
+		if err != nil {
+			bad("%v", err)
+			return "", false
+		}
+		return exp, true
+	}
+	if v.Type() == durationType {
+		s, ok := text()
 		if !ok {
 			return
 		}
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			bad("%q is not a duration; expected e.g. 30s, 5m, 1h", s)
+			bad("%q is not a duration (write it with a unit, like 90s, 5m or 1h)", s)
 			return
 		}
 		v.SetInt(int64(d))
@@ -114,22 +128,16 @@ func fill(path string, n *yaml.Node, v reflect.Value, errs *[]error) {
 		}
 		v.Set(s)
 	case reflect.String:
-		s, ok := scalar(n, bad)
+		s, ok := text()
 		if !ok {
 			return
 		}
-		exp, err := expandEnv(s)
-		if err != nil {
-			bad("%v", err)
-			return
-		}
-		v.SetString(exp)
+		v.SetString(s)
 	case reflect.Int, reflect.Int64, reflect.Int32:
-		s, ok := scalar(n, bad)
+		s, ok := text()
 		if !ok {
 			return
 		}
-		s, _ = expandEnv(s)
 		i, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			bad("%q is not a whole number", s)
@@ -137,23 +145,21 @@ func fill(path string, n *yaml.Node, v reflect.Value, errs *[]error) {
 		}
 		v.SetInt(i)
 	case reflect.Float64:
-		s, ok := scalar(n, bad)
+		s, ok := text()
 		if !ok {
 			return
 		}
-		s, _ = expandEnv(s)
 		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			bad("%q is not a number", s)
 			return
 		}
 		v.SetFloat(f)
 	case reflect.Bool:
-		s, ok := scalar(n, bad)
+		s, ok := text()
 		if !ok {
 			return
 		}
-		s, _ = expandEnv(s)
 		b, err := strconv.ParseBool(s)
 		if err != nil {
 			bad("%q is not true or false", s)
@@ -247,7 +253,7 @@ func structFields(t reflect.Type) map[string][]int {
 	return out
 }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
 // expandEnv replaces ${VAR} and ${VAR:-default}; "$${" stands for a literal "${".
 // A variable that is not set and has no default is an error.
@@ -255,22 +261,34 @@ func expandEnv(s string) (string, error) {
 	if !strings.Contains(s, "${") {
 		return s, nil
 	}
-	const lit = "\x00lit\x00"
-	s = strings.ReplaceAll(s, "$${", lit)
-	var missing []string
-	out := envRef.ReplaceAllStringFunc(s, func(m string) string {
-		sub := envRef.FindStringSubmatch(m)
-		if v, ok := os.LookupEnv(sub[1]); ok && v != "" {
-			return v
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
 		}
-		if sub[2] != "" {
-			return sub[3]
+		if i > 0 && s[i-1] == '$' { // "$${": a literal "${"
+			b.WriteString(s[:i-1] + "${")
+			s = s[i+2:]
+			continue
 		}
-		missing = append(missing, sub[1])
-		return ""
-	})
-	if len(missing) > 0 {
-		return "", fmt.Errorf("refers to ${%s}, which is not set in the environment; set it or write ${%s:-default}", missing[0], missing[0])
+		b.WriteString(s[:i])
+		s = s[i:]
+		m := envRef.FindStringSubmatch(s)
+		if m == nil { // not a reference: kept as written
+			b.WriteString("${")
+			s = s[2:]
+			continue
+		}
+		switch v, ok := os.LookupEnv(m[1]); {
+		case ok && v != "":
+			b.WriteString(v)
+		case m[2] != "":
+			b.WriteString(strings.ReplaceAll(m[3], "$${", "${"))
+		default:
+			return "", fmt.Errorf("refers to ${%s}, which is not set in the environment; set it or write ${%s:-default}", m[1], m[1])
+		}
+		s = s[len(m[0]):]
 	}
-	return strings.ReplaceAll(out, lit, "${"), nil
 }

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,22 +60,46 @@ type Superset struct {
 	Dashboards []embed.Dashboard `yaml:"dashboards"`
 }
 
-func (c Config) validateSync(bad func(key, format string, args ...any)) {
-	s := c.Sync
-	if s.Interval != 0 && s.Interval < time.Second {
+// validateSync checks the sync and superset sections and fills in their
+// defaults.
+func (c *Config) validateSync(bad func(key, format string, args ...any)) {
+	s := &c.Sync
+	if s.Interval == 0 {
+		s.Interval = 30 * time.Second
+	}
+	if s.Interval < time.Second {
 		bad("sync.interval", "%s: expected at least 1s (default 30s)", s.Interval)
 	}
-	for i, w := range s.Watchers {
+	if s.SweepEvery == 0 {
+		s.SweepEvery = 10 * time.Minute
+	}
+	if s.SweepEvery < time.Second {
+		bad("sync.sweep_every", "%s: expected at least 1s (default 10m)", s.SweepEvery)
+	}
+	s.Watchers = slices.Clone(s.Watchers)
+	for i := range s.Watchers {
+		w := &s.Watchers[i]
 		k := fmt.Sprintf("sync.watchers[%d]", i)
 		if w.Connector == "" || w.Model == "" {
 			bad(k, "connector and model are required, e.g. {connector: odoo, model: project.task}")
 		}
-		if w.Start != "" && w.Start != "now" && w.Start != "all" {
+		if w.Start == "" {
+			w.Start = "now"
+		}
+		if w.Start != "now" && w.Start != "all" {
 			bad(k+".start", "%q: expected now (report later changes) or all (report every existing record once)", w.Start)
+		}
+		if w.Overlap == 0 {
+			w.Overlap = time.Minute
+		}
+		if w.Overlap < 0 {
+			bad(k+".overlap", "%s: expected a duration of 0s or more (default 60s)", w.Overlap)
 		}
 	}
 	names := map[string]bool{}
-	for i, b := range s.Boards {
+	s.Boards = slices.Clone(s.Boards)
+	for i := range s.Boards {
+		b := &s.Boards[i]
 		k := fmt.Sprintf("sync.boards[%d]", i)
 		if b.Name == "" || names[b.Name] {
 			bad(k+".name", "%q: each board link needs a unique name", b.Name)
@@ -82,10 +108,23 @@ func (c Config) validateSync(bad func(key, format string, args ...any)) {
 		if b.Odoo == "" || b.Focalboard == "" || b.Project <= 0 || b.Board == "" {
 			bad(k, "odoo, focalboard (connector codes), project (an Odoo project id) and board (a board id) are required")
 		}
+		if b.Direction == "" {
+			b.Direction = "both"
+		}
 		switch b.Direction {
-		case "", "both", "odoo_to_board", "board_to_odoo":
+		case "both", "odoo_to_board", "board_to_odoo":
 		default:
 			bad(k+".direction", "%q: expected both, odoo_to_board or board_to_odoo", b.Direction)
+		}
+		b.StageProperty = cmp.Or(b.StageProperty, "Status")
+		b.PriorityProperty = cmp.Or(b.PriorityProperty, "Priority")
+		b.DeadlineProperty = cmp.Or(b.DeadlineProperty, "Deadline")
+		b.AssigneesProperty = cmp.Or(b.AssigneesProperty, "Assignees")
+		if b.FullSweepEvery == 0 {
+			b.FullSweepEvery = 10
+		}
+		if b.FullSweepEvery < 1 {
+			bad(k+".full_sweep_every", "%d: expected a number of rounds ≥ 1 (default 10)", b.FullSweepEvery)
 		}
 		for login, name := range b.Users {
 			if strings.TrimSpace(login) == "" || strings.TrimSpace(name) == "" {

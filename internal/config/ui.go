@@ -71,8 +71,8 @@ func (u UI) WithDefaults() UI {
 
 func validRole(r string) bool { return r == "user" || r == "manager" || r == "admin" }
 
-func (u UI) validate(bad func(key, format string, args ...any)) {
-	u = u.WithDefaults()
+func (u *UI) validateAndSetDefaults(bad func(key, format string, args ...any)) {
+	*u = u.WithDefaults()
 	switch u.SecureCookies {
 	case "auto", "always", "never":
 	default:

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/insightpulseai/ipai/internal/delivery"
 	"github.com/insightpulseai/ipai/internal/event"
@@ -23,9 +24,13 @@ type WebhookSpec struct {
 	delivery.EndpointSpec `yaml:",inline"`
 }
 
-func (c Config) validateWebhooks(bad func(key, format string, args ...any)) {
+// validateWebhooks checks each declared webhook and fills in the defaults of
+// its spec (the durations parsed once, here).
+func (c *Config) validateWebhooks(bad func(key, format string, args ...any)) {
 	seen := map[string]int{}
-	for i, w := range c.Webhooks {
+	c.Webhooks = slices.Clone(c.Webhooks)
+	for i := range c.Webhooks {
+		w := &c.Webhooks[i]
 		key := fmt.Sprintf("webhooks[%d]", i)
 		if w.Name == "" {
 			bad(key+".name", "give the webhook a name (it identifies the declaration across restarts)")
@@ -40,11 +45,9 @@ func (c Config) validateWebhooks(bad func(key, format string, args ...any)) {
 		var err error
 		switch w.Direction {
 		case "incoming":
-			h := w.HookSpec
-			err = h.Validate()
+			err = w.HookSpec.Validate()
 		case "outgoing":
-			e := w.EndpointSpec
-			err = e.Validate()
+			err = w.EndpointSpec.Validate()
 		default:
 			bad(key+".direction", "%q: expected incoming or outgoing", w.Direction)
 			continue

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -124,7 +125,7 @@ func Validate(cfg Config) error {
 	if err := checkBaseURL(cfg.BaseURL); err != nil {
 		return err
 	}
-	if cfg.AuthType != "" && !contains(t.AuthTypes, cfg.AuthType) {
+	if cfg.AuthType != "" && !slices.Contains(t.AuthTypes, cfg.AuthType) {
 		return fmt.Errorf("auth type %q is not valid for %s connectors (use one of: %s)", cfg.AuthType, t.Name, strings.Join(t.AuthTypes, ", "))
 	}
 	for _, f := range t.Fields {
@@ -138,7 +139,7 @@ func Validate(cfg Config) error {
 		}
 	}
 	for k := range cfg.Secrets {
-		if !contains(t.Secrets, k) {
+		if !slices.Contains(t.Secrets, k) {
 			return fmt.Errorf("unknown secret %q for %s connectors (known: %s)", k, t.Name, strings.Join(t.Secrets, ", "))
 		}
 	}
@@ -170,11 +171,18 @@ func New(cfg Config, hc *http.Client) (Connector, error) {
 	return t.New(cfg, HTTPClient(hc, cfg.BaseURL))
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+// NewAs builds cfg's client as New does and checks that it is a T, the
+// client of connectors of type want. Its errors name the connector and the
+// cause: New's error, or the type the connector has instead.
+func NewAs[T Connector](cfg Config, hc *http.Client, want string) (T, error) {
+	var zero T
+	c, err := New(cfg, hc)
+	if err != nil {
+		return zero, fmt.Errorf("connector %q: %w", cfg.Code, err)
 	}
-	return false
+	t, ok := c.(T)
+	if !ok {
+		return zero, fmt.Errorf("connector %q is of type %s; name a connector of type %s", cfg.Code, cfg.Type, want)
+	}
+	return t, nil
 }

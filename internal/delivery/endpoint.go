@@ -51,20 +51,22 @@ type EndpointSpec struct {
 	// DisableAfter: an endpoint failing continuously this long is disabled; default 120h.
 	DisableAfter    string `json:"disable_after,omitempty" yaml:"disable_after"`
 	FollowRedirects bool   `json:"follow_redirects,omitempty" yaml:"follow_redirects"`
+
+	// Timeout, Retry and DisableAfter parsed once, by Validate or when a
+	// stored spec is loaded (their text is what is stored and shown).
+	timeout, disable time.Duration
+	schedule         []time.Duration
 }
 
 // compiled is an endpoint ready for sending.
 type compiled struct {
-	hook     store.Webhook
-	spec     EndpointSpec
-	tmpl     *template.Template
-	timeout  time.Duration
-	schedule []time.Duration
-	disable  time.Duration
-	secret   string
-	headers  map[string]string // opened
-	client   *http.Client
-	limiter  *rate.Limiter
+	hook    store.Webhook
+	spec    EndpointSpec // its durations parsed
+	tmpl    *template.Template
+	secret  string
+	headers map[string]string // opened
+	client  *http.Client
+	limiter *rate.Limiter
 }
 
 // errBadSpec marks a stored spec that no longer validates.
@@ -111,22 +113,37 @@ func (s *EndpointSpec) Validate() error {
 			return problem.Invalid("headers", "the value of header %q contains a line break", k)
 		}
 	}
-	if s.Timeout == "" {
-		s.Timeout = "15s"
-	}
-	if d, err := time.ParseDuration(s.Timeout); err != nil || d <= 0 || d > 60*time.Second {
-		return problem.Invalid("timeout", "%q: expected a duration from 1ms to 60s", s.Timeout)
-	}
 	if s.RateLimit < 0 {
 		return problem.Invalid("rate_limit", "must be ≥ 0 requests per second (0 = unlimited)")
 	}
-	if _, err := ParseSchedule(s.Retry); err != nil {
+	if err := s.parseDurations(); err != nil {
+		return err
+	}
+	if s.timeout > 60*time.Second {
+		return problem.Invalid("timeout", "%q: expected a duration from 1ms to 60s", s.Timeout)
+	}
+	return nil
+}
+
+// parseDurations fills in the defaults of the unset durations (timeout 15s,
+// disable_after 120h, DefaultSchedule) and parses them. A stored spec goes
+// through it when loaded; a new one through Validate, which also checks the
+// limits.
+func (s *EndpointSpec) parseDurations() error {
+	if s.Timeout == "" {
+		s.Timeout = "15s"
+	}
+	var err error
+	if s.timeout, err = time.ParseDuration(s.Timeout); err != nil || s.timeout <= 0 {
+		return problem.Invalid("timeout", "%q: expected a duration from 1ms to 60s", s.Timeout)
+	}
+	if s.schedule, err = ParseSchedule(s.Retry); err != nil {
 		return problem.Invalid("retry_schedule", "%v", err)
 	}
 	if s.DisableAfter == "" {
 		s.DisableAfter = "120h"
 	}
-	if d, err := time.ParseDuration(s.DisableAfter); err != nil || d <= 0 {
+	if s.disable, err = time.ParseDuration(s.DisableAfter); err != nil || s.disable <= 0 {
 		return problem.Invalid("disable_after", "%q: expected a duration such as 120h", s.DisableAfter)
 	}
 	return nil
@@ -270,20 +287,8 @@ func (e *Endpoints) get(ctx context.Context, id string) (*compiled, error) {
 		}
 		// Stored specs were validated; one that no longer is (edited in the
 		// database, or by another version) is not sent with made-up values.
-		if n.timeout, err = time.ParseDuration(n.spec.Timeout); n.spec.Timeout == "" {
-			n.timeout, err = 15*time.Second, nil
-		}
-		if err != nil || n.timeout <= 0 {
-			return nil, now, fmt.Errorf("%w: endpoint %s: stored timeout %q is not a positive duration; set it again", errBadSpec, id, n.spec.Timeout)
-		}
-		if n.schedule, err = ParseSchedule(n.spec.Retry); err != nil {
-			return nil, now, fmt.Errorf("%w: endpoint %s: stored retry_schedule: %v; set it again", errBadSpec, id, err)
-		}
-		if n.disable, err = time.ParseDuration(n.spec.DisableAfter); n.spec.DisableAfter == "" {
-			n.disable, err = 120*time.Hour, nil
-		}
-		if err != nil || n.disable <= 0 {
-			return nil, now, fmt.Errorf("%w: endpoint %s: stored disable_after %q is not a positive duration; set it again", errBadSpec, id, n.spec.DisableAfter)
+		if err := n.spec.parseDurations(); err != nil {
+			return nil, now, fmt.Errorf("%w: endpoint %s: stored %v; set it again", errBadSpec, id, err)
 		}
 		if n.secret, err = e.Box.Open(w.SecretSealed, "webhook:"+id); err != nil || n.secret == "" {
 			return nil, now, fmt.Errorf("%w: the signing secret of endpoint %s does not open with this master key (was master.key or "+
@@ -292,10 +297,10 @@ func (e *Endpoints) get(ctx context.Context, id string) (*compiled, error) {
 		if n.headers, err = e.openHeaders(id, n.spec); err != nil {
 			return nil, now, err
 		}
-		if c != nil && c.spec.FollowRedirects == n.spec.FollowRedirects && c.timeout == n.timeout {
+		if c != nil && c.spec.FollowRedirects == n.spec.FollowRedirects && c.spec.timeout == n.spec.timeout {
 			n.client = c.client
 		} else {
-			n.client = e.Guard.Client(outbound.Options{Timeout: n.timeout, FollowRedirect: n.spec.FollowRedirects})
+			n.client = e.Guard.Client(outbound.Options{Timeout: n.spec.timeout, FollowRedirect: n.spec.FollowRedirects})
 		}
 		if n.spec.RateLimit > 0 {
 			if c != nil && c.limiter != nil && float64(c.limiter.Limit()) == n.spec.RateLimit {
@@ -378,7 +383,7 @@ func (e *Endpoints) send(ctx context.Context, c *compiled, deliveryID string, bo
 			return Result{Err: fmt.Errorf("rate limit: %w", err)}
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := context.WithTimeout(ctx, c.spec.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.spec.TargetURL, bytes.NewReader(body))
 	if err != nil {
@@ -431,7 +436,7 @@ func cleanErr(err error) error {
 // scheduleFor returns the retry schedule and disable-after of a delivery's endpoint.
 func (e *Endpoints) scheduleFor(ctx context.Context, id string) ([]time.Duration, time.Duration) {
 	if c, err := e.get(ctx, id); err == nil {
-		return c.schedule, c.disable
+		return c.spec.schedule, c.spec.disable
 	}
 	return DefaultSchedule, 120 * time.Hour
 }

@@ -54,6 +54,7 @@ var layers = map[string]int{
 	"internal/integration":     worker,
 	"internal/health":          worker,
 	"internal/embed":           worker,
+	"internal/odoosource":      worker,
 	"internal/config":          worker,
 	"internal/stack":           worker,
 	"internal/stack/backup":    worker,
@@ -79,6 +80,7 @@ var layers = map[string]int{
 	"internal/deptest":                 testOnly,
 	"bench":                            testOnly,
 	"e2e":                              testOnly,
+	"e2e/hubproc":                      testOnly,
 }
 
 // layerOf finds a package's layer: its own entry, else the longest subtree

@@ -6,6 +6,7 @@
 package embed
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -249,7 +250,7 @@ func (s *Service) GuestToken(ctx context.Context, id string, v Viewer) (Token, e
 		return Token{}, err
 	}
 	req := superset.GuestTokenRequest{
-		User:      superset.GuestUser{Username: "ipai_" + v.Login, FirstName: orDefault(v.Name, v.Login), LastName: "User"},
+		User:      superset.GuestUser{Username: "ipai_" + v.Login, FirstName: cmp.Or(v.Name, v.Login), LastName: "User"},
 		Resources: []superset.Resource{{Type: "dashboard", ID: d.EmbeddedUUID}},
 		RLS:       rls,
 	}
@@ -275,16 +276,9 @@ func (s *Service) GuestToken(ctx context.Context, id string, v Viewer) (Token, e
 		for _, r := range rls {
 			clauses = append(clauses, r.Clause)
 		}
-		_ = s.Audit.Write(ctx, audit.Entry{Actor: orDefault(v.UserID, v.Login), Action: "superset.guest_token", Target: d.ID,
+		_ = s.Audit.Write(ctx, audit.Entry{Actor: cmp.Or(v.UserID, v.Login), Action: "superset.guest_token", Target: d.ID,
 			Message: "guest token issued for dashboard " + d.ID,
 			Fields:  map[string]any{"user_login": v.Login, "company_id": v.CompanyID, "rls": strings.Join(clauses, " AND ")}})
 	}
 	return Token{Token: tok, SupersetURL: base, DashboardID: d.EmbeddedUUID}, nil
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }

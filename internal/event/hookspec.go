@@ -27,7 +27,17 @@ type HookSpec struct {
 	AcceptForm bool `json:"accept_form,omitempty" yaml:"accept_form"`
 	// RotationGrace keeps the old secret valid after a rotation; default 24h.
 	RotationGrace string `json:"rotation_grace,omitempty" yaml:"rotation_grace"`
+
+	// The durations above, parsed once by Validate or ParseDurations (their
+	// text is what is stored and shown).
+	dedupe, grace time.Duration
 }
+
+// Dedupe is the parsed DedupeWindow (after Validate or ParseDurations).
+func (s HookSpec) Dedupe() time.Duration { return s.dedupe }
+
+// Grace is the parsed RotationGrace (after Validate or ParseDurations).
+func (s HookSpec) Grace() time.Duration { return s.grace }
 
 // Body limits of hooks: the default, and the most a hook may set.
 const (
@@ -50,26 +60,34 @@ func (s *HookSpec) Validate() error {
 	if strings.ContainsAny(s.EventType, " /") {
 		return problem.Invalid("event_type", "%q: an event type is dotted words such as shop.order.created", s.EventType)
 	}
-	for _, f := range []struct{ name, v, def string }{{"dedupe_window", s.DedupeWindow, "24h"}, {"rotation_grace", s.RotationGrace, "24h"}} {
-		v := f.v
-		if v == "" {
-			v = f.def
-		}
-		if d, err := time.ParseDuration(v); err != nil || d < 0 {
-			return problem.Invalid(f.name, "%q is not a duration; expected e.g. 24h", f.v)
-		}
-	}
-	if s.DedupeWindow == "" {
-		s.DedupeWindow = "24h"
-	}
-	if s.RotationGrace == "" {
-		s.RotationGrace = "24h"
+	if err := s.ParseDurations(); err != nil {
+		return err
 	}
 	if s.MaxBody == 0 {
 		s.MaxBody = DefaultMaxBody
 	}
 	if s.MaxBody < 0 || s.MaxBody > MaxMaxBody {
-		return problem.Invalid("max_body", "%d bytes: expected 1 to 67108864 (64 MiB)", s.MaxBody)
+		return problem.Invalid("max_body", "%d bytes: expected 1 to %d (%d MiB)", s.MaxBody, MaxMaxBody, MaxMaxBody>>20)
+	}
+	return nil
+}
+
+// ParseDurations fills in the default of the unset durations (24h) and
+// parses them: a stored spec goes through it (or Validate) when loaded.
+func (s *HookSpec) ParseDurations() error {
+	for _, f := range []struct {
+		name string
+		text *string
+		d    *time.Duration
+	}{{"dedupe_window", &s.DedupeWindow, &s.dedupe}, {"rotation_grace", &s.RotationGrace, &s.grace}} {
+		if *f.text == "" {
+			*f.text = "24h"
+		}
+		d, err := time.ParseDuration(*f.text)
+		if err != nil || d < 0 {
+			return problem.Invalid(f.name, "%q is not a duration; expected e.g. 24h", *f.text)
+		}
+		*f.d = d
 	}
 	return nil
 }

@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/insightpulseai/ipai/internal/problem"
+	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
 	"github.com/insightpulseai/ipai/internal/storetest"
 	"github.com/insightpulseai/ipai/internal/testpg"
@@ -96,4 +100,102 @@ func TestCollectBoundsABatch(t *testing.T) {
 	if got := len(in.collect(first, 256)); got != 9 {
 		t.Fatalf("batch of %d with 1 MiB bodies; want the first and 8 (8 MiB)", got)
 	}
+}
+
+// With several committers, a batch for an ordered endpoint commits only
+// after it is stamped: one stamped earlier but held up (here: in the clock)
+// commits with a created_at later than the batch that committed meanwhile,
+// so the endpoint's queue order is the commit order and a delivery never
+// lands ahead of one already in flight.
+func TestOrderedDeliveriesCommitInCreatedOrder(t *testing.T) {
+	for _, kind := range []string{store.SQLite, store.Postgres} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			db := storetest.Open(t, storetest.URL(t, kind))
+			router := rule.NewRouter()
+			router.SetEndpoints([]rule.Endpoint{{ID: "ep_ordered", EventTypes: []string{"*"}, Ordered: true}})
+			base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			var calls atomic.Int64
+			entered, release := make(chan struct{}), make(chan struct{})
+			now := func() time.Time {
+				n := calls.Add(1)
+				if n == 1 { // the first batch is stamped, then held up
+					close(entered)
+					<-release
+				}
+				return base.Add(time.Duration(n) * time.Millisecond)
+			}
+			in := NewIngester(db, router, IngesterOptions{Committers: 2, Now: now})
+			defer in.Close()
+			type answer struct {
+				res Result
+				err error
+			}
+			ingest := func(key string) <-chan answer {
+				c := make(chan answer, 1)
+				go func() {
+					res, err := in.Ingest(ctx, Request{Source: "s", Type: "t", IdemKey: key, Payload: []byte(`{}`)})
+					c <- answer{res, err}
+				}()
+				return c
+			}
+			wait := func(c <-chan answer, what string) Result {
+				select {
+				case a := <-c:
+					if a.err != nil {
+						t.Fatalf("%s: %v", what, a.err)
+					}
+					return a.res
+				case <-time.After(10 * time.Second):
+					t.Fatalf("%s: not committed in 10 s", what)
+				}
+				return Result{}
+			}
+			first := ingest("first")
+			<-entered
+			second := wait(ingest("second"), "second event (the first is held up)")
+			close(release)
+			held := wait(first, "first event")
+			created := func(ev string) int64 {
+				var us int64
+				if err := db.QueryRow(ctx, "SELECT created_at FROM deliveries WHERE event_id = ?", ev).Scan(&us); err != nil {
+					t.Fatalf("delivery of %s: %v", ev, err)
+				}
+				return us
+			}
+			if a, b := created(second.EventID), created(held.EventID); a >= b {
+				t.Fatalf("the delivery committed first has created_at %d, the one committed after it %d: "+
+					"the later commit would be the head of the ordered queue while the first may be in flight", a, b)
+			}
+		})
+	}
+}
+
+// A batch waits briefly for more requests only while another batch is
+// committing; with every committer idle it takes what is queued and goes.
+func TestCollectWaitsOnlyWhileAnotherCommits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in := &Ingester{reqs: make(chan *pending, 64)}
+		req := func() *pending { return &pending{req: Request{Payload: []byte(`{}`)}} }
+		start := time.Now()
+		if got := len(in.collect(req(), 16)); got != 1 || time.Since(start) != 0 {
+			t.Fatalf("idle committers: batch of %d after %v; want 1 at once", got, time.Since(start))
+		}
+		in.committing.Add(1)
+		go func() {
+			time.Sleep(collectWait / 2)
+			in.reqs <- req() // within the wait: joins the batch
+			time.Sleep(collectWait)
+			in.reqs <- req() // after it: the next batch's
+		}()
+		start = time.Now()
+		if got := len(in.collect(req(), 16)); got != 2 || time.Since(start) != collectWait {
+			t.Fatalf("another committing: batch of %d after %v; want 2 after %v", got, time.Since(start), collectWait)
+		}
+		time.Sleep(collectWait) // (the bubble's clock) past the late send
+		synctest.Wait()
+		if len(in.reqs) != 1 {
+			t.Fatalf("%d requests left queued; want the late one", len(in.reqs))
+		}
+	})
 }

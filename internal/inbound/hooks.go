@@ -28,8 +28,6 @@ import (
 	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
-func dur(s string) time.Duration { d, _ := time.ParseDuration(s); return d }
-
 // Hooks manages incoming hooks and receives their requests.
 type Hooks struct {
 	DB       *store.DB
@@ -96,8 +94,11 @@ func (h *Hooks) Create(ctx context.Context, name, connector string, spec event.H
 // Rotate gives a hook a new secret; the old one stays valid for the grace period.
 func (h *Hooks) Rotate(ctx context.Context, id string) (Created, error) {
 	w, err := h.DB.Webhook(ctx, id)
-	if err != nil || w.Direction != store.Incoming {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && w.Direction != store.Incoming) {
 		return Created{}, problem.NotFound("no incoming hook %q", id)
+	}
+	if err != nil {
+		return Created{}, fmt.Errorf("hook %s: %w", id, err)
 	}
 	var spec event.HookSpec
 	_ = json.Unmarshal([]byte(w.Spec), &spec)
@@ -106,13 +107,10 @@ func (h *Hooks) Rotate(ctx context.Context, id string) (Created, error) {
 	}
 	sec := webhooksig.NewSecret()
 	now := h.Now().UTC()
-	grace, err := time.ParseDuration(spec.RotationGrace)
-	if spec.RotationGrace == "" {
-		grace, err = 24*time.Hour, nil
+	if err := spec.ParseDurations(); err != nil {
+		return Created{}, fmt.Errorf("hook %s: stored spec: %w; set it again", id, err)
 	}
-	if err != nil || grace < 0 {
-		return Created{}, fmt.Errorf("hook %s: stored rotation_grace %q is not a duration; set it again", id, spec.RotationGrace)
-	}
+	grace := spec.Grace()
 	// The old secret stays valid for the grace period only if it opens: one
 	// sealed under another master key is dropped, never kept as "".
 	w.OldSecretSealed, w.OldSecretUntil = "", time.Time{}
@@ -187,10 +185,11 @@ func (h *Hooks) Receive(ctx context.Context, r *http.Request, id, connector stri
 		return event.Result{}, problem.TooLarge("body is %d bytes; this hook accepts at most %d", r.ContentLength, c.spec.MaxBody)
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, c.spec.MaxBody+1))
-	if err != nil {
+	var mbe *http.MaxBytesError // the route's limit, when it is the hook's
+	if err != nil && !errors.As(err, &mbe) {
 		return event.Result{}, problem.BadRequest("cannot read the body: %v", err)
 	}
-	if int64(len(body)) > c.spec.MaxBody {
+	if err != nil || int64(len(body)) > c.spec.MaxBody {
 		h.requests.WithLabelValues(id, "too_large").Inc()
 		return event.Result{}, problem.TooLarge("body exceeds this hook's limit of %d bytes", c.spec.MaxBody)
 	}
@@ -223,7 +222,7 @@ func (h *Hooks) Receive(ctx context.Context, r *http.Request, id, connector stri
 	if source == "" {
 		source = id
 	}
-	res, err := h.Ingester.Ingest(ctx, event.Request{Source: source, Type: typ, HookID: id, IdemKey: idem, Payload: payload, Window: dur(c.spec.DedupeWindow)})
+	res, err := h.Ingester.Ingest(ctx, event.Request{Source: source, Type: typ, HookID: id, IdemKey: idem, Payload: payload, Window: c.spec.Dedupe()})
 	var bad *problem.Error
 	if errors.As(err, &bad) && bad.Status == http.StatusBadRequest {
 		h.requests.WithLabelValues(id, "bad_request").Inc()

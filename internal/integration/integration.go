@@ -9,6 +9,7 @@
 package integration
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -369,16 +370,9 @@ func ReportFields(rep connector.Report) map[string]any {
 // ReportMessage is a one-line summary of a report.
 func ReportMessage(code string, rep connector.Report) string {
 	if rep.OK {
-		return fmt.Sprintf("connector %s test passed in %d ms (version %s)", code, rep.LatencyMS, orDash(rep.Version))
+		return fmt.Sprintf("connector %s test passed in %d ms (version %s)", code, rep.LatencyMS, cmp.Or(rep.Version, "-"))
 	}
 	return fmt.Sprintf("connector %s test failed: %s", code, rep.Error())
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // Config returns a connector's client configuration with its secrets
@@ -440,14 +434,14 @@ func (s *Service) validate(c *store.Connector, plain map[string]string) error {
 	if c.AuthType == "" && len(t.AuthTypes) > 0 {
 		c.AuthType = t.AuthTypes[0]
 	}
-	if !contains(t.AuthTypes, c.AuthType) {
+	if !slices.Contains(t.AuthTypes, c.AuthType) {
 		return problem.Invalid("auth_type", "%q is not valid for %s connectors; use one of: %s", c.AuthType, t.Name, strings.Join(t.AuthTypes, ", "))
 	}
 	if c.APIVersion == "" {
 		c.APIVersion = t.DefaultAPIVersion
 	}
 	for k := range c.Settings {
-		if !hasField(t, k) {
+		if !slices.ContainsFunc(t.Fields, func(f connector.Field) bool { return f.Name == k }) {
 			names := make([]string, 0, len(t.Fields))
 			for _, f := range t.Fields {
 				names = append(names, f.Name)
@@ -461,7 +455,7 @@ func (s *Service) validate(c *store.Connector, plain map[string]string) error {
 		}
 	}
 	for k := range plain {
-		if !contains(t.Secrets, k) {
+		if !slices.Contains(t.Secrets, k) {
 			return problem.Invalid("secrets."+k, "is not a secret of %s connectors; known: %s", t.Name, strings.Join(t.Secrets, ", "))
 		}
 	}
@@ -512,22 +506,4 @@ func clean(m map[string]string) map[string]string {
 		}
 	}
 	return out
-}
-
-func hasField(t connector.Type, name string) bool {
-	for _, f := range t.Fields {
-		if f.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

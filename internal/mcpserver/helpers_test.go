@@ -1,12 +1,8 @@
 package mcpserver
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +11,6 @@ import (
 
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
-	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
 )
 
 // recorder is an Auditor that keeps entries.
@@ -121,35 +116,4 @@ func mustFail(t *testing.T, cs *mcp.ClientSession, name string, args map[string]
 	if !strings.Contains(msg, want) {
 		t.Fatalf("%s error = %q; want it to contain %q", name, msg, want)
 	}
-}
-
-// odooFront serves the fake Odoo and adds what it lacks: message_post
-// (stored as mail.message records) on /jsonrpc and JSON-2.
-func odooFront(t testing.TB, f *fakeodoo.Server) string {
-	h := f.Config.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		var env struct {
-			ID     any `json:"id"`
-			Params struct {
-				Service string `json:"service"`
-				Method  string `json:"method"`
-				Args    []any  `json:"args"`
-			} `json:"params"`
-		}
-		if r.URL.Path == "/jsonrpc" && json.Unmarshal(body, &env) == nil && env.Params.Service == "object" &&
-			len(env.Params.Args) >= 7 && env.Params.Args[4] == "message_post" && env.Params.Args[2] == fakeodoo.APIKey {
-			model, _ := env.Params.Args[3].(string)
-			ids, _ := env.Params.Args[5].([]any)
-			kw, _ := env.Params.Args[6].(map[string]any)
-			id := f.Add("mail.message", fakeodoo.Record{"model": model, "res_id": ids[0].([]any)[0], "body": kw["body"], "message_type": kw["message_type"]})
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(map[string]any{"jsonrpc": "2.0", "id": env.ID, "result": id})
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
 }

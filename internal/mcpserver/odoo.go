@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -338,16 +340,7 @@ func (o *odooServer) checkWrite(model string, vals map[string]any) error {
 	if len(vals) == 0 {
 		return fmt.Errorf("values: give at least one field value")
 	}
-	return o.policy.CheckFields(model, keys(vals))
-}
-
-func keys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return o.policy.CheckFields(model, slices.Sorted(maps.Keys(vals)))
 }
 
 func (o *odooServer) create(ctx context.Context, c *Call, in createIn) (writeOut, error) {
@@ -388,7 +381,7 @@ func (o *odooServer) write(ctx context.Context, c *Call, in writeIn) (writeOut, 
 	}
 	c.Target(fmt.Sprintf("odoo:%s/%v", in.Model, in.IDs))
 	var cur []map[string]any
-	if err := o.c.Read(ctx, in.Model, in.IDs, keys(in.Values), &cur); err != nil {
+	if err := o.c.Read(ctx, in.Model, in.IDs, slices.Sorted(maps.Keys(in.Values)), &cur); err != nil {
 		return writeOut{}, odooErr(err)
 	}
 	out := writeOut{Model: in.Model, DryRun: c.DryRun, IDs: in.IDs, Changes: []recordDiff{}}

@@ -40,7 +40,7 @@ func newOdooFixture(t *testing.T) *odooFixture {
 	f.Add("bir.filing_deadline", fakeodoo.Record{"name": "1601-C Feb", "form_type": "1601-C", "period": "2026-02", "deadline_date": "2026-03-10", "status": "pending"})
 	f.Add("bir.filing_deadline", fakeodoo.Record{"name": "2550M Feb", "form_type": "2550M", "period": "2026-02", "deadline_date": "2026-03-20", "status": "pending"})
 	f.Add("bir.filing_deadline", fakeodoo.Record{"name": "1601-C Jan", "form_type": "1601-C", "period": "2026-01", "deadline_date": "2026-02-10", "status": "filed"})
-	return &odooFixture{fake: f, rec: &recorder{}, url: odooFront(t, f)}
+	return &odooFixture{fake: f, rec: &recorder{}, url: f.URL}
 }
 
 var testPolicy = OdooPolicy{WriteModels: []string{"res.partner", "account.move"}, CallMethods: []string{"res.partner.name_search"}}

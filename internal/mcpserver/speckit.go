@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -162,7 +163,7 @@ func (k *speckit) get(ctx context.Context, c *Call, in slugIn) (bundleOut, error
 	}
 	files := specFiles
 	if in.File != "" {
-		if !contains(specFiles, in.File) {
+		if !slices.Contains(specFiles, in.File) {
 			return bundleOut{}, fmt.Errorf("file %q: choose one of %s", in.File, strings.Join(specFiles, ", "))
 		}
 		files = []string{in.File}
@@ -177,15 +178,6 @@ func (k *speckit) get(ctx context.Context, c *Call, in slugIn) (bundleOut, error
 		}
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 type problemOut struct {
@@ -423,8 +415,8 @@ func (k *speckit) coverage(ctx context.Context, c *Call, in coverageIn) (coverag
 			// ipai_expense_flow matches a bundle ipai_expense_flow, ipai-expense-flow,
 			// expense_flow or expense-flow.
 			short := strings.TrimPrefix(e.Name(), "ipai_")
-			if contains(slugs, e.Name()) || contains(slugs, strings.ReplaceAll(e.Name(), "_", "-")) ||
-				contains(slugs, short) || contains(slugs, strings.ReplaceAll(short, "_", "-")) {
+			if slices.Contains(slugs, e.Name()) || slices.Contains(slugs, strings.ReplaceAll(e.Name(), "_", "-")) ||
+				slices.Contains(slugs, short) || slices.Contains(slugs, strings.ReplaceAll(short, "_", "-")) {
 				out.WithSpec++
 			} else {
 				out.Missing = append(out.Missing, filepath.ToSlash(filepath.Join(sp, e.Name())))

@@ -176,7 +176,7 @@ type capWriter struct {
 
 func (w *capWriter) Write(p []byte) (int, error) {
 	if w.buf.Len()+len(p) > MaxRenderBytes {
-		return 0, fmt.Errorf("%w: the rendered text exceeds %d bytes (1 MiB); render less (e.g. fewer nested range loops)", ErrRenderLimit, MaxRenderBytes)
+		return 0, fmt.Errorf("%w: the rendered text exceeds %d bytes (%d MiB); render less (e.g. fewer nested range loops)", ErrRenderLimit, MaxRenderBytes, MaxRenderBytes>>20)
 	}
 	if time.Now().After(w.deadline) {
 		return 0, fmt.Errorf("%w: rendering took longer than %s; render less (e.g. fewer nested range loops)", ErrRenderLimit, MaxRenderTime)
@@ -230,7 +230,7 @@ func walk(v any, path string, f func(s, path string) (any, error)) (any, error) 
 }
 
 // renderValue renders a structured value: every string inside is a
-// template. A value that is a single string must render JSON (jsonOnly).
+// template. A value that is a single string must render JSON.
 func renderValue(v any, path string, data map[string]any) (any, error) {
 	if s, ok := v.(string); ok {
 		out, err := renderString(s, data)

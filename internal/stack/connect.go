@@ -2,6 +2,7 @@ package stack
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -359,7 +360,7 @@ func (c connector) odooAPIKey(ctx context.Context, base, db, login, pw string) (
 			return err
 		}
 		if ans.Error != nil {
-			return fmt.Errorf("%s: %s: %s", path, ans.Error.Data.Name, firstNonEmpty(ans.Error.Data.Message, ans.Error.Message))
+			return fmt.Errorf("%s: %s: %s", path, ans.Error.Data.Name, cmp.Or(ans.Error.Data.Message, ans.Error.Message))
 		}
 		if out != nil {
 			return json.Unmarshal(ans.Result, out)

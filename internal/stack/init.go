@@ -2,6 +2,7 @@ package stack
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -105,13 +106,13 @@ func Init(opts InitOptions) ([]FileResult, error) {
 		return nil, err
 	}
 	if d.TZ == "" {
-		d.TZ = firstNonEmpty(st.TZ, "Asia/Manila")
+		d.TZ = cmp.Or(st.TZ, "Asia/Manila")
 	}
 	if _, err := time.LoadLocation(d.TZ); err != nil {
 		return nil, fmt.Errorf("--tz %q is not a time zone name like Asia/Manila: %w", d.TZ, err)
 	}
 	if d.Email == "" {
-		d.Email = firstNonEmpty(st.Email, "admin@"+d.Domain)
+		d.Email = cmp.Or(st.Email, "admin@"+d.Domain)
 	}
 	if len(d.Editions) == 0 {
 		d.Editions = st.Editions
@@ -453,15 +454,6 @@ func writeAtomic(path string, b []byte, mode fs.FileMode) error {
 }
 
 func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
 
 // SortResults orders results by path (for stable output).
 func SortResults(r []FileResult) { sort.Slice(r, func(i, j int) bool { return r[i].Path < r[j].Path }) }

@@ -131,7 +131,9 @@ func (db *DB) StoreEvents(ctx context.Context, b EventBatch) (Stored, error) {
 	for _, a := range dInt {
 		args = append(args, a)
 	}
-	rows, err := db.Query(ctx, storeEventsPG, args...)
+	// pgx itself, not database/sql: one statement per batch, and the batch
+	// is on every acknowledgement's path.
+	rows, err := db.pool.Query(ctx, storeEventsPG, texts(args)...)
 	if err != nil {
 		return Stored{}, mapErr(err)
 	}
@@ -151,6 +153,7 @@ func (db *DB) StoreEvents(ctx context.Context, b EventBatch) (Stored, error) {
 		}
 		st.IDs[i], st.Dups[i] = got, false
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return Stored{}, mapErr(err)
 	}

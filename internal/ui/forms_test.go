@@ -18,7 +18,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
-// auditActions lists the audit entries of action, newest first.
+// auditEntries lists the audit entries of action, newest first.
 func auditEntries(t *testing.T, h *hub, action string) []store.AuditRow {
 	t.Helper()
 	rows, err := h.DB.ListAudit(context.Background(), store.AuditFilter{Action: action, Limit: 50})

@@ -339,7 +339,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, c *reqCtx, er
 		default:
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				p = problem.TooLarge("the form is larger than %d bytes", api.MaxBody)
+				p = problem.TooLarge("the form is larger than %d bytes", mbe.Limit)
 			} else {
 				s.Log.Error("ui request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 				p = &problem.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error; the server log has the details"}

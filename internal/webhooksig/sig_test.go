@@ -49,7 +49,7 @@ func headers(kv ...string) http.Header {
 	return h
 }
 
-// fuzzScheme checks, for arbitrary inputs, that verification never panics,
+// FuzzStandard checks, for arbitrary inputs, that verification never panics,
 // that what the secret signs verifies, and that arbitrary headers only
 // verify when they carry the right proof.
 func FuzzStandard(f *testing.F) {

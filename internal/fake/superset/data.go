@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -89,7 +90,7 @@ func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request) {
 			out := shape("dashboard_get")
 			charts := []any{}
 			for _, c := range s.charts {
-				if containsInt(c.Dashboards, d.ID) {
+				if slices.Contains(c.Dashboards, d.ID) {
 					charts = append(charts, c.Name)
 				}
 			}
@@ -104,15 +105,6 @@ func (s *Server) getDashboard(w http.ResponseWriter, r *http.Request) {
 	notFound(w)
 }
 
-func containsInt(xs []int, x int) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *Server) chartItem(c Chart, get bool) map[string]any {
 	name := "chart_list_item"
 	if get {
@@ -121,7 +113,7 @@ func (s *Server) chartItem(c Chart, get bool) map[string]any {
 	out := shape(name)
 	var ds []any
 	for _, d := range s.dashboards {
-		if containsInt(c.Dashboards, d.ID) {
+		if slices.Contains(c.Dashboards, d.ID) {
 			e := map[string]any{"id": d.ID, "dashboard_title": d.Title}
 			if get {
 				e["json_metadata"] = nil
@@ -550,7 +542,7 @@ func (s *Server) guestMayRead(claims, form map[string]any, dataset int) bool {
 			return false
 		}
 		for _, c := range s.charts {
-			if toString(c.ID) == slice && c.DatasetID == dataset && containsInt(c.Dashboards, d.ID) {
+			if toString(c.ID) == slice && c.DatasetID == dataset && slices.Contains(c.Dashboards, d.ID) {
 				return true
 			}
 		}

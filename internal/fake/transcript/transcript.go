@@ -19,10 +19,11 @@ package transcript
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"mime"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -219,7 +220,7 @@ func compare(path string, w, g any, o Options, diffs *[]string) {
 	switch wv := w.(type) {
 	case map[string]any:
 		gv := g.(map[string]any)
-		for _, k := range sortedKeys(wv) {
+		for _, k := range slices.Sorted(maps.Keys(wv)) {
 			p := joinKey(path, k)
 			if gx, ok := gv[k]; ok {
 				compare(p, wv[k], gx, o, diffs)
@@ -227,7 +228,7 @@ func compare(path string, w, g any, o Options, diffs *[]string) {
 				*diffs = append(*diffs, p+": missing (the real service sends it)")
 			}
 		}
-		for _, k := range sortedKeys(gv) {
+		for _, k := range slices.Sorted(maps.Keys(gv)) {
 			p := joinKey(path, k)
 			if _, ok := wv[k]; !ok && !o.has(o.Loose, p) {
 				*diffs = append(*diffs, p+": unexpected (the real service does not send it)")
@@ -243,15 +244,6 @@ func compare(path string, w, g any, o Options, diffs *[]string) {
 			compare(path+"["+strconv.Itoa(i)+"]", wv[i], gv[i], o, diffs)
 		}
 	}
-}
-
-func sortedKeys(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 func clip(b []byte) string {

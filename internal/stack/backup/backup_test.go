@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -85,7 +87,7 @@ func fingerprint(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	var parts []string
-	for _, name := range sortedKeys(tables) {
+	for _, name := range slices.Sorted(maps.Keys(tables)) {
 		var h string
 		if err := conn.QueryRow(context.Background(), fmt.Sprintf("SELECT coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') FROM %s x", name)).Scan(&h); err != nil {
 			t.Fatal(err)
@@ -93,21 +95,6 @@ func fingerprint(t *testing.T, url string) string {
 		parts = append(parts, name+"="+h)
 	}
 	return strings.Join(parts, ";")
-}
-
-func sortedKeys(m map[string]int64) []string {
-	var k []string
-	for s := range m {
-		k = append(k, s)
-	}
-	for i := range k {
-		for j := i + 1; j < len(k); j++ {
-			if k[j] < k[i] {
-				k[i], k[j] = k[j], k[i]
-			}
-		}
-	}
-	return k
 }
 
 // seed creates n databases with a few tables and rows.

@@ -53,8 +53,8 @@ type Snapshot struct {
 	Exact                    bool
 }
 
-// countsSQL builds one statement counting the rows of every user table (own
-// rows only, as pg_dump dumps them; extension tables excluded).
+// tablesSQL lists every user table (extension tables excluded); countSQL
+// then counts their own rows only, as pg_dump dumps them.
 const tablesSQL = `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND c.relpersistence <> 't'
