@@ -14,13 +14,21 @@ import (
 	"sync"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/insightpulseai/ipai/internal/audit"
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/store"
 	"github.com/insightpulseai/ipai/internal/testpg"
 )
 
-func TestMain(m *testing.M) { testpg.MainNoLeaks(m) }
+// The MCP SDK's Streamable HTTP handler keeps each session (and its
+// reader goroutine, streamableServerConn.Read) until the client ends it or
+// the session idles out (MCP.SessionTimeout, 30 minutes): sessions the
+// tests opened are the SDK's to close, not leaks of ipai's.
+func TestMain(m *testing.M) {
+	testpg.MainNoLeaks(m, goleak.IgnoreTopFunction("github.com/modelcontextprotocol/go-sdk/mcp.(*streamableServerConn).Read"))
+}
 
 type harness struct {
 	srv    *httptest.Server
