@@ -26,6 +26,7 @@ var testOnlyPackages = []string{
 	"internal/connector/n8n/n8ntest/",   // starts an n8n test container on loopback
 	"internal/testkc/",                  // starts a real Keycloak on loopback for tests
 	"internal/testsuperset/",            // starts a real Superset on loopback for tests
+	"e2e/",                              // e2e/hubproc runs ipai serve and talks to it on loopback
 }
 
 // banned are the package-level names that make an unguarded client, dial
