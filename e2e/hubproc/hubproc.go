@@ -42,22 +42,9 @@ type Proc struct {
 	Env  []string
 	// Ready is the time from exec to the first 200 from /readyz.
 	Ready time.Duration
-	log   *lockedBuffer
+	log   *testproc.Buffer
 	done  chan struct{}
 }
-
-// lockedBuffer is a process's output, readable while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // LogText is what the process wrote so far.
 func (p *Proc) LogText() string { return p.log.String() }
@@ -88,7 +75,7 @@ func Env(t testing.TB, dbURL, config string) []string {
 // process is killed when t ends.
 func Start(t testing.TB, bin string, env []string, addr string) *Proc {
 	t.Helper()
-	p := &Proc{Addr: addr, Env: env, log: &lockedBuffer{}, done: make(chan struct{})}
+	p := &Proc{Addr: addr, Env: env, log: &testproc.Buffer{}, done: make(chan struct{})}
 	p.Cmd = exec.Command(bin, "serve", "--addr", addr)
 	p.Cmd.Env = env
 	p.Cmd.Stdout, p.Cmd.Stderr = p.log, p.log

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -20,6 +18,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/store"
 	"github.com/insightpulseai/ipai/internal/testpg"
+	"github.com/insightpulseai/ipai/internal/testproc"
 )
 
 // The MCP SDK's Streamable HTTP handler keeps each session (and its
@@ -35,20 +34,8 @@ type harness struct {
 	db     *store.DB
 	tokens map[auth.Role]string
 	ids    map[auth.Role]string
-	logs   *syncBuffer
+	logs   *testproc.Buffer
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // openDB opens and migrates the store at url; it is closed when the test
 // ends, after everything cleaned up later.
@@ -99,7 +86,7 @@ func serve(t testing.TB, s *Server, closers ...func()) *httptest.Server {
 }
 
 // serveHarness is serve as a harness with a token for every role.
-func serveHarness(t *testing.T, s *Server, logs *syncBuffer, closers ...func()) *harness {
+func serveHarness(t *testing.T, s *Server, logs *testproc.Buffer, closers ...func()) *harness {
 	t.Helper()
 	h := &harness{srv: serve(t, s, closers...), db: s.DB, tokens: map[auth.Role]string{}, ids: map[auth.Role]string{}, logs: logs}
 	for _, role := range auth.Roles {
@@ -113,14 +100,14 @@ func serveHarness(t *testing.T, s *Server, logs *syncBuffer, closers ...func()) 
 }
 
 // debugLog logs everything as JSON to logs.
-func debugLog(logs *syncBuffer) *slog.Logger {
+func debugLog(logs *testproc.Buffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func newHarness(t *testing.T, url string) *harness {
 	t.Helper()
 	db := openDB(t, url)
-	logs := &syncBuffer{}
+	logs := &testproc.Buffer{}
 	return serveHarness(t, &Server{DB: db, Audit: audit.New(db), Tokens: auth.NewTokens(db), Log: debugLog(logs)}, logs)
 }
 

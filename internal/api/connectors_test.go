@@ -20,6 +20,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/outbound"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/testproc"
 )
 
 type connHarness struct {
@@ -39,7 +40,7 @@ func newConnHarness(t *testing.T, url string) *connHarness {
 		t.Fatal(err)
 	}
 	guard, _ := outbound.New(nil)
-	logs := &syncBuffer{}
+	logs := &testproc.Buffer{}
 	log := debugLog(logs)
 	al := audit.New(db)
 	svc := integration.New(db, box, guard, 0)

@@ -18,6 +18,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/secret"
+	"github.com/insightpulseai/ipai/internal/testproc"
 	"github.com/insightpulseai/ipai/internal/webhooksig"
 )
 
@@ -56,7 +57,7 @@ func TestBodyOverTheLimitNamesTheRoutesLimit(t *testing.T) {
 	hooks := inbound.NewHooks(db, box, al, in, nil)
 	s := &Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.DiscardHandler),
 		Flows: &n8nflow.Service{DB: db}, Hooks: hooks}
-	h := serveHarness(t, s, &syncBuffer{}, in.Close)
+	h := serveHarness(t, s, &testproc.Buffer{}, in.Close)
 	// A hook that accepts the most a hook may: the route's limit is its limit.
 	big, err := hooks.Create(context.Background(), "big", "", event.HookSpec{Scheme: webhooksig.SchemeBearer, MaxBody: event.MaxMaxBody},
 		"a-bearer-secret-of-some-length", false)

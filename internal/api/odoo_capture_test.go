@@ -22,6 +22,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/secret"
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/testproc"
 )
 
 // TestOdooChangeCaptureContract installs webhook rules with InstallWebhook
@@ -55,7 +56,7 @@ func TestOdooChangeCaptureContract(t *testing.T) {
 		Settings: map[string]string{"database": dbName, "login": login}, Secrets: map[string]string{"api_key": key}}); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testproc.Buffer{}
 	in := event.NewIngester(db, rule.NewRouter(), event.IngesterOptions{})
 	s := &Server{DB: db, Audit: audit.New(db), Tokens: auth.NewTokens(db), Log: debugLog(logs), Connectors: svc, Hooks: &inbound.Hooks{Ingester: in}}
 	h := serveHarness(t, s, logs, in.Close)

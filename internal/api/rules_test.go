@@ -17,13 +17,14 @@ import (
 	"github.com/insightpulseai/ipai/internal/odoosource"
 	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/testproc"
 )
 
 // rulesHarness is a server with the event path (router, ingester) wired.
 func rulesHarness(t *testing.T) (*harness, *rule.Router) {
 	t.Helper()
 	db := tempDB(t)
-	logs := &syncBuffer{}
+	logs := &testproc.Buffer{}
 	al := audit.New(db)
 	router := rule.NewRouter()
 	in := event.NewIngester(db, router, event.IngesterOptions{})

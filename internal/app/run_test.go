@@ -23,6 +23,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/event"
 	fakemm "github.com/insightpulseai/ipai/internal/fake/mattermost"
 	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
+	"github.com/insightpulseai/ipai/internal/testproc"
 )
 
 // notifyChannel is the Mattermost channel id health notices go to.
@@ -97,7 +98,7 @@ func TestRunStopsEveryWorker(t *testing.T) {
 		{Name: "out", Direction: "outgoing", Secret: "out-signing-secret-0123",
 			EndpointSpec: delivery.EndpointSpec{TargetURL: receiver.URL, EventTypes: []string{"shop.*"}}},
 	}
-	var logs lockedBuffer
+	var logs testproc.Buffer
 	a, err := New(context.Background(), cfg, &logs)
 	if err != nil {
 		t.Fatal(err)

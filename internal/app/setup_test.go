@@ -1,36 +1,18 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/auth"
 	"github.com/insightpulseai/ipai/internal/config"
+	"github.com/insightpulseai/ipai/internal/testproc"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A fresh hub prints one log line with a working one-time setup URL.
 func TestServePrintsSetupURLOnFirstRun(t *testing.T) {
@@ -38,7 +20,7 @@ func TestServePrintsSetupURLOnFirstRun(t *testing.T) {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.Log.Format = "json"
-	var logs lockedBuffer
+	var logs testproc.Buffer
 	a, err := New(context.Background(), cfg, &logs)
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/insightpulseai/ipai/internal/testpg"
+	"github.com/insightpulseai/ipai/internal/testproc"
 )
 
 func TestMain(m *testing.M) { testpg.Main(m) }
@@ -276,7 +277,7 @@ func TestGeneratedHubServiceRuns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			logs := &syncBuf{}
+			logs := &testproc.Buffer{}
 			cmd.Stdout, cmd.Stderr = logs, logs
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -352,22 +353,4 @@ func waitReady(t *testing.T, u string, logs fmt.Stringer) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("%s not ready within 60 s; hub log:\n%s", u, logs)
-}
-
-// syncBuf collects a process's output while the test reads it.
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -4,10 +4,12 @@
 package testproc
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -49,4 +51,24 @@ func VmRSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// Buffer collects what a process or a logger writes while a test reads it:
+// a bytes.Buffer safe for one writer and concurrent readers.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *Buffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String is what was written so far.
+func (l *Buffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
