@@ -128,12 +128,7 @@ func TestBrowserFirstRun(t *testing.T) {
 	// secret the page showed.
 	var evURL string
 	run(t, ctx, "test event", chromedp.Navigate(base+"/ui/start"), chromedp.Click(chromedp.CSS(`#send-test-event`)),
-		chromedp.WaitVisible(chromedp.CSS(`.flash`)), textInto(`.flash`, &text),
-		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			l, err := chromedp.Location()(ctx, tg)
-			evURL = l
-			return err
-		}))
+		chromedp.WaitVisible(chromedp.CSS(`.flash`)), textInto(`.flash`, &text), locationInto(&evURL))
 	if !strings.Contains(text, "Test event sent") || !strings.Contains(evURL, "/ui/events/") {
 		t.Fatalf("after the test event: %q at %s", text, evURL)
 	}
@@ -165,10 +160,50 @@ func TestBrowserFirstRun(t *testing.T) {
 	}
 	run(t, ctx, "delivery shown", shots.shot("11-test-event-delivered"))
 
+	// Step 4: the endpoint edited from its page: renamed and narrowed to
+	// ipai.* events. The edit keeps its secret: the next test event still
+	// verifies with the one shown at creation.
+	eps, err := h.DB.ListWebhooks(context.Background(), "outgoing")
+	if err != nil || len(eps) != 1 {
+		t.Fatalf("stored endpoints: %+v %v", eps, err)
+	}
+	run(t, ctx, "edit endpoint", chromedp.Navigate(base+"/ui/webhooks/"+eps[0].ID), chromedp.WaitVisible(chromedp.CSS(`#edit-webhook`)),
+		chromedp.Click(chromedp.CSS(`#edit-webhook`)), chromedp.WaitVisible(chromedp.CSS(`#webhook-form`)),
+		chromedp.SetValue(chromedp.CSS(`#wh-name`), "receiver-renamed"),
+		chromedp.SetValue(chromedp.CSS(`#wh-event-types`), "ipai.*"), shots.shot("12-endpoint-edit"),
+		chromedp.Click(chromedp.CSS(`#save-webhook`)), chromedp.WaitVisible(chromedp.CSS(`#edit-webhook`)),
+		textInto(`main`, &text), shots.shot("13-endpoint-edited"))
+	if !strings.Contains(text, "receiver-renamed") || strings.Contains(text, epSecret) {
+		t.Fatalf("endpoint page after the edit (want the new name, no secret):\n%s", text)
+	}
+	eps, err = h.DB.ListWebhooks(context.Background(), "outgoing")
+	if err != nil || len(eps) != 1 || eps[0].Name != "receiver-renamed" || !strings.Contains(eps[0].Spec, `"ipai.*"`) {
+		t.Fatalf("stored endpoint after the edit: %+v %v", eps, err)
+	}
+	run(t, ctx, "second test event", chromedp.Navigate(base+"/ui/start"), chromedp.Click(chromedp.CSS(`#send-test-event`)),
+		chromedp.WaitVisible(chromedp.CSS(`.flash`)))
+	select {
+	case rec := <-got:
+		if _, err := webhooksig.Verify(webhooksig.SchemeStandard, []string{epSecret}, rec.hdr, rec.body, time.Now()); err != nil {
+			t.Fatalf("after the edit the delivery does not verify with the secret shown at creation: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the receiver got no delivery within 30 s of the second test event")
+	}
+
 	// The setup URL is spent.
 	run(t, ctx, "setup URL spent", chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS(`.error-page`)),
-		textInto(`.error-page`, &text), shots.shot("12-setup-spent"))
+		textInto(`.error-page`, &text), shots.shot("14-setup-spent"))
 	if !strings.Contains(text, "404") {
 		t.Fatalf("setup URL after setup: %q", text)
 	}
+}
+
+// locationInto stores the page's URL in *u.
+func locationInto(u *string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		l, err := chromedp.Location()(ctx, tg)
+		*u = l
+		return err
+	})
 }
