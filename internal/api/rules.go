@@ -40,16 +40,12 @@ func viewRule(r store.Rule) (RuleView, error) {
 		Actions: sp.Actions, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}, nil
 }
 
-// rules is the rule service the handlers change rules through (the admin
-// UI's forms call the same one), feeding the router the ingester uses.
-// TODO(lead): a Server.Rules *rule.Service field would be clearer than
-// reaching the router through Endpoints.
+// rules is the rule service the handlers change rules through.
 func (s *Server) rules() *rule.Service {
-	var router *rule.Router
-	if s.Endpoints != nil {
-		router = s.Endpoints.Router
+	if s.Rules == nil {
+		return rule.NewService(s.DB, nil, s.Log)
 	}
-	return rule.NewService(s.DB, router, s.Log)
+	return s.Rules
 }
 
 func (s *Server) listRules(w http.ResponseWriter, r *http.Request) error {

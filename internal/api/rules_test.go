@@ -29,7 +29,7 @@ func rulesHarness(t *testing.T) (*harness, *rule.Router) {
 	router := rule.NewRouter()
 	in := event.NewIngester(db, router, event.IngesterOptions{})
 	s := &Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.NewJSONHandler(logs, nil)),
-		Endpoints: &delivery.Endpoints{Router: router}, Hooks: &inbound.Hooks{Ingester: in}}
+		Endpoints: &delivery.Endpoints{Router: router}, Hooks: &inbound.Hooks{Ingester: in}, Rules: rule.NewService(db, router, nil)}
 	return serveHarness(t, s, logs, in.Close), router
 }
 

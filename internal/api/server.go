@@ -31,6 +31,7 @@ import (
 	"github.com/insightpulseai/ipai/internal/inbound"
 	"github.com/insightpulseai/ipai/internal/integration"
 	"github.com/insightpulseai/ipai/internal/problem"
+	"github.com/insightpulseai/ipai/internal/rule"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
@@ -57,6 +58,10 @@ type Server struct {
 	Hooks      *inbound.Hooks
 	Endpoints  *delivery.Endpoints
 	Dispatcher interface{ Wake() }
+	// Rules changes the routing rules and keeps the hub's router in step
+	// (the same service the UI's forms and the rules watch use). Nil: rules
+	// are stored, but no router is reloaded.
+	Rules *rule.Service
 	// Connectors serves /api/v1/connectors; Health (optional) is the
 	// running health checker behind /api/v1/health.
 	Connectors *integration.Service

@@ -222,7 +222,7 @@ func New(ctx context.Context, cfg config.Config, logw io.Writer) (_ *App, err er
 		BaseURL: cfg.BaseURL(), Hooks: hooks, Endpoints: endpoints, Dispatcher: dispatcher,
 		Connectors: connectors, Health: healthRunner, Sync: syncSvc, Embed: newEmbed(cfg.Superset, connectors, al),
 		EmbedSDKPath: filepath.Join(cfg.DataDir, api.SDKFile), ChatOps: co, Flows: flows, Ingest: ingester.Ingest,
-		Sessions: sessions, MCP: mcpServers, Metrics: metrics}
+		Sessions: sessions, MCP: mcpServers, Metrics: metrics, Rules: rules}
 	var uiSrv *ui.Server
 	if !uiCfg.Disabled {
 		uiSrv = newUI(uiCfg, cfg.BaseURL(), apiSrv, rules, guard, log)
