@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/insightpulseai/ipai/internal/testproc"
 )
 
 // schemathesisBin is the schemathesis CLI that scripts/test.d/schemathesis.sh
@@ -17,8 +19,7 @@ func schemathesisBin() string {
 	if p := os.Getenv("IPAI_SCHEMATHESIS"); p != "" {
 		return p
 	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".cache", "ipai", "schemathesis", "bin", "schemathesis")
+	return filepath.Join(testproc.CacheDir("", "schemathesis"), "bin", "schemathesis")
 }
 
 // TestFuzzAPIFromOpenAPI runs schemathesis against a running hub, from the

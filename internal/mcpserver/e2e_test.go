@@ -12,6 +12,7 @@ import (
 
 	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
 	"github.com/insightpulseai/ipai/internal/store"
+	"github.com/insightpulseai/ipai/internal/testproc"
 )
 
 var (
@@ -52,11 +53,7 @@ func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 // scripts/test.d/mcp-inspector.sh.
 func inspector(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("IPAI_MCP_INSPECTOR_DIR")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "ipai", "mcp-inspector")
-	}
+	dir := testproc.CacheDir("IPAI_MCP_INSPECTOR_DIR", "mcp-inspector")
 	bin := filepath.Join(dir, "node_modules", ".bin", "mcp-inspector")
 	if _, err := os.Stat(bin); err != nil {
 		if os.Getenv("IPAI_SKIP_NPM_E2E") == "1" {

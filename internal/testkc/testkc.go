@@ -105,14 +105,7 @@ func Get(t testing.TB, opts Options) *Server {
 // Dist returns the Keycloak installation directory, or an error with the
 // install hint.
 func Dist() (string, error) {
-	base := os.Getenv("IPAI_KEYCLOAK_HOME")
-	if base == "" {
-		h, err := os.UserHomeDir()
-		if err != nil {
-			return "", err
-		}
-		base = filepath.Join(h, ".cache", "ipai", "keycloak")
-	}
+	base := testproc.CacheDir("IPAI_KEYCLOAK_HOME", "keycloak")
 	dir := filepath.Join(base, "keycloak-"+Version)
 	if _, err := os.Stat(filepath.Join(dir, "bin", "kc.sh")); err != nil {
 		return "", fmt.Errorf("Keycloak %s is not installed in %s: %s", Version, base, installHint)

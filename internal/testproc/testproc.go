@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,4 +72,15 @@ func (l *Buffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// CacheDir is where an install script keeps a tool the tests run: the
+// directory in environment variable env when set, else ~/.cache/ipai/name
+// (the cache .ci/run keeps between runs).
+func CacheDir(env, name string) string {
+	if d := os.Getenv(env); d != "" {
+		return d
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "ipai", name)
 }

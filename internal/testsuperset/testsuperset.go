@@ -98,11 +98,7 @@ func Get(t testing.TB) *Server {
 
 // Home is where the install lives.
 func Home() string {
-	if h := os.Getenv("IPAI_SUPERSET_HOME"); h != "" {
-		return h
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".cache", "ipai", "superset")
+	return testproc.CacheDir("IPAI_SUPERSET_HOME", "superset")
 }
 
 // Python returns the virtualenv's python, or an error with the install hint.
@@ -400,11 +396,7 @@ const SDKHint = "install it with scripts/test.d/superset-embedded-sdk.sh (script
 // (bundle/index.js, the file an operator copies to
 // <data_dir>/superset-embedded-sdk.js), or an error with the install hint.
 func SDKBundle() (string, error) {
-	dir := os.Getenv("IPAI_SUPERSET_SDK_DIR")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "ipai", "superset-embedded-sdk")
-	}
+	dir := testproc.CacheDir("IPAI_SUPERSET_SDK_DIR", "superset-embedded-sdk")
 	p := filepath.Join(dir, "node_modules", "@superset-ui", "embedded-sdk", "bundle", "index.js")
 	if _, err := os.Stat(p); err != nil {
 		return "", fmt.Errorf("no embedded SDK bundle at %s: %s", p, SDKHint)

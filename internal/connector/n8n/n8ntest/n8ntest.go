@@ -53,11 +53,7 @@ var (
 
 // Home is where the install lives.
 func Home() string {
-	if h := os.Getenv("IPAI_N8N_HOME"); h != "" {
-		return h
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".cache", "ipai", "n8n")
+	return testproc.CacheDir("IPAI_N8N_HOME", "n8n")
 }
 
 // Start returns the shared instance, starting it on first use.
