@@ -20,21 +20,22 @@ type Service struct {
 	Log        *slog.Logger
 }
 
-func (s *Service) pair(l store.SyncLink) (*Pair, error) {
+// link reads link id and the pair it belongs to.
+func (s *Service) link(ctx context.Context, id string) (store.SyncLink, *Pair, error) {
+	l, err := s.DB.SyncLink(ctx, id)
+	if err != nil {
+		return l, nil, err
+	}
 	p := s.Pairs[l.Pair]
 	if p == nil {
-		return nil, fmt.Errorf("link %s belongs to board link %q, which is no longer configured; add it to sync.boards or delete the link", l.ID, l.Pair)
+		return l, nil, fmt.Errorf("link %s belongs to board link %q, which is no longer configured; add it to sync.boards or delete the link", l.ID, l.Pair)
 	}
-	return p, nil
+	return l, p, nil
 }
 
 // Resolve settles a conflict keeping "odoo" or "board".
 func (s *Service) Resolve(ctx context.Context, id, keep string) (store.SyncLink, error) {
-	l, err := s.DB.SyncLink(ctx, id)
-	if err != nil {
-		return l, err
-	}
-	p, err := s.pair(l)
+	l, p, err := s.link(ctx, id)
 	if err != nil {
 		return l, err
 	}
@@ -43,11 +44,7 @@ func (s *Service) Resolve(ctx context.Context, id, keep string) (store.SyncLink,
 
 // Resync clears a link's error and runs its pair's round now.
 func (s *Service) Resync(ctx context.Context, id string) (store.SyncLink, error) {
-	l, err := s.DB.SyncLink(ctx, id)
-	if err != nil {
-		return l, err
-	}
-	p, err := s.pair(l)
+	l, p, err := s.link(ctx, id)
 	if err != nil {
 		return l, err
 	}
