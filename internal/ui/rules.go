@@ -32,13 +32,6 @@ type testForm struct {
 	Result                *rule.TestResult
 }
 
-func (s *Server) ruleService() *rule.Service {
-	if s.Rules != nil {
-		return s.Rules
-	}
-	return rule.NewService(s.DB, nil, s.Log)
-}
-
 // ruleErrors places a rule error next to its form field: the action fields
 // ("actions[0].text") go next to the actions box, naming the field.
 func ruleErrors(err error) (map[string]string, error) {
@@ -103,7 +96,7 @@ func (s *Server) ruleCreate(w http.ResponseWriter, r *http.Request, c *reqCtx) e
 	if fe == nil {
 		enabled := f.Enabled
 		sp := rule.Spec{Name: f.Name, Enabled: &enabled, Match: rule.Match{Source: f.Source, Type: f.Type}, Condition: f.Condition, Actions: *acts}
-		rec, err := s.ruleService().Create(r.Context(), sp)
+		rec, err := s.Rules.Create(r.Context(), sp)
 		if err == nil {
 			s.audit(r, "rule.create", rec.ID, "rule "+rec.Name+" created", map[string]any{"match_type": rec.MatchType, "actions": len(sp.Actions)}, audit.Info)
 			return s.redirect(w, r, "/ui/rules/"+rec.ID, "Rule "+rec.Name+" created. Try it below with a sample event.")
@@ -117,7 +110,7 @@ func (s *Server) ruleCreate(w http.ResponseWriter, r *http.Request, c *reqCtx) e
 }
 
 func (s *Server) ruleEdit(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	x, err := s.ruleService().Get(r.Context(), r.PathValue("id"))
+	x, err := s.Rules.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -135,7 +128,7 @@ func (s *Server) ruleUpdate(w http.ResponseWriter, r *http.Request, c *reqCtx) e
 	if fe == nil {
 		p := rule.Patch{Name: &f.Name, Enabled: &f.Enabled, Match: &rule.Match{Source: f.Source, Type: f.Type},
 			Condition: &f.Condition, Actions: acts}
-		rec, err := s.ruleService().Update(r.Context(), id, p)
+		rec, err := s.Rules.Update(r.Context(), id, p)
 		if err == nil {
 			s.audit(r, "rule.update", rec.ID, "rule "+rec.Name+" updated", nil, audit.Info)
 			return s.redirect(w, r, "/ui/rules/"+rec.ID, "Rule "+rec.Name+" saved.")
@@ -158,7 +151,7 @@ func (s *Server) ruleState(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 	default:
 		return problem.Invalid("enabled", "%q: expected true or false", r.PostFormValue("enabled"))
 	}
-	rec, err := s.ruleService().Update(r.Context(), r.PathValue("id"), rule.Patch{Enabled: &on})
+	rec, err := s.Rules.Update(r.Context(), r.PathValue("id"), rule.Patch{Enabled: &on})
 	if err != nil {
 		if p, ok := problem.As(err); ok && p.Status < 500 && p.Status != http.StatusNotFound {
 			return s.redirect(w, r, "/ui/rules/"+r.PathValue("id"), "Not changed: "+p.Message)
@@ -174,7 +167,7 @@ func (s *Server) ruleState(w http.ResponseWriter, r *http.Request, c *reqCtx) er
 }
 
 func (s *Server) ruleDelete(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
-	x, err := s.ruleService().Delete(r.Context(), r.PathValue("id"))
+	x, err := s.Rules.Delete(r.Context(), r.PathValue("id"))
 	if err != nil {
 		if p, ok := problem.As(err); ok && p.Status == http.StatusConflict {
 			return s.redirect(w, r, "/ui/rules/"+r.PathValue("id"), "Not deleted: "+p.Message)
@@ -190,7 +183,7 @@ func (s *Server) ruleShow(w http.ResponseWriter, r *http.Request, c *reqCtx) err
 }
 
 func (s *Server) showRule(w http.ResponseWriter, r *http.Request, c *reqCtx, status int, tf *testForm) error {
-	x, err := s.ruleService().Get(r.Context(), r.PathValue("id"))
+	x, err := s.Rules.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -215,7 +208,7 @@ func exampleType(pattern string) string {
 func (s *Server) ruleTest(w http.ResponseWriter, r *http.Request, c *reqCtx) error {
 	tf := &testForm{Type: strings.TrimSpace(r.PostFormValue("type")), Source: strings.TrimSpace(r.PostFormValue("source")),
 		Payload: r.PostFormValue("payload")}
-	x, res, err := s.ruleService().TestStored(r.Context(), r.PathValue("id"),
+	x, res, err := s.Rules.TestStored(r.Context(), r.PathValue("id"),
 		rule.Sample{Type: tf.Type, Source: tf.Source, Payload: json.RawMessage(strings.TrimSpace(tf.Payload))})
 	if err != nil {
 		fe, err := fieldErrors(err)

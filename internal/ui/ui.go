@@ -66,7 +66,8 @@ type Server struct {
 	Hooks      *inbound.Hooks
 	Endpoints  *delivery.Endpoints
 	Dispatcher interface{ Wake() }
-	Rules      *rule.Service
+	// Rules is the hub's rule service (the API's, feeding the router).
+	Rules *rule.Service
 	// Sync resolves and re-syncs board links; ChatOps, Flows and Embed back
 	// the bots, n8n and Superset pages (the API's services).
 	Sync    *boardsync.Service
