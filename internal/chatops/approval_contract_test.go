@@ -364,39 +364,11 @@ func TestSlashEndToEnd(t *testing.T) {
 	if st, out := execute("status"); st != 200 || !strings.Contains(fmt.Sprint(out["text"]), "Working") {
 		t.Fatalf("/%s status = %d %v", trigger, st, out)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var list struct {
-			Posts map[string]struct {
-				UserID  string         `json:"user_id"`
-				Message string         `json:"message"`
-				Props   map[string]any `json:"props"`
-			} `json:"posts"`
-		}
-		req, _ := http.NewRequest(http.MethodGet, w.mmURL+"/api/v4/channels/"+ch.ID+"/posts?per_page=20", nil)
-		req.Header.Set("Authorization", "Bearer "+w.mmToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = json.NewDecoder(resp.Body).Decode(&list)
-		resp.Body.Close()
-		found := false
-		for _, p := range list.Posts {
-			if strings.Contains(p.Message, "No health checks run on this hub") && p.Props["override_username"] == "ipai-e2e-bot" {
-				if p.UserID != me.ID || p.Props["from_webhook"] != "true" {
-					t.Fatalf("delayed reply = %+v; want it posted as the invoking user %s", p, me.ID)
-				}
-				found = true
-			}
-		}
-		if found {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the delayed in_channel reply of /%s status never appeared", trigger)
-		}
-		time.Sleep(100 * time.Millisecond)
+	p := w.waitForPost(t, ch.ID, func(p channelPost) bool {
+		return strings.Contains(p.Message, "No health checks run on this hub") && p.Props["override_username"] == "ipai-e2e-bot"
+	}, "the delayed in_channel reply of /"+trigger+" status")
+	if p.UserID != me.ID || p.Props["from_webhook"] != "true" {
+		t.Fatalf("delayed reply = %+v; want it posted as the invoking user %s", p, me.ID)
 	}
 }
 
@@ -439,16 +411,37 @@ func TestOutgoingEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r := w.waitForPost(t, ch.ID, func(r channelPost) bool {
+		return r.RootID == p.ID && strings.HasPrefix(r.Message, "got it: evt_")
+	}, "a reply in the thread of "+p.ID)
+	if r.Props["from_webhook"] != "true" {
+		t.Fatalf("reply props = %v; want from_webhook", r.Props)
+	}
+	evs, err := w.db.ListEvents(ctx, store.EventFilter{Limit: 5})
+	if err != nil || len(evs) != 1 || !strings.HasPrefix(evs[0].Type, "mattermost.outgoing.") {
+		t.Fatalf("events = %+v, %v", evs, err)
+	}
+	t.Logf("event type %s; reply props %v", evs[0].Type, r.Props)
+}
+
+// channelPost is what these tests read of a Mattermost post.
+type channelPost struct {
+	UserID  string         `json:"user_id"`
+	RootID  string         `json:"root_id"`
+	Message string         `json:"message"`
+	Props   map[string]any `json:"props"`
+}
+
+// waitForPost polls the channel's last 20 posts until one matches, for up
+// to 15 s, and returns it; what names the post in the failure.
+func (w *world) waitForPost(t *testing.T, channelID string, match func(channelPost) bool, what string) channelPost {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var list struct {
-			Posts map[string]struct {
-				RootID  string         `json:"root_id"`
-				Message string         `json:"message"`
-				Props   map[string]any `json:"props"`
-			} `json:"posts"`
+			Posts map[string]channelPost `json:"posts"`
 		}
-		req, _ := http.NewRequest(http.MethodGet, w.mmURL+"/api/v4/channels/"+ch.ID+"/posts?per_page=20", nil)
+		req, _ := http.NewRequest(http.MethodGet, w.mmURL+"/api/v4/channels/"+channelID+"/posts?per_page=20", nil)
 		req.Header.Set("Authorization", "Bearer "+w.mmToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -456,21 +449,13 @@ func TestOutgoingEndToEnd(t *testing.T) {
 		}
 		_ = json.NewDecoder(resp.Body).Decode(&list)
 		resp.Body.Close()
-		for _, r := range list.Posts {
-			if r.RootID == p.ID && strings.HasPrefix(r.Message, "got it: evt_") {
-				if r.Props["from_webhook"] != "true" {
-					t.Fatalf("reply props = %v; want from_webhook", r.Props)
-				}
-				evs, err := w.db.ListEvents(ctx, store.EventFilter{Limit: 5})
-				if err != nil || len(evs) != 1 || !strings.HasPrefix(evs[0].Type, "mattermost.outgoing.") {
-					t.Fatalf("events = %+v, %v", evs, err)
-				}
-				t.Logf("event type %s; reply props %v", evs[0].Type, r.Props)
-				return
+		for _, p := range list.Posts {
+			if match(p) {
+				return p
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no reply in the thread of %s", p.ID)
+			t.Fatalf("%s never appeared", what)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
