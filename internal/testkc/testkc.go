@@ -73,11 +73,7 @@ type Server struct {
 	done chan struct{}
 }
 
-var (
-	once    sync.Once
-	shared  *Server
-	initErr error
-)
+var shared testproc.Shared[*Server]
 
 // Main runs the tests and stops Keycloak afterwards, if one was started.
 func Main(m *testing.M) { os.Exit(Run(m)) }
@@ -85,9 +81,7 @@ func Main(m *testing.M) { os.Exit(Run(m)) }
 // Run is Main without the exit, for a TestMain with its own cleanup.
 func Run(m *testing.M) int {
 	code := m.Run()
-	if shared != nil {
-		shared.Stop()
-	}
+	shared.Stop()
 	return code
 }
 
@@ -95,11 +89,11 @@ func Run(m *testing.M) int {
 // fails the test (never skips) when Keycloak cannot be had.
 func Get(t testing.TB, opts Options) *Server {
 	t.Helper()
-	once.Do(func() { shared, initErr = start(opts) })
-	if initErr != nil {
-		t.Fatalf("testkc: %v", initErr)
+	s, err := shared.Get(func() (*Server, error) { return start(opts) })
+	if err != nil {
+		t.Fatalf("testkc: %v", err)
 	}
-	return shared
+	return s
 }
 
 // Dist returns the Keycloak installation directory, or an error with the

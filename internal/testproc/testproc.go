@@ -84,3 +84,26 @@ func CacheDir(env, name string) string {
 	home, _ := os.UserHomeDir()
 	return filepath.Join(home, ".cache", "ipai", name)
 }
+
+// Shared is the one instance of a server that a test binary starts on first
+// use and stops when its tests end (a real n8n, Keycloak or Superset).
+type Shared[T interface{ Stop() }] struct {
+	once    sync.Once
+	v       T
+	err     error
+	started bool
+}
+
+// Get starts the instance with start the first time it is called and
+// returns it — or the first start's error — every time.
+func (s *Shared[T]) Get(start func() (T, error)) (T, error) {
+	s.once.Do(func() { s.v, s.err = start(); s.started = s.err == nil })
+	return s.v, s.err
+}
+
+// Stop stops the instance if Get started one.
+func (s *Shared[T]) Stop() {
+	if s.started {
+		s.v.Stop()
+	}
+}

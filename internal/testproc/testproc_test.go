@@ -70,3 +70,38 @@ func TestVmRSS(t *testing.T) {
 		t.Fatalf("VmRSS(-1) = %d", kb)
 	}
 }
+
+type fakeServer struct{ stops *int }
+
+func (f *fakeServer) Stop() { *f.stops++ }
+
+// A shared server starts once however many tests ask for it, a failed
+// start is reported to every later caller without a second try, and Stop
+// stops only what was started.
+func TestShared(t *testing.T) {
+	var s Shared[*fakeServer]
+	starts, stops := 0, 0
+	start := func() (*fakeServer, error) { starts++; return &fakeServer{&stops}, nil }
+	a, _ := s.Get(start)
+	b, _ := s.Get(start)
+	if starts != 1 || a != b {
+		t.Fatalf("starts = %d, same instance %v; want one start", starts, a == b)
+	}
+	s.Stop()
+	if stops != 1 {
+		t.Fatalf("stops = %d; want 1", stops)
+	}
+
+	var failed Shared[*fakeServer]
+	tries := 0
+	fail := func() (*fakeServer, error) { tries++; return nil, os.ErrNotExist }
+	for range 2 {
+		if _, err := failed.Get(fail); err != os.ErrNotExist {
+			t.Fatalf("err = %v; want the first start's", err)
+		}
+	}
+	failed.Stop() // nothing started: must not call Stop on a nil server
+	if tries != 1 {
+		t.Fatalf("tries = %d; want 1", tries)
+	}
+}

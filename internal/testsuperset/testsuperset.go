@@ -62,11 +62,7 @@ type Server struct {
 	mu   sync.Mutex
 }
 
-var (
-	once    sync.Once
-	shared  *Server
-	initErr error
-)
+var shared testproc.Shared[*Server]
 
 // Main runs the tests and stops Superset afterwards.
 func Main(m *testing.M) { os.Exit(Run(m)) }
@@ -80,20 +76,18 @@ func Run(m *testing.M) int {
 
 // Stop stops the shared server, if one was started.
 func Stop() {
-	if shared != nil {
-		shared.Stop()
-	}
+	shared.Stop()
 }
 
 // Get returns the shared Superset, starting it on first use. It fails the
 // test (never skips) when Superset cannot be had.
 func Get(t testing.TB) *Server {
 	t.Helper()
-	once.Do(func() { shared, initErr = start() })
-	if initErr != nil {
-		t.Fatalf("testsuperset: %v", initErr)
+	s, err := shared.Get(start)
+	if err != nil {
+		t.Fatalf("testsuperset: %v", err)
 	}
-	return shared
+	return s
 }
 
 // Home is where the install lives.

@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -45,11 +44,7 @@ type Instance struct {
 	log string
 }
 
-var (
-	once     sync.Once
-	shared   *Instance
-	startErr error
-)
+var shared testproc.Shared[*Instance]
 
 // Home is where the install lives.
 func Home() string {
@@ -62,11 +57,11 @@ func Start(t testing.TB) *Instance {
 	if os.Getenv("IPAI_SKIP_N8N") == "1" {
 		t.Skip("IPAI_SKIP_N8N=1: real n8n tests skipped")
 	}
-	once.Do(func() { shared, startErr = start() })
-	if startErr != nil {
-		t.Fatalf("real n8n: %v", startErr)
+	in, err := shared.Get(start)
+	if err != nil {
+		t.Fatalf("real n8n: %v", err)
 	}
-	return shared
+	return in
 }
 
 // StartOwn starts a dedicated instance stopped when t ends; for packages
@@ -87,9 +82,7 @@ func StartOwn(t testing.TB) *Instance {
 // Main runs the tests and stops the instance afterwards.
 func Main(m *testing.M) {
 	code := m.Run()
-	if shared != nil {
-		shared.Stop()
-	}
+	shared.Stop()
 	os.Exit(code)
 }
 
