@@ -75,10 +75,20 @@ func standardKey(secret string) []byte {
 
 // SignStandard returns the webhook-signature value for id, timestamp and body.
 func SignStandard(secret, id string, ts int64, body []byte) string {
+	return "v1," + base64.StdEncoding.EncodeToString(standardMAC(secret, id, ts, body))
+}
+
+// strictBase64 refuses encodings other than the canonical one, as comparing
+// the signature strings would.
+var strictBase64 = base64.StdEncoding.Strict()
+
+// standardMAC is HMAC-SHA256 of "id.timestamp.body" under the secret's key.
+func standardMAC(secret, id string, ts int64, body []byte) []byte {
 	mac := hmac.New(sha256.New, standardKey(secret))
-	fmt.Fprintf(mac, "%s.%d.", id, ts)
+	var head [256 + 24]byte // an id is at most 256 bytes
+	mac.Write(append(strconv.AppendInt(append(append(head[:0], id...), '.'), ts, 10), '.'))
 	mac.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return mac.Sum(nil)
 }
 
 // SignHex returns the X-Signature value: hex HMAC-SHA256 of the raw body,
@@ -162,10 +172,23 @@ func verifyStandard(secrets []string, h http.Header, body []byte, now time.Time)
 	if d := now.Sub(time.Unix(ts, 0)); d > Tolerance || d < -Tolerance {
 		return "", unverified("webhook-timestamp is more than 5 minutes from now (check the sender's clock; replays are refused)")
 	}
+	// Each v1 signature is decoded once and compared, in constant time,
+	// with one MAC per secret.
+	var got [][]byte
+	for _, f := range strings.Fields(sigs) {
+		if b64, ok := strings.CutPrefix(f, "v1,"); ok {
+			if b, err := strictBase64.DecodeString(b64); err == nil && len(b) == sha256.Size {
+				got = append(got, b)
+			}
+		}
+	}
 	for _, s := range secrets {
-		want := SignStandard(s, id, ts, body)
-		for _, got := range strings.Fields(sigs) {
-			if strings.HasPrefix(got, "v1,") && hmac.Equal([]byte(got), []byte(want)) {
+		if len(got) == 0 {
+			break
+		}
+		want := standardMAC(s, id, ts, body)
+		for _, g := range got {
+			if hmac.Equal(g, want) {
 				return id, nil
 			}
 		}

@@ -3,6 +3,7 @@ package webhooksig
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +35,18 @@ func TestStandardMatchesReferenceLibrary(t *testing.T) {
 	}
 	if _, err := Verify(SchemeStandard, []string{NewSecret(), sec}, h, body, now); err != nil {
 		t.Fatalf("rotation (second secret valid): %v", err)
+	}
+	// The same MAC in a non-canonical base64 (the unused low bits of the
+	// last character set) is refused: only the exact signature string
+	// passes, as in the reference library.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	last := strings.IndexByte(alphabet, ref[len(ref)-2])
+	h.Set("webhook-signature", ref[:len(ref)-2]+string(alphabet[last|1])+"=")
+	if _, err := Verify(SchemeStandard, []string{sec}, h, body, now); !IsUnverified(err) {
+		t.Fatalf("non-canonical encoding of the right MAC accepted: %v", err)
+	}
+	if err := wh.Verify(body, h); err == nil {
+		t.Fatal("the reference library accepts the non-canonical encoding: this test's premise is wrong")
 	}
 	h.Set("webhook-id", "msg.1")
 	if _, err := Verify(SchemeStandard, []string{sec}, h, body, now); !IsUnverified(err) {
