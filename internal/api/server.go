@@ -156,8 +156,9 @@ func (s *Server) wrap(rt Route) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		ip := clientIP(r)
-		note := &auditNote{}
-		r = r.WithContext(context.WithValue(r.Context(), noteKey{}, note))
+		// Only a request with a principal is audited, so only such a
+		// request carries a note for its handler to fill.
+		var note *auditNote
 		var p auth.Principal
 		err := func() error {
 			if r.ContentLength > limit {
@@ -175,10 +176,11 @@ func (s *Server) wrap(rt Route) http.Handler {
 					return err
 				}
 				p.IP = ip
+				note = &auditNote{}
 				if !p.Role.Allows(rt.Role) {
 					return problem.Forbidden("this needs the %s role; your token has %s", rt.Role, p.Role)
 				}
-				r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+				r = r.WithContext(context.WithValue(auth.WithPrincipal(r.Context(), p), noteKey{}, note))
 			}
 			return rt.Handler(s, rec, r)
 		}()
@@ -206,6 +208,9 @@ func (s *Server) wrap(rt Route) http.Handler {
 }
 
 func (s *Server) audit(r *http.Request, rt Route, p auth.Principal, ip string, status int, d time.Duration, n *auditNote, level, msg string) {
+	if n == nil { // refused before the handler ran
+		n = &auditNote{}
+	}
 	action := rt.Action
 	if action == "" {
 		action = "api." + strings.ToLower(rt.Method)
@@ -327,13 +332,16 @@ func ViewAll[T, V any](rows []T, view func(T) V) []V {
 
 // writeJSON writes v as the JSON response.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	h := w.Header()
+	h["Content-Type"], h["X-Content-Type-Options"] = jsonType, nosniff
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 }
+
+// Header values every JSON answer carries, shared (never modified).
+var jsonType, nosniff = []string{"application/json"}, []string{"nosniff"}
 
 // tooLarge is the 413 of a body over a route's limit (bytes).
 func tooLarge(limit int64) *problem.Error {
