@@ -81,6 +81,7 @@ func newServeCmd() *cobra.Command {
 					return err
 				}
 			}
+			app.TuneGC()
 			a, err := app.New(cmd.Context(), cfg, os.Stderr)
 			if err != nil {
 				return err
