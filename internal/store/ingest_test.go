@@ -77,6 +77,10 @@ func TestStoreEvents(t *testing.T) {
 				if err != nil || fmt.Sprint(st.IDs, st.Dups) != "[ea3] [false]" {
 					t.Fatalf("after the window: %+v %v", st, err)
 				}
+				// A batch without deliveries (on PostgreSQL a statement of its own) stores its event.
+				if ev, err := db.Event(ctx, "ea3"); err != nil || ev.Payload != `{"k":"a"}` {
+					t.Fatalf("event of a batch without deliveries: %+v %v", ev, err)
+				}
 				// A malformed batch is refused before anything is written.
 				bad := batchOf(now, "4", 1, "x")
 				bad.Events[0].ID = "other"
