@@ -8,6 +8,7 @@ package event
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -53,7 +54,8 @@ type Ingester struct {
 	now      func() time.Time
 	onCommit func(deliveries int)
 	reqs     chan *pending
-	done     chan struct{}
+	done     chan struct{} // closed by Close: committers drain the queue and stop
+	stopped  chan struct{} // closed once they have
 	wg       sync.WaitGroup
 	once     sync.Once
 	// orderedMu is held by a committer storing deliveries to an ordered
@@ -102,7 +104,7 @@ func NewIngester(db *store.DB, router *rule.Router, o IngesterOptions) *Ingester
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	in := &Ingester{db: db, router: router, now: o.Now, onCommit: o.OnCommit, reqs: make(chan *pending, 4096), done: make(chan struct{})}
+	in := &Ingester{db: db, router: router, now: o.Now, onCommit: o.OnCommit, reqs: make(chan *pending, 4096), done: make(chan struct{}), stopped: make(chan struct{})}
 	for i := 0; i < o.Committers; i++ {
 		in.wg.Add(1)
 		go in.run(o.MaxBatch)
@@ -123,15 +125,30 @@ func (in *Ingester) Ingest(ctx context.Context, r Request) (Result, error) {
 	}
 	p := &pending{req: r, err: make(chan error, 1)}
 	select {
-	case in.reqs <- p:
-	case <-in.done:
-		return Result{}, ErrClosed
-	case <-ctx.Done():
-		return Result{}, ctx.Err()
+	case in.reqs <- p: // the queue has room: the usual case, without asking ctx for its Done channel
+	default:
+		select {
+		case in.reqs <- p:
+		case <-in.done:
+			return Result{}, ErrClosed
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		}
 	}
 	// Wait for the commit even if ctx ends: the sender must not get a 2xx
-	// for an event that is not stored, and must not get an error for one that is.
-	if err := <-p.err; err != nil {
+	// for an event that is not stored, and must not get an error for one
+	// that is. A request queued after the committers stopped is not stored.
+	var err error
+	select {
+	case err = <-p.err:
+	case <-in.stopped:
+		select {
+		case err = <-p.err:
+		default:
+			return Result{}, ErrClosed
+		}
+	}
+	if err != nil {
 		return Result{}, err
 	}
 	return p.res, nil
@@ -173,8 +190,11 @@ func (r *Request) prepare() error {
 
 // Close stops the committers after the queued requests are stored.
 func (in *Ingester) Close() {
-	in.once.Do(func() { close(in.done) })
-	in.wg.Wait()
+	in.once.Do(func() {
+		close(in.done)
+		in.wg.Wait()
+		close(in.stopped)
+	})
 }
 
 func (in *Ingester) run(maxBatch int) {
@@ -247,7 +267,11 @@ const maxBatchBytes = 8 << 20
 
 // NewEventID returns a time-ordered event id.
 func NewEventID() string {
-	return "evt_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+	u := uuid.Must(uuid.NewV7())
+	var b [4 + 32]byte
+	copy(b[:], "evt_")
+	hex.Encode(b[4:], u[:])
+	return string(b[:])
 }
 
 func (in *Ingester) commit(batch []*pending) {

@@ -199,3 +199,68 @@ func TestCollectWaitsOnlyWhileAnotherCommits(t *testing.T) {
 		}
 	})
 }
+
+// Ingest after Close answers ErrClosed instead of queueing a request no
+// committer will take (and waiting for it forever); the requests queued
+// before Close are stored and answered.
+func TestIngestAfterClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db := storetest.Open(t, storetest.URL(t, store.SQLite))
+		in := NewIngester(db, nil, IngesterOptions{})
+		res, err := in.Ingest(context.Background(), Request{Source: "s", Type: "t", Payload: []byte(`{"before":1}`)})
+		if err != nil || res.EventID == "" {
+			t.Fatalf("before Close: %+v %v", res, err)
+		}
+		in.Close()
+		for i := 0; i < 100; i++ {
+			_, err := in.Ingest(context.Background(), Request{Source: "s", Type: "t", Payload: []byte(fmt.Sprintf(`{"after":%d}`, i))})
+			if !errors.Is(err, ErrClosed) {
+				t.Fatalf("Ingest %d after Close: %v; want ErrClosed", i, err)
+			}
+		}
+	})
+}
+
+// Requests repeating a key within one batch share one event: each gets its
+// id, exactly one of them is not a duplicate, and one event is stored.
+func TestRepeatedKeysInOneBatch(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t, storetest.URL(t, store.SQLite))
+	var reqs []Request
+	for i, k := range []string{"a", "b", "a", "c", "a", "b"} {
+		reqs = append(reqs, Request{Source: "s", Type: "t", IdemKey: k, Payload: []byte(fmt.Sprintf(`{"i":%d}`, i))})
+	}
+	var res []Result
+	err := db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		res, _, err = IngestTx(ctx, tx, nil, time.Now(), reqs)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string][]Result{}
+	for i, r := range res {
+		byKey[reqs[i].IdemKey] = append(byKey[reqs[i].IdemKey], r)
+	}
+	for k, rs := range byKey {
+		firsts := 0
+		for _, r := range rs {
+			if r.EventID != rs[0].EventID {
+				t.Fatalf("key %s: requests got events %s and %s", k, rs[0].EventID, r.EventID)
+			}
+			if !r.Duplicate {
+				firsts++
+			}
+		}
+		if firsts != 1 {
+			t.Fatalf("key %s: %d of %d requests not duplicates, want 1: %+v", k, firsts, len(rs), rs)
+		}
+		if _, err := db.Event(ctx, rs[0].EventID); err != nil {
+			t.Fatalf("key %s: event %s not stored: %v", k, rs[0].EventID, err)
+		}
+	}
+	if n, err := db.CountEvents(ctx); err != nil || n != 3 {
+		t.Fatalf("%d events stored, want 3 (a, b, c): %v", n, err)
+	}
+}

@@ -1,11 +1,13 @@
 package event
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/rule"
@@ -48,26 +50,28 @@ func plan(router *rule.Router, now time.Time, reqs []Request) (store.EventBatch,
 		}
 		order[i] = i
 	}
-	sort.Slice(order, func(i, j int) bool {
-		a, b := reqs[order[i]], reqs[order[j]]
-		return a.Source < b.Source || (a.Source == b.Source && a.IdemKey < b.IdemKey)
+	slices.SortFunc(order, func(i, j int) int {
+		a, b := &reqs[i], &reqs[j]
+		return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(a.IdemKey, b.IdemKey))
 	})
-	type sk struct{ s, k string }
-	first := map[sk]int{}
 	claimOf := make([]int, len(reqs))
-	b := store.EventBatch{Now: now}
-	for _, i := range order {
+	b := store.EventBatch{Now: now, Claims: make([]store.KeyClaim, 0, len(reqs)), Events: make([]store.Event, 0, len(reqs))}
+	for n, i := range order {
 		r := reqs[i]
-		key := sk{r.Source, r.IdemKey}
-		if c, ok := first[key]; ok {
-			claimOf[i] = -1 - c
-			continue
+		if n > 0 {
+			// In key order a repeated key follows its first request.
+			if p := reqs[order[n-1]]; p.Source == r.Source && p.IdemKey == r.IdemKey {
+				claimOf[i] = claimOf[order[n-1]]
+				if claimOf[i] >= 0 {
+					claimOf[i] = -1 - claimOf[i]
+				}
+				continue
+			}
 		}
 		window := r.Window
 		if window <= 0 {
 			window = DefaultWindow
 		}
-		first[key] = len(b.Claims)
 		claimOf[i] = len(b.Claims)
 		ev := store.Event{ID: NewEventID(), Source: r.Source, Type: r.Type, HookID: r.HookID, ReceivedAt: now, IdempotencyKey: r.IdemKey, Payload: string(r.Payload)}
 		b.Claims = append(b.Claims, store.KeyClaim{Source: r.Source, Key: r.IdemKey, EventID: ev.ID, Expires: now.Add(window)})
