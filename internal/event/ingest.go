@@ -66,9 +66,10 @@ type Ingester struct {
 }
 
 type pending struct {
-	req Request
-	res Result
-	err chan error
+	req    Request
+	res    Result
+	err    chan error
+	queued time.Time // when Ingest queued it
 }
 
 // IngesterOptions tune an Ingester.
@@ -123,7 +124,7 @@ func (in *Ingester) Ingest(ctx context.Context, r Request) (Result, error) {
 	if err := r.prepare(); err != nil {
 		return Result{}, err
 	}
-	p := &pending{req: r, err: make(chan error, 1)}
+	p := &pending{req: r, err: make(chan error, 1), queued: time.Now()}
 	select {
 	case in.reqs <- p: // the queue has room: the usual case, without asking ctx for its Done channel
 	default:
@@ -221,9 +222,11 @@ func (in *Ingester) run(maxBatch int) {
 }
 
 // collect takes what is queued behind first into one batch. While another
-// committer is mid-commit it waits up to collectWait for more (the database
-// is busy with that commit anyway, and a statement's fixed cost — a round
-// trip, planning, a WAL flush — is shared by more events); otherwise it
+// committer is mid-commit it waits for more until collectWait after first
+// was queued (the database is busy with that commit anyway, and a
+// statement's fixed cost — a round trip, planning, a WAL flush — is shared
+// by more events); a first request that already waited that long in the
+// queue, while both committers were busy, is not held further. Otherwise it
 // takes only what is already queued, so a lone request is not delayed. A
 // batch is one statement: it is bounded in events and in bytes (a full
 // batch of 1 MiB bodies would otherwise be a 256 MiB message).
@@ -242,7 +245,11 @@ func (in *Ingester) collect(first *pending, maxBatch int) []*pending {
 			return batch
 		}
 		if timer == nil {
-			timer = time.NewTimer(collectWait)
+			wait := collectWait - time.Since(first.queued)
+			if wait <= 0 {
+				return batch
+			}
+			timer = time.NewTimer(wait)
 			defer timer.Stop()
 		}
 		select {
@@ -256,10 +263,12 @@ func (in *Ingester) collect(first *pending, maxBatch int) []*pending {
 	return batch
 }
 
-// collectWait is how long a batch waits for more requests while another
-// batch commits. Measured on PostgreSQL at 32 senders with fsync on: 300 µs
-// ingest 10–20 % more events/s than not waiting; 1 ms no more than not
-// waiting.
+// collectWait bounds how long a request waits, from when it is queued, for
+// others to share its batch while another batch commits. Measured on
+// PostgreSQL at 32 senders with fsync on: 300 µs ingest 10–20 % more
+// events/s than not waiting; 150 µs, 500 µs and 1 ms less than 300 µs.
+// Counting from the first request's queueing rather than from the start
+// of collecting spared about 8 % CPU per event (2 cores, interleaved).
 const collectWait = 300 * time.Microsecond
 
 // maxBatchBytes bounds the payload bytes of one batch.

@@ -176,7 +176,7 @@ func TestOrderedDeliveriesCommitInCreatedOrder(t *testing.T) {
 func TestCollectWaitsOnlyWhileAnotherCommits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		in := &Ingester{reqs: make(chan *pending, 64)}
-		req := func() *pending { return &pending{req: Request{Payload: []byte(`{}`)}} }
+		req := func() *pending { return &pending{req: Request{Payload: []byte(`{}`)}, queued: time.Now()} }
 		start := time.Now()
 		if got := len(in.collect(req(), 16)); got != 1 || time.Since(start) != 0 {
 			t.Fatalf("idle committers: batch of %d after %v; want 1 at once", got, time.Since(start))
@@ -196,6 +196,23 @@ func TestCollectWaitsOnlyWhileAnotherCommits(t *testing.T) {
 		synctest.Wait()
 		if len(in.reqs) != 1 {
 			t.Fatalf("%d requests left queued; want the late one", len(in.reqs))
+		}
+		<-in.reqs
+
+		// The wait counts from when the first request was queued: one that
+		// waited in the queue for a third of it is held two thirds more,
+		// one that waited all of it is not held at all.
+		early := req()
+		time.Sleep(collectWait / 3)
+		start = time.Now()
+		if got := len(in.collect(early, 16)); got != 1 || time.Since(start) != collectWait-collectWait/3 {
+			t.Fatalf("first queued %v ago: batch of %d after %v; want 1 after %v", collectWait/3, got, time.Since(start), collectWait-collectWait/3)
+		}
+		old := req()
+		time.Sleep(collectWait)
+		start = time.Now()
+		if got := len(in.collect(old, 16)); got != 1 || time.Since(start) != 0 {
+			t.Fatalf("first queued %v ago: batch of %d after %v; want 1 at once", collectWait, got, time.Since(start))
 		}
 	})
 }
