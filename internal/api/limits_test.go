@@ -126,3 +126,57 @@ func panicInHandler() {
 	var m map[string]int
 	m["x"] = 1
 }
+
+// An accepted webhook is an event (listed with its id, hook and time): its
+// access log line is at debug, so a hook taking thousands of events a
+// second does not write as many lines at the default level. A refused one
+// is logged at info.
+func TestAcceptedHookLogsAtDebug(t *testing.T) {
+	db := tempDB(t)
+	box, err := secret.Load(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	al := audit.New(db)
+	in := event.NewIngester(db, rule.NewRouter(), event.IngesterOptions{})
+	hooks := inbound.NewHooks(db, box, al, in, nil)
+	logs := &testproc.Buffer{}
+	s := &Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Flows: &n8nflow.Service{DB: db}, Hooks: hooks}
+	serveHarness(t, s, &testproc.Buffer{}, in.Close)
+	c, err := hooks.Create(context.Background(), "h", "", event.HookSpec{Scheme: webhooksig.SchemeBearer}, "a-bearer-secret-of-some-length", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := s.Handler()
+	post := func(bearer string) int {
+		r := httptest.NewRequest("POST", "/hooks/"+c.Hook.ID, strings.NewReader(`{"x":1}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", "Bearer "+bearer)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, r)
+		return rec.Code
+	}
+	levels := func() map[int]string {
+		out := map[int]string{}
+		for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var e struct {
+				Level, Msg string
+				Status     int
+			}
+			if json.Unmarshal([]byte(line), &e) == nil && e.Msg == "http request" {
+				out[e.Status] = e.Level
+			}
+		}
+		return out
+	}
+	if code := post("a-bearer-secret-of-some-length"); code != http.StatusOK {
+		t.Fatalf("signed request: %d", code)
+	}
+	if code := post("not-the-secret-at-all"); code != http.StatusUnauthorized {
+		t.Fatalf("unsigned request: %d", code)
+	}
+	if got := levels(); got[200] != "DEBUG" || got[401] != "INFO" {
+		t.Fatalf("access log levels by status %v; want 200 at DEBUG, 401 at INFO", got)
+	}
+}

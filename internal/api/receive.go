@@ -20,6 +20,7 @@ func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	recorded(w) // the event is listed with its id, hook and time
 	writeJSON(w, http.StatusOK, res)
 	return nil
 }

@@ -189,7 +189,11 @@ func (s *Server) wrap(rt Route) http.Handler {
 		}
 		d := time.Since(start)
 		s.metrics.observe(rt.Pattern, r.Method, rec.status, d)
-		s.Log.LogAttrs(r.Context(), slog.LevelInfo, "http request", slog.String("method", r.Method),
+		logLevel := slog.LevelInfo
+		if rec.recorded && rec.status < 400 {
+			logLevel = slog.LevelDebug
+		}
+		s.Log.LogAttrs(r.Context(), logLevel, "http request", slog.String("method", r.Method),
 			slog.String("route", rt.Pattern), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
 			slog.Duration("duration", d), slog.String("ip", ip))
 		switch {
@@ -401,6 +405,19 @@ type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	// recorded: the handler stored what the request brought (an event),
+	// so a success needs no access log line at info.
+	recorded bool
+}
+
+// recorded marks w's request as stored where it can be listed (an event):
+// its access log line, when the answer is a success, is written at debug.
+// A hook taking thousands of events a second would otherwise write as many
+// log lines, each a write to the log's file or pipe.
+func recorded(w http.ResponseWriter) {
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.recorded = true
+	}
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
