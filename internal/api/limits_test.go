@@ -44,9 +44,9 @@ func chunked(method, path, token string, n int64) *http.Request {
 	return r
 }
 
-// A body over a route's limit is a 413 that names that route's limit, for
-// the routes that take larger (or smaller) bodies than the default too.
-func TestBodyOverTheLimitNamesTheRoutesLimit(t *testing.T) {
+// hookServer is a Server with incoming hooks (an ingester on a fresh
+// SQLite database) logging to log.
+func hookServer(t *testing.T, log *slog.Logger) (*Server, *inbound.Hooks, *harness) {
 	db := tempDB(t)
 	box, err := secret.Load(t.TempDir())
 	if err != nil {
@@ -55,9 +55,14 @@ func TestBodyOverTheLimitNamesTheRoutesLimit(t *testing.T) {
 	al := audit.New(db)
 	in := event.NewIngester(db, rule.NewRouter(), event.IngesterOptions{})
 	hooks := inbound.NewHooks(db, box, al, in, nil)
-	s := &Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.DiscardHandler),
-		Flows: &n8nflow.Service{DB: db}, Hooks: hooks}
-	h := serveHarness(t, s, &testproc.Buffer{}, in.Close)
+	s := &Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: log, Flows: &n8nflow.Service{DB: db}, Hooks: hooks}
+	return s, hooks, serveHarness(t, s, &testproc.Buffer{}, in.Close)
+}
+
+// A body over a route's limit is a 413 that names that route's limit, for
+// the routes that take larger (or smaller) bodies than the default too.
+func TestBodyOverTheLimitNamesTheRoutesLimit(t *testing.T) {
+	s, hooks, h := hookServer(t, slog.New(slog.DiscardHandler))
 	// A hook that accepts the most a hook may: the route's limit is its limit.
 	big, err := hooks.Create(context.Background(), "big", "", event.HookSpec{Scheme: webhooksig.SchemeBearer, MaxBody: event.MaxMaxBody},
 		"a-bearer-secret-of-some-length", false)
@@ -132,18 +137,8 @@ func panicInHandler() {
 // second does not write as many lines at the default level. A refused one
 // is logged at info.
 func TestAcceptedHookLogsAtDebug(t *testing.T) {
-	db := tempDB(t)
-	box, err := secret.Load(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	al := audit.New(db)
-	in := event.NewIngester(db, rule.NewRouter(), event.IngesterOptions{})
-	hooks := inbound.NewHooks(db, box, al, in, nil)
 	logs := &testproc.Buffer{}
-	s := &Server{DB: db, Audit: al, Tokens: auth.NewTokens(db), Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Flows: &n8nflow.Service{DB: db}, Hooks: hooks}
-	serveHarness(t, s, &testproc.Buffer{}, in.Close)
+	s, hooks, _ := hookServer(t, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	c, err := hooks.Create(context.Background(), "h", "", event.HookSpec{Scheme: webhooksig.SchemeBearer}, "a-bearer-secret-of-some-length", false)
 	if err != nil {
 		t.Fatal(err)

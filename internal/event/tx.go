@@ -59,12 +59,10 @@ func plan(router *rule.Router, now time.Time, reqs []Request) (store.EventBatch,
 	for n, i := range order {
 		r := reqs[i]
 		if n > 0 {
-			// In key order a repeated key follows its first request.
+			// In key order a repeated key follows its first request, whose
+			// claim is the last one made.
 			if p := reqs[order[n-1]]; p.Source == r.Source && p.IdemKey == r.IdemKey {
-				claimOf[i] = claimOf[order[n-1]]
-				if claimOf[i] >= 0 {
-					claimOf[i] = -1 - claimOf[i]
-				}
+				claimOf[i] = -len(b.Claims)
 				continue
 			}
 		}
