@@ -23,6 +23,9 @@ type target struct {
 	real                bool
 }
 
+// adminGroups are groups the admin of a fresh Odoo database is in.
+var adminGroups = []string{"base.group_user", "base.group_system", "base.group_erp_manager"}
+
 // contractTargets returns the real Odoo named by IPAI_TEST_ODOO_URL (+ _DB,
 // _LOGIN, _KEY), or fakes of Odoo 18 (JSON-RPC) and 19 (JSON-2).
 func contractTargets(t *testing.T) map[string]target {
@@ -34,6 +37,7 @@ func contractTargets(t *testing.T) map[string]target {
 	for _, serie := range []string{"18.0", "19.0"} {
 		s := fake.New()
 		s.SetSerie(serie)
+		s.SetGroups(fake.AdminUID, adminGroups...)
 		t.Cleanup(s.Close)
 		out["fake "+serie] = target{url: s.URL, db: fake.DB, login: fake.Login, key: fake.APIKey}
 	}
@@ -177,6 +181,8 @@ func runContract(t *testing.T, tg target) {
 		t.Fatalf("name_search [name] = %v, %v", found, err)
 	}
 
+	positionalCases(t, ctx, c, rec, tg, json2, result, id, copyID)
+
 	rec.Case("action_archive returns None")
 	var res any = "unset"
 	if err := c.ExecuteKW(ctx, "res.partner", "action_archive", []any{[]int{copyID}}, nil, &res); err != nil || res != nil {
@@ -241,7 +247,120 @@ func TestTranscriptsReplay(t *testing.T) {
 			s := fake.New()
 			defer s.Close()
 			s.SetSerie(f.Version)
+			s.SetGroups(fake.AdminUID, adminGroups...)
 			transcript.Replay(t, file, s.URL, transcript.Vars{"api_key": fake.APIKey, "db": fake.DB}, http.DefaultClient)
 		})
 	}
+}
+
+// positionalCases call, with positional arguments as execute_kw callers do
+// (chatops, the MCP tool), every method whose parameters ipai names for
+// JSON-2 (json2Sigs), so that the names — and the fake's answers — are
+// the real Odoo's. a and b are two active partners.
+func positionalCases(t *testing.T, ctx context.Context, c *odoo.Client, rec *transcript.Recorder, tg target, json2 bool, result func(string) string, a, b int) {
+	t.Helper()
+	rec.Case("search res.users by login")
+	var users []int
+	if err := c.ExecuteKW(ctx, "res.users", "search", []any{[]any{[]any{"login", "=", tg.login}}}, nil, &users); err != nil || len(users) != 1 {
+		t.Fatalf("search res.users by login = %v, %v", users, err)
+	}
+	uid := users[0]
+
+	rec.Case("has_group positional", result("result"))
+	var in bool
+	if err := c.ExecuteKW(ctx, "res.users", "has_group", []any{[]int{uid}, "base.group_system"}, nil, &in); err != nil || !in {
+		t.Fatalf("has_group [[admin], base.group_system] = %v, %v; want true", in, err)
+	}
+	rec.Case("has_group of a group the user is not in", result("result"))
+	if err := c.ExecuteKW(ctx, "res.users", "has_group", []any{[]int{uid}, "base.group_portal"}, nil, &in); err != nil || in {
+		t.Fatalf("has_group [[admin], base.group_portal] = %v, %v; want false", in, err)
+	}
+	rec.Case("has_groups positional", result("result"))
+	if err := c.ExecuteKW(ctx, "res.users", "has_groups", []any{[]int{uid}, "base.group_system,!base.group_portal"}, nil, &in); err != nil || !in {
+		t.Fatalf("has_groups [[admin], spec] = %v, %v; want true", in, err)
+	}
+
+	rec.Case("search_count positional", result("result"))
+	if n, err := c.SearchCount(ctx, "res.partner", []any{[]any{"id", "in", []int{a, b}}}); err != nil || n != 2 {
+		t.Fatalf("search_count [[id in a, b]] = %d, %v; want 2", n, err)
+	}
+
+	rec.Case("name_create positional", result("result[1]"))
+	var created []any
+	if err := c.ExecuteKW(ctx, "res.partner", "name_create", []any{"ipai-contract name_create"}, nil, &created); err != nil || len(created) != 2 || created[1] != "ipai-contract name_create" {
+		t.Fatalf("name_create [name] = %v, %v; want [id, name]", created, err)
+	}
+	_ = rec.Bind("name_created", result("result[0]"))
+	if f, ok := created[0].(float64); ok {
+		defer func() {
+			rec.Case("unlink the name_create record")
+			_ = c.ExecuteKW(ctx, "res.partner", "unlink", []any{[]int{int(f)}}, nil, nil)
+		}()
+	}
+
+	// The res.partner fields the fake declares (its seeded schema), so the
+	// recording backs each one's label, type, relation and default.
+	partnerFields := []string{"active", "avatar_128", "category_id", "child_ids", "city", "comment", "company_id", "company_type",
+		"country_id", "create_date", "customer_rank", "display_name", "email", "function", "image_128", "image_1920", "is_company",
+		"lang", "message_ids", "mobile", "name", "parent_id", "phone", "ref", "street", "supplier_rank", "type", "user_id", "vat",
+		"website", "write_date", "zip"}
+	rec.Case("default_get positional", result("result"))
+	var defaults map[string]any
+	if err := c.ExecuteKW(ctx, "res.partner", "default_get", []any{partnerFields}, nil, &defaults); err != nil || defaults["active"] != true {
+		t.Fatalf("default_get [fields] = %v, %v; want active true", defaults, err)
+	}
+
+	rec.Case("fields_get positional", result("result"))
+	var fields map[string]odoo.Field
+	if err := c.ExecuteKW(ctx, "res.partner", "fields_get", []any{partnerFields},
+		map[string]any{"attributes": []string{"string", "type", "required", "relation"}}, &fields); err != nil ||
+		fields["parent_id"].Relation != "res.partner" || fields["name"].Type != "char" {
+		t.Fatalf("fields_get [allfields] = %+v, %v", fields, err)
+	}
+
+	rec.Case("read_group positional", result("result[].is_company"), result("result[].is_company_count"))
+	var groups []map[string]any
+	if err := c.ExecuteKW(ctx, "res.partner", "read_group", []any{[]any{[]any{"id", "in", []int{a, b}}}, []string{"is_company"}, []string{"is_company"}}, nil, &groups); err != nil || len(groups) == 0 {
+		t.Fatalf("read_group [domain, fields, groupby] = %v, %v", groups, err)
+	}
+
+	rec.Case("check_access_rights positional", result("result"))
+	var ok bool
+	if err := c.ExecuteKW(ctx, "res.partner", "check_access_rights", []any{"read", false}, nil, &ok); err != nil || !ok {
+		t.Fatalf("check_access_rights [read, false] = %v, %v; want true", ok, err)
+	}
+	rec.Case("has_access positional", result("result"))
+	if err := c.ExecuteKW(ctx, "res.partner", "has_access", []any{[]int{a}, "read"}, nil, &ok); err != nil || !ok {
+		t.Fatalf("has_access [[id], read] = %v, %v; want true", ok, err)
+	}
+	// privateOn19 records a method Odoo 19 made private, which JSON-2
+	// refuses (403), and checks that 18 runs it.
+	privateOn19 := func(method string, args []any, want func(any) bool, exact ...string) {
+		var got any = "unset"
+		if json2 {
+			rec.Case(method+" is private", "name")
+			err := c.ExecuteKW(ctx, "res.partner", method, args, nil, &got)
+			var se *connector.ServiceError
+			if !errors.As(err, &se) || se.Code != "odoo.exceptions.AccessError" || !strings.Contains(se.Message, "cannot be called remotely") {
+				t.Fatalf("%s on Odoo 19 = %v, %v; want the AccessError of a private method", method, got, err)
+			}
+			return
+		}
+		rec.Case(method+" positional", exact...)
+		if err := c.ExecuteKW(ctx, "res.partner", method, args, nil, &got); err != nil || !want(got) {
+			t.Fatalf("%s %v = %v, %v", method, args, got, err)
+		}
+	}
+	privateOn19("check_access", []any{[]int{a}, "read"}, func(v any) bool { return v == nil }, "result")
+	privateOn19("search_fetch", []any{[]any{[]any{"id", "=", a}}, []string{"name"}}, func(v any) bool {
+		ids, ok := v.([]any)
+		return ok && len(ids) == 1 && ids[0] == float64(a) // the recordset, as its ids
+	})
+
+	rec.Case("get_metadata", result("result[].xmlid"), result("result[].xmlids"))
+	var meta []map[string]any
+	if err := c.ExecuteKW(ctx, "res.partner", "get_metadata", []any{[]int{a}}, nil, &meta); err != nil || len(meta) != 1 {
+		t.Fatalf("get_metadata [[id]] = %v, %v", meta, err)
+	}
+
 }

@@ -292,7 +292,10 @@ type json2Sig struct {
 // parameters, after Odoo 19's odoo/orm/models.py (and addons/web's
 // formatted_read_group, base's res.users.has_group). JSON-2 takes named
 // parameters only, and refuses ids for @api.model methods (422 "cannot
-// call … with ids").
+// call … with ids"). A real Odoo 19 took every name below that the
+// contract test calls (testdata/odoo19.json, "… positional"); it refuses
+// check_access and search_fetch, which 19 made private (403), whatever
+// their parameters.
 var json2Sigs = map[string]json2Sig{
 	"search":               {true, []string{"domain", "offset", "limit", "order"}},
 	"search_read":          {true, []string{"domain", "fields", "offset", "limit", "order"}},

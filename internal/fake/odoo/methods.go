@@ -24,8 +24,7 @@ func (s *Server) SetMethod(model, name string, m Method) {
 // the real ones behave (purchase/models/purchase_order.py): button_approve
 // moves the orders to "purchase" whatever their state (it has no state
 // guard) and returns {}; button_cancel moves them to "cancel" and returns
-// None (no "result" in the JSON-RPC answer). And res.users.has_group(group)
-// backed by each user's "groups" list of xml ids.
+// None (no "result" in the JSON-RPC answer).
 func (s *Server) EnablePurchase() {
 	transition := func(to string, result any) Method {
 		return func(recs map[int]Record, args []any, _ map[string]any) (any, *Error) {
@@ -49,23 +48,4 @@ func (s *Server) EnablePurchase() {
 	}
 	s.SetMethod("purchase.order", "button_approve", transition("purchase", map[string]any{}))
 	s.SetMethod("purchase.order", "button_cancel", transition("cancel", nil))
-	s.SetMethod("res.users", "has_group", func(recs map[int]Record, args []any, kw map[string]any) (any, *Error) {
-		if g, ok := kw["group_ext_id"]; ok && len(args) == 1 { // by name (JSON-2)
-			args = append(args, g)
-		}
-		if len(args) < 2 {
-			return nil, &Error{Name: "builtins.TypeError", Message: "has_group() missing 1 required positional argument: 'group_ext_id'"}
-		}
-		ids, e := toIDs(args[0])
-		if e != nil || len(ids) != 1 || recs[ids[0]] == nil {
-			return nil, &Error{Name: "builtins.ValueError", Message: "Expected singleton: res.users()"}
-		}
-		groups, _ := recs[ids[0]]["groups"].([]any)
-		for _, g := range groups {
-			if g == args[1] {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
 }

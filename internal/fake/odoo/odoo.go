@@ -67,7 +67,10 @@ func New() *Server {
 		s.models[m] = map[int]Record{}
 		s.nextID[m] = 1
 	}
-	s.Add("res.users", Record{"name": "Administrator", "login": Login})
+	// Id 1 is the superuser, OdooBot (login __system__, archived); the
+	// user ipai logs in as is 2, as the admin is in a fresh Odoo database,
+	// but in no group unless a test puts it in some (res.users has_group).
+	s.Add("res.users", Record{"name": "OdooBot", "login": "__system__", "active": false})
 	s.Add("res.users", Record{"name": "Administrator", "login": Login})
 	s.Add("res.partner", Record{"name": "Deco Addict", "is_company": true, "email": "deco@example.com", "customer_rank": 1, "image_1920": seedImage})
 	s.Add("res.partner", Record{"name": "Azure Interior", "is_company": true, "email": "azure@example.com", "customer_rank": 1, "image_1920": seedImage})
@@ -445,6 +448,13 @@ func (s *Server) json2(w http.ResponseWriter, r *http.Request) {
 	sg, known := sigs[method]
 	if !known && !custom {
 		httpErr(404, "werkzeug.exceptions.NotFound", fmt.Sprintf("The method '%s.%s' does not exist", model, method))
+		return
+	}
+	s.mu.Lock()
+	priv := s.private(model, method)
+	s.mu.Unlock()
+	if priv != nil {
+		j2err(403, priv.Name, priv.Message, nil)
 		return
 	}
 	ids, hasIDs := params["ids"]

@@ -33,6 +33,28 @@ var sigs = map[string]sig{
 	"action_archive":   {},
 	"action_unarchive": {},
 	"message_post":     {kwOnly: true},
+	// access and group checks (res.users has_group, has_groups)
+	"check_access_rights": {model: true, params: []string{"operation", "raise_exception"}, required: 1},
+	"has_access":          {params: []string{"operation"}, required: 1},
+	"check_access":        {params: []string{"operation"}, required: 1},
+	"has_group":           {params: []string{"group_ext_id"}, required: 1},
+	"has_groups":          {params: []string{"group_spec"}, required: 1},
+	"read_group":          {model: true, params: []string{"domain", "fields", "groupby", "offset", "limit", "orderby", "lazy"}, required: 3},
+	"search_fetch":        {model: true, params: []string{"domain", "field_names", "offset", "limit", "order"}, required: 2},
+	"get_metadata":        {},
+}
+
+// privateSince are the methods a major version made private (@api.private):
+// from then on an RPC call of them is an AccessError (recorded on Odoo 19:
+// check_access and search_fetch; 18 runs them).
+var privateSince = map[string]int{"check_access": 19, "search_fetch": 19}
+
+// private refuses a call of a private method as Odoo does (lock held).
+func (s *Server) private(model, method string) *Error {
+	if v, ok := privateSince[method]; ok && s.major() >= v {
+		return &Error{Name: "odoo.exceptions.AccessError", Message: fmt.Sprintf("Private methods (such as '%s.%s') cannot be called remotely.", model, method)}
+	}
+	return nil
 }
 
 // bind does what Python's call does with execute_kw's args and kwargs:
@@ -86,6 +108,9 @@ func (s *Server) execute(model, method string, args []any, kw map[string]any) (a
 	}
 	if m := s.methods[model+" "+method]; m != nil {
 		return m(s.models[model], args, kw)
+	}
+	if e := s.private(model, method); e != nil {
+		return nil, e
 	}
 	sg, known := sigs[method]
 	if !known {
@@ -223,7 +248,30 @@ func (s *Server) run(model, method string, ids []int, p map[string]any) (any, *E
 		id := s.create(model, Record{"name": name})
 		return []any{id, name}, nil
 	case "default_get":
-		return map[string]any{}, nil
+		return s.defaultGet(model, p["fields"]), nil
+	case "check_access_rights", "has_access":
+		return true, nil // the fake's user may do everything
+	case "check_access":
+		return nil, nil // None: it raises when access is denied
+	case "has_group", "has_groups":
+		if model != "res.users" {
+			break
+		}
+		if len(ids) != 1 || recs[ids[0]] == nil {
+			return nil, &Error{Name: "builtins.ValueError", Message: fmt.Sprintf("Expected singleton: res.users%s", pyIDs(ids))}
+		}
+		if method == "has_group" {
+			g, _ := p["group_ext_id"].(string)
+			return inGroup(recs[ids[0]], g), nil
+		}
+		spec, _ := p["group_spec"].(string)
+		return hasGroups(recs[ids[0]], spec), nil
+	case "search_fetch":
+		return s.search(model, p["domain"], p) // the recordset, as its ids
+	case "get_metadata":
+		return s.metadata(model, ids), nil
+	case "read_group":
+		return s.readGroup(model, p)
 	case "message_post":
 		if len(ids) != 1 || recs[ids[0]] == nil {
 			return nil, &Error{Name: "builtins.ValueError", Message: fmt.Sprintf("Expected singleton: %s%v", model, ids)}

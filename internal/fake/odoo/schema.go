@@ -10,33 +10,53 @@ type FieldDef struct {
 	Type     string // char, html, binary, many2one, one2many, many2many, …
 	Relation string // comodel of relational fields
 	Store    bool   // false for non-stored computed fields
+	String   string // the label ("" = one made from the name)
+	Default  any    // what default_get answers for it (nil = no default)
+	Until    int    // the last major version that has it (0 = every one)
 }
 
-// Seeded schemas: the fields of res.partner a real Odoo 18/19 with the
-// mail app has (a selection; their types and storage as fields_get
-// reports them). A model with a schema refuses unknown field names as the
-// real one does (ValueError "Invalid field 'x' on model 'y'"); models
-// without one accept any name and read it as false.
+// Seeded schemas: the res.partner fields of a real Odoo 18 and 19 with
+// the mail and account apps, their labels, types, relations and defaults as
+// fields_get and default_get answered (testdata/odoo18.json, odoo19.json
+// of internal/connector/odoo: "fields_get positional", "default_get
+// positional"); none is required. Odoo 19 has no mobile. A model with a
+// schema refuses unknown field names as the real one does (ValueError
+// "Invalid field 'x' on model 'y'"); models without one accept any name and
+// read it as false.
 var seedSchemas = map[string]map[string]FieldDef{
 	"res.partner": {
-		"name": {Type: "char", Store: true}, "display_name": {Type: "char"}, "email": {Type: "char", Store: true},
-		"phone": {Type: "char", Store: true}, "mobile": {Type: "char", Store: true}, "is_company": {Type: "boolean", Store: true},
-		"customer_rank": {Type: "integer", Store: true}, "supplier_rank": {Type: "integer", Store: true},
-		"active": {Type: "boolean", Store: true}, "street": {Type: "char", Store: true}, "city": {Type: "char", Store: true},
-		"zip": {Type: "char", Store: true}, "vat": {Type: "char", Store: true}, "website": {Type: "char", Store: true},
-		"ref": {Type: "char", Store: true}, "lang": {Type: "selection", Store: true}, "function": {Type: "char", Store: true},
-		"company_type": {Type: "selection"}, "type": {Type: "selection", Store: true},
-		"country_id":  {Type: "many2one", Relation: "res.country", Store: true},
-		"parent_id":   {Type: "many2one", Relation: "res.partner", Store: true},
-		"user_id":     {Type: "many2one", Relation: "res.users", Store: true},
-		"company_id":  {Type: "many2one", Relation: "res.company", Store: true},
-		"child_ids":   {Type: "one2many", Relation: "res.partner", Store: true},
-		"category_id": {Type: "many2many", Relation: "res.partner.category", Store: true},
-		"message_ids": {Type: "one2many", Relation: "mail.message", Store: true},
-		"comment":     {Type: "html", Store: true},
-		"image_1920":  {Type: "binary", Store: true}, "image_128": {Type: "binary", Store: true},
-		"avatar_128":  {Type: "binary"},
-		"create_date": {Type: "datetime", Store: true}, "write_date": {Type: "datetime", Store: true},
+		"name":          {Type: "char", Store: true, String: "Name"},
+		"display_name":  {Type: "char", String: "Display Name"},
+		"email":         {Type: "char", Store: true, String: "Email"},
+		"phone":         {Type: "char", Store: true, String: "Phone"},
+		"mobile":        {Type: "char", Store: true, String: "Mobile", Until: 18},
+		"is_company":    {Type: "boolean", Store: true, String: "Is a Company", Default: false},
+		"customer_rank": {Type: "integer", Store: true, String: "Customer Rank", Default: 0},
+		"supplier_rank": {Type: "integer", Store: true, String: "Supplier Rank", Default: 0},
+		"active":        {Type: "boolean", Store: true, String: "Active", Default: true},
+		"street":        {Type: "char", Store: true, String: "Street"},
+		"city":          {Type: "char", Store: true, String: "City"},
+		"zip":           {Type: "char", Store: true, String: "Zip"},
+		"vat":           {Type: "char", Store: true, String: "Tax ID"},
+		"website":       {Type: "char", Store: true, String: "Website Link"},
+		"ref":           {Type: "char", Store: true, String: "Reference"},
+		"lang":          {Type: "selection", Store: true, String: "Language", Default: "en_US"},
+		"function":      {Type: "char", Store: true, String: "Job Position"},
+		"company_type":  {Type: "selection", String: "Company Type"},
+		"type":          {Type: "selection", Store: true, String: "Address Type", Default: "contact"},
+		"country_id":    {Type: "many2one", Relation: "res.country", Store: true, String: "Country"},
+		"parent_id":     {Type: "many2one", Relation: "res.partner", Store: true, String: "Related Company"},
+		"user_id":       {Type: "many2one", Relation: "res.users", Store: true, String: "Salesperson"},
+		"company_id":    {Type: "many2one", Relation: "res.company", Store: true, String: "Company"},
+		"child_ids":     {Type: "one2many", Relation: "res.partner", Store: true, String: "Contact"},
+		"category_id":   {Type: "many2many", Relation: "res.partner.category", Store: true, String: "Tags", Default: []any{[]any{6, 0, []any{}}}},
+		"message_ids":   {Type: "one2many", Relation: "mail.message", Store: true, String: "Messages"},
+		"comment":       {Type: "html", Store: true, String: "Notes"},
+		"image_1920":    {Type: "binary", Store: true, String: "Image"},
+		"image_128":     {Type: "binary", Store: true, String: "Image 128"},
+		"avatar_128":    {Type: "binary", String: "Avatar 128"},
+		"create_date":   {Type: "datetime", Store: true, String: "Created on"},
+		"write_date":    {Type: "datetime", Store: true, String: "Last Updated on"},
 	},
 }
 
@@ -67,6 +87,10 @@ func (s *Server) fieldDefs(model string) map[string]FieldDef {
 		out[f] = FieldDef{Type: "many2one", Relation: rel, Store: true}
 	}
 	for k, d := range s.schemas[model] {
+		if d.Until != 0 && s.major() > d.Until {
+			delete(out, k)
+			continue
+		}
 		out[k] = d
 	}
 	return out
@@ -124,7 +148,11 @@ func (s *Server) fieldsGet(model string, allfields, attributes any) map[string]a
 		if len(want) > 0 && !want[name] {
 			continue
 		}
-		all := map[string]any{"string": fieldLabel(name), "type": d.Type, "required": name == "name",
+		label := d.String
+		if label == "" {
+			label = fieldLabel(name)
+		}
+		all := map[string]any{"string": label, "type": d.Type, "required": false,
 			"readonly": !d.Store || name == "id", "store": d.Store, "sortable": d.Store, "searchable": true}
 		if d.Relation != "" {
 			all["relation"] = d.Relation
@@ -179,4 +207,19 @@ func (s *Server) m2o(model, field string, v any) any {
 		name = fmt.Sprint(r["display_name"])
 	}
 	return []any{id, name}
+}
+
+// defaultGet answers default_get(fields): the requested fields that have a
+// default (lock held).
+func (s *Server) defaultGet(model string, fields any) map[string]any {
+	out := map[string]any{}
+	defs := s.fieldDefs(model)
+	list, _ := fields.([]any)
+	for _, f := range list {
+		name, _ := f.(string)
+		if d, ok := defs[name]; ok && d.Default != nil {
+			out[name] = d.Default
+		}
+	}
+	return out
 }
