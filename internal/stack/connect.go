@@ -340,9 +340,12 @@ func (c connector) n8nAPIKey(ctx context.Context, base, email, pw string) (strin
 }
 
 // odooAPIKey creates a persistent API key for login on database db as
-// Odoo 18's web client does: a session, the key wizard
+// Odoo's web client does: a session, the key wizard
 // (res.users.apikeys.description), whose make_key asks for the password
 // again (res.users.identitycheck), and run_check, which answers the key.
+// Odoo 18 checks the password written on the identity check, Odoo 19 the
+// one in run_check's context (recorded: testdata/odoo18_apikey.json,
+// odoo19_apikey.json); both are given.
 func (c connector) odooAPIKey(ctx context.Context, base, db, login, pw string) (string, error) {
 	hc := c.withJar()
 	rpc := func(path string, params map[string]any, out any) error {
@@ -369,6 +372,10 @@ func (c connector) odooAPIKey(ctx context.Context, base, db, login, pw string) (
 	}
 	kw := func(model, method string, args ...any) map[string]any {
 		return map[string]any{"model": model, "method": method, "args": args, "kwargs": map[string]any{}}
+	}
+	withContext := func(call map[string]any, ctx map[string]any) map[string]any {
+		call["kwargs"] = map[string]any{"context": ctx}
+		return call
 	}
 	var sess struct {
 		UID int `json:"uid"`
@@ -404,7 +411,7 @@ func (c connector) odooAPIKey(ctx context.Context, base, db, login, pw string) (
 			DefaultKey string `json:"default_key"`
 		} `json:"context"`
 	}
-	if err := rpc("/web/dataset/call_kw", kw("res.users.identitycheck", "run_check", []int{check.ResID}), &shown); err != nil {
+	if err := rpc("/web/dataset/call_kw", withContext(kw("res.users.identitycheck", "run_check", []int{check.ResID}), map[string]any{"password": pw}), &shown); err != nil {
 		return "", err
 	}
 	if shown.Context.DefaultKey == "" {

@@ -2,9 +2,15 @@ package stack
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/insightpulseai/ipai/internal/fake/transcript"
 )
 
 // TestConnectRealServices runs connect's steps against the real services
@@ -19,13 +25,38 @@ func TestConnectRealServices(t *testing.T) {
 	if u := os.Getenv("IPAI_TEST_ODOO_URL"); u != "" {
 		t.Run("odoo", func(t *testing.T) {
 			db, login, pw := os.Getenv("IPAI_TEST_ODOO_DB"), os.Getenv("IPAI_TEST_ODOO_LOGIN"), os.Getenv("IPAI_TEST_ODOO_PASSWORD")
-			key, err := c.odooAPIKey(ctx, u, db, login, pw)
+			var v struct {
+				ServerVersion string `json:"server_version"`
+				ServerSerie   string `json:"server_serie"`
+			}
+			if err := jsonrpcCommon(ctx, u, "version", []any{}, &v); err != nil {
+				t.Fatal(err)
+			}
+			rec := transcript.NewRecorder(http.DefaultTransport, "odoo")
+			rec.Secret("password", pw)
+			rec.Secret("db", db)
+			rec.Case("make an API key")
+			key, err := connector{hc: &http.Client{Transport: rec}}.odooAPIKey(ctx, u, db, login, pw)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var uid any
 			if err := jsonrpcCommon(ctx, u, "authenticate", []any{db, login, key, map[string]any{}}, &uid); err != nil || uid == false || uid == nil {
 				t.Errorf("the new key does not authenticate: uid %v, %v", uid, err)
+			}
+			rec.Case("a wrong password")
+			if _, err := (connector{hc: &http.Client{Transport: rec}}).odooAPIKey(ctx, u, db, login, pw+"-wrong"); err == nil {
+				t.Error("a wrong password made a key")
+			}
+			if os.Getenv("IPAI_TEST_RECORD") == "1" && !t.Failed() {
+				f := rec.File(v.ServerSerie, time.Now().UTC().Format("2006-01-02"), "recorded by TestConnectRealServices against a real Odoo "+v.ServerVersion)
+				f.Redact("key", key) // the key made, answered in run_check's action
+				f.AnyFalse = true
+				apiKeyExchanges(f)
+				major, _, _ := strings.Cut(v.ServerSerie, ".")
+				if err := f.Save(filepath.Join("testdata", "odoo"+major+"_apikey.json")); err != nil {
+					t.Error(err)
+				}
 			}
 		})
 	}
@@ -56,12 +87,33 @@ func TestConnectRealServices(t *testing.T) {
 func jsonrpcCommon(ctx context.Context, base, method string, args []any, out any) error {
 	c := connector{hc: http.DefaultClient}
 	var ans struct {
-		Result any `json:"result"`
+		Result json.RawMessage `json:"result"`
 	}
-	_, err := c.call(ctx, c.hc, "POST", base+"/jsonrpc", nil, map[string]any{"jsonrpc": "2.0", "method": "call",
-		"params": map[string]any{"service": "common", "method": method, "args": args}}, &ans)
-	if p, ok := out.(*any); ok {
-		*p = ans.Result
+	if _, err := c.call(ctx, c.hc, "POST", base+"/jsonrpc", nil, map[string]any{"jsonrpc": "2.0", "method": "call",
+		"params": map[string]any{"service": "common", "method": method, "args": args}}, &ans); err != nil {
+		return err
 	}
-	return err
+	return json.Unmarshal(ans.Result, out)
+}
+
+// apiKeyExchanges marks what of a recorded key flow a fake must answer
+// alike: the session's answer is whatever the user's settings hold (only
+// the key flow's later steps, which need the session, are checked); the
+// wizard's and the identity check's ids are bound, so a replay sends the
+// fake's own.
+func apiKeyExchanges(f *transcript.File) {
+	for i := range f.Exchanges {
+		ex := &f.Exchanges[i]
+		switch ex.Name {
+		case "make an API key": // /web/session/authenticate
+			ex.Loose = []string{"result"}
+		case "make an API key#2": // create the wizard
+			ex.Bind = map[string]string{"wizard": "result"}
+		case "make an API key#3": // make_key: the identity check's action
+			ex.Bind = map[string]string{"check": "result.res_id"}
+			ex.Exact = []string{"result.res_model"}
+		case "make an API key#5": // run_check: the key's action
+			ex.Exact = []string{"result.res_model", "result.type"}
+		}
+	}
 }

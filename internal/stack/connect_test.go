@@ -110,23 +110,29 @@ func TestConnectFillsEnv(t *testing.T) {
 	}
 }
 
-// TestConnectOdooAPIKey: the key is made as Odoo 18's web client makes it
-// (wizard, identity check with the password) and authenticates; a wrong
-// password is a clear error.
+// TestConnectOdooAPIKey: the key is made as Odoo 18's and 19's web client
+// make it (wizard, identity check with the password: 18 reads it from the
+// wizard, 19 from run_check's context) and authenticates; a wrong password
+// is a clear error.
 func TestConnectOdooAPIKey(t *testing.T) {
-	od := fakeodoo.New()
-	defer od.Close()
-	od.EnableAPIKeys()
-	c := connector{hc: http.DefaultClient}
-	key, err := c.odooAPIKey(context.Background(), od.URL, fakeodoo.DB, fakeodoo.Login, fakeodoo.Password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var uid any
-	if err := jsonrpcCommon(context.Background(), od.URL, "authenticate", []any{fakeodoo.DB, fakeodoo.Login, key, map[string]any{}}, &uid); err != nil || uid != float64(fakeodoo.AdminUID) {
-		t.Errorf("the key does not authenticate: %v %v", uid, err)
-	}
-	if _, err := c.odooAPIKey(context.Background(), od.URL, fakeodoo.DB, fakeodoo.Login, "wrong"); err == nil || !strings.Contains(err.Error(), "ADMIN_PASSWORD") {
-		t.Errorf("wrong password: %v, want an error saying what to set", err)
+	for _, serie := range []string{"18.0", "19.0"} {
+		t.Run(serie, func(t *testing.T) {
+			od := fakeodoo.New()
+			defer od.Close()
+			od.SetSerie(serie)
+			od.EnableAPIKeys()
+			c := connector{hc: http.DefaultClient}
+			key, err := c.odooAPIKey(context.Background(), od.URL, fakeodoo.DB, fakeodoo.Login, fakeodoo.Password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var uid any
+			if err := jsonrpcCommon(context.Background(), od.URL, "authenticate", []any{fakeodoo.DB, fakeodoo.Login, key, map[string]any{}}, &uid); err != nil || uid != float64(fakeodoo.AdminUID) {
+				t.Errorf("the key does not authenticate: %v %v", uid, err)
+			}
+			if _, err := c.odooAPIKey(context.Background(), od.URL, fakeodoo.DB, fakeodoo.Login, "wrong"); err == nil || !strings.Contains(err.Error(), "ADMIN_PASSWORD") {
+				t.Errorf("wrong password: %v, want an error saying what to set", err)
+			}
+		})
 	}
 }

@@ -68,6 +68,23 @@ type Message struct {
 	Body   json.RawMessage   `json:"body,omitempty"`
 }
 
+// Redact replaces a secret learned only from an answer (a key the service
+// made) by a {{name}} placeholder in every recorded message.
+func (f *File) Redact(name, literal string) {
+	if literal == "" {
+		return
+	}
+	for i := range f.Exchanges {
+		for _, m := range []*Message{&f.Exchanges[i].Request, &f.Exchanges[i].Response} {
+			m.Path = strings.ReplaceAll(m.Path, literal, "{{"+name+"}}")
+			m.Body = json.RawMessage(strings.ReplaceAll(string(m.Body), literal, "{{"+name+"}}"))
+			for k, v := range m.Header {
+				m.Header[k] = strings.ReplaceAll(v, literal, "{{"+name+"}}")
+			}
+		}
+	}
+}
+
 // Load reads a transcript file.
 func Load(path string) (*File, error) {
 	b, err := os.ReadFile(path)
