@@ -38,6 +38,7 @@ func contractTargets(t *testing.T) map[string]target {
 		s := fake.New()
 		s.SetSerie(serie)
 		s.SetGroups(fake.AdminUID, adminGroups...)
+		s.EnablePurchase()
 		t.Cleanup(s.Close)
 		out["fake "+serie] = target{url: s.URL, db: fake.DB, login: fake.Login, key: fake.APIKey}
 	}
@@ -182,6 +183,7 @@ func runContract(t *testing.T, tg target) {
 	}
 
 	positionalCases(t, ctx, c, rec, tg, json2, result, id, copyID)
+	purchaseCases(t, ctx, c, rec, json2, result, id)
 
 	rec.Case("action_archive returns None")
 	var res any = "unset"
@@ -248,6 +250,7 @@ func TestTranscriptsReplay(t *testing.T) {
 			defer s.Close()
 			s.SetSerie(f.Version)
 			s.SetGroups(fake.AdminUID, adminGroups...)
+			s.EnablePurchase()
 			transcript.Replay(t, file, s.URL, transcript.Vars{"api_key": fake.APIKey, "db": fake.DB}, http.DefaultClient)
 		})
 	}
@@ -363,4 +366,71 @@ func positionalCases(t *testing.T, ctx context.Context, c *odoo.Client, rec *tra
 		t.Fatalf("get_metadata [[id]] = %v, %v", meta, err)
 	}
 
+}
+
+// purchaseCases run the methods chatops approvals call on a purchase order
+// (the purchase app): what button_approve and button_cancel answer, and
+// that button_approve approves an order that is no longer waiting — even a
+// cancelled one — which is why an approval re-reads the state before it
+// calls the method.
+func purchaseCases(t *testing.T, ctx context.Context, c *odoo.Client, rec *transcript.Recorder, json2 bool, result func(string) string, partner int) {
+	t.Helper()
+	state := func(id int) string {
+		var rows []map[string]any
+		if err := c.Read(ctx, "purchase.order", []int{id}, []string{"state"}, &rows); err != nil || len(rows) != 1 {
+			t.Fatalf("read purchase.order %d: %v, %v", id, rows, err)
+		}
+		s, _ := rows[0]["state"].(string)
+		return s
+	}
+	rec.Case("create a purchase order")
+	po, err := c.Create(ctx, "purchase.order", map[string]any{"partner_id": partner, "origin": "ipai-contract"})
+	if err != nil {
+		t.Fatalf("create purchase.order: %v", err)
+	}
+	if json2 {
+		_ = rec.Bind("order", "[0]")
+	} else {
+		_ = rec.Bind("order", "result")
+	}
+	rec.Case("purchase order to approve")
+	if err := c.Write(ctx, "purchase.order", []int{po}, map[string]any{"state": "to approve"}); err != nil {
+		t.Fatalf("write state: %v", err)
+	}
+
+	rec.Case("button_approve", result("result"))
+	var res any = "unset"
+	if err := c.ExecuteKW(ctx, "purchase.order", "button_approve", []any{[]int{po}}, nil, &res); err != nil {
+		t.Fatalf("button_approve: %v", err)
+	}
+	rec.Case("state after button_approve", result("result[].state"))
+	if s := state(po); s != "purchase" {
+		t.Fatalf("after button_approve the order is %q, want purchase", s)
+	}
+
+	rec.Case("button_cancel", result("result"))
+	res = "unset"
+	if err := c.ExecuteKW(ctx, "purchase.order", "button_cancel", []any{[]int{po}}, nil, &res); err != nil {
+		t.Fatalf("button_cancel: %v", err)
+	}
+	rec.Case("state after button_cancel", result("result[].state"))
+	if s := state(po); s != "cancel" {
+		t.Fatalf("after button_cancel the order is %q, want cancel", s)
+	}
+
+	rec.Case("button_approve on a cancelled order", result("result"))
+	if err := c.ExecuteKW(ctx, "purchase.order", "button_approve", []any{[]int{po}}, nil, &res); err != nil {
+		t.Fatalf("button_approve on a cancelled order: %v", err)
+	}
+	rec.Case("state after approving a cancelled order", result("result[].state"))
+	if s := state(po); s != "purchase" {
+		t.Fatalf("button_approve left a cancelled order %q; the approval's re-read guards against it approving one", s)
+	}
+	rec.Case("cancel and delete the order")
+	if err := c.ExecuteKW(ctx, "purchase.order", "button_cancel", []any{[]int{po}}, nil, &res); err != nil {
+		t.Fatalf("button_cancel: %v", err)
+	}
+	if err := c.ExecuteKW(ctx, "purchase.order", "unlink", []any{[]int{po}}, nil, nil); err != nil {
+		t.Errorf("unlink the cancelled order: %v", err)
+	}
 }

@@ -24,7 +24,9 @@ func (s *Server) SetMethod(model, name string, m Method) {
 // the real ones behave (purchase/models/purchase_order.py): button_approve
 // moves the orders to "purchase" whatever their state (it has no state
 // guard) and returns {}; button_cancel moves them to "cancel" and returns
-// None (no "result" in the JSON-RPC answer).
+// None (no "result" in the JSON-RPC answer, null on JSON-2) — as a real
+// Odoo 18 and 19 did (internal/connector/odoo/testdata, "button_approve on
+// a cancelled order").
 func (s *Server) EnablePurchase() {
 	transition := func(to string, result any) Method {
 		return func(recs map[int]Record, args []any, _ map[string]any) (any, *Error) {
