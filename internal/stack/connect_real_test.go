@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +63,19 @@ func TestConnectRealServices(t *testing.T) {
 	}
 	if u := os.Getenv("IPAI_TEST_MATTERMOST_URL"); u != "" && os.Getenv("IPAI_TEST_MATTERMOST_ADMIN_PASSWORD") != "" {
 		t.Run("mattermost", func(t *testing.T) {
-			tok, err := c.mattermostBotToken(ctx, u, os.Getenv("IPAI_TEST_MATTERMOST_ADMIN"), os.Getenv("IPAI_TEST_MATTERMOST_ADMIN_PASSWORD"), "unused@example.com")
+			admin, pw := os.Getenv("IPAI_TEST_MATTERMOST_ADMIN"), os.Getenv("IPAI_TEST_MATTERMOST_ADMIN_PASSWORD")
+			record := os.Getenv("IPAI_TEST_RECORD") == "1"
+			rec := transcript.NewRecorder(http.DefaultTransport, "mattermost")
+			rec.Secret("password", pw)
+			rec.Secret("admin", admin)
+			rc := connector{hc: &http.Client{Transport: rec}}
+			rec.Case("make the bot token")
+			tok, err := rc.mattermostBotToken(ctx, u, admin, pw, "unused@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.Case("again: the bot exists")
+			tok2, err := rc.mattermostBotToken(ctx, u, admin, pw, "unused@example.com")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,6 +85,28 @@ func TestConnectRealServices(t *testing.T) {
 			}
 			if _, err := c.call(ctx, c.hc, "GET", u+"/api/v4/users/me", map[string]string{"Authorization": "Bearer " + tok}, nil, &me); err != nil || me.Username != "ipai" || !me.IsBot {
 				t.Errorf("the token is not the bot ipai's: %+v %v", me, err)
+			}
+			if record && !t.Failed() {
+				var v struct {
+					Version string `json:"version"`
+				}
+				resp, err := c.call(ctx, c.hc, "GET", u+"/api/v4/system/ping", nil, nil, &v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				version := resp.Header.Get("X-Version-Id")
+				f := rec.File(version, time.Now().UTC().Format("2006-01-02"), "recorded by TestConnectRealServices against a real Mattermost "+version)
+				if !slices.ContainsFunc(f.Exchanges, func(ex transcript.Exchange) bool {
+					return strings.HasPrefix(ex.Name, "make the bot token") && ex.Request.Path == "/api/v4/bots" && ex.Response.Status == http.StatusCreated
+				}) {
+					t.Fatal("the bot ipai existed before the first run: record on a server without it")
+				}
+				f.Redact("bot_token", tok)
+				f.Redact("bot_token2", tok2)
+				botExchanges(f)
+				if err := f.Save(filepath.Join("testdata", "mattermost_bot.json")); err != nil {
+					t.Error(err)
+				}
 			}
 		})
 	}
@@ -114,6 +149,20 @@ func apiKeyExchanges(f *transcript.File) {
 			ex.Exact = []string{"result.res_model"}
 		case "make an API key#5": // run_check: the key's action
 			ex.Exact = []string{"result.res_model", "result.type"}
+		}
+	}
+}
+
+// botExchanges binds the bot's user id in a recorded bot-token flow, so a
+// replay asks for the fake bot's token.
+func botExchanges(f *transcript.File) {
+	for i := range f.Exchanges {
+		ex := &f.Exchanges[i]
+		switch {
+		case ex.Request.Method == "POST" && ex.Request.Path == "/api/v4/bots" && ex.Response.Status == http.StatusCreated:
+			ex.Bind = map[string]string{"bot": "user_id"}
+		case ex.Request.Method == "GET" && ex.Request.Path == "/api/v4/users/username/ipai":
+			ex.Bind = map[string]string{"bot": "id"}
 		}
 	}
 }

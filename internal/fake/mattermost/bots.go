@@ -8,9 +8,11 @@ import (
 
 // Bots and personal access tokens, as Mattermost answers them (server
 // api4/bot.go createBot: 201 and the bot; api4/user.go getUserByUsername;
-// createUserAccessToken: 200 and the token with its secret). Checked
-// against a real 5.37: a system admin creates bot "ipai", then a token
-// for its user id, which answers GET /users/me as the bot.
+// createUserAccessToken: 200 and the token with its secret), as a real
+// 5.37 answered `ipai stack connect` (internal/stack/testdata/
+// mattermost_bot.json, replayed by TestMattermostBotReplay): a system admin
+// creates bot "ipai" (400 when the name is taken), then a token for its
+// user id, which answers GET /users/me as the bot.
 func (s *Server) botRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v4/bots", s.auth(s.createBot))
 	mux.HandleFunc("GET /api/v4/users/username/{username}", s.auth(s.userByName))
@@ -44,7 +46,7 @@ func (s *Server) createBot(w http.ResponseWriter, r *http.Request, u *User) {
 	s.mu.Unlock()
 	b := s.AddUser(in.Username, "")
 	s.mu.Lock()
-	b.IsBot, b.Email = true, ""
+	b.IsBot, b.Email, b.FirstName, b.BotDescription = true, in.Username+"@localhost", in.DisplayName, in.Description
 	s.mu.Unlock()
 	writeJSON(w, 201, map[string]any{"user_id": b.ID, "username": b.Username, "display_name": in.DisplayName,
 		"description": in.Description, "owner_id": u.ID, "create_at": 0, "update_at": 0, "delete_at": 0})

@@ -40,6 +40,8 @@ type Server struct {
 type User struct {
 	ID, Username, Email, Password, Roles string
 	IsBot                                bool
+	// A bot's display name (its first_name) and description.
+	FirstName, BotDescription string
 }
 
 // Team is a fake team.
@@ -264,17 +266,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, userJSON(found))
 }
 
-// userJSON is a user as Mattermost 5.37 answers (is_bot only when true).
+// userJSON is a user as Mattermost 5.37 answers a system admin: a bot
+// with is_bot and bot_description, its display name as first_name, and no
+// notify_props or last_password_update (recorded:
+// internal/stack/testdata/mattermost_bot.json).
 func userJSON(u *User) map[string]any {
 	m := map[string]any{"id": u.ID, "create_at": 1700000000000, "update_at": 1700000000000, "delete_at": 0,
 		"username": u.Username, "auth_data": "", "auth_service": "", "email": u.Email, "nickname": "",
-		"first_name": "", "last_name": "", "position": "", "roles": u.Roles, "locale": "en",
-		"timezone":             map[string]string{"automaticTimezone": "", "manualTimezone": "", "useAutomaticTimezone": "true"},
-		"notify_props":         map[string]string{"channel": "true", "comments": "never", "desktop": "mention", "desktop_sound": "true", "email": "true", "first_name": "false", "mention_keys": "", "push": "mention", "push_status": "away"},
-		"last_password_update": 1700000000000, "disable_welcome_email": false}
+		"first_name": u.FirstName, "last_name": "", "position": "", "roles": u.Roles, "locale": "en",
+		"timezone":              map[string]string{"automaticTimezone": "", "manualTimezone": "", "useAutomaticTimezone": "true"},
+		"disable_welcome_email": false}
 	if u.IsBot {
-		m["is_bot"] = true
+		m["is_bot"], m["bot_description"] = true, u.BotDescription
+		return m
 	}
+	m["notify_props"] = map[string]string{"channel": "true", "comments": "never", "desktop": "mention", "desktop_sound": "true", "email": "true", "first_name": "false", "mention_keys": "", "push": "mention", "push_status": "away"}
+	m["last_password_update"] = 1700000000000
 	return m
 }
 
