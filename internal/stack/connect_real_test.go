@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -112,8 +113,42 @@ func TestConnectRealServices(t *testing.T) {
 	}
 	if u := os.Getenv("IPAI_TEST_FOCALBOARD_URL"); u != "" && os.Getenv("IPAI_TEST_FOCALBOARD_PASSWORD") != "" {
 		t.Run("focalboard", func(t *testing.T) {
-			if err := c.focalboardUser(ctx, u, os.Getenv("IPAI_TEST_FOCALBOARD_USER"), os.Getenv("IPAI_TEST_FOCALBOARD_PASSWORD"), "unused@example.com"); err != nil {
+			user, pw := os.Getenv("IPAI_TEST_FOCALBOARD_USER"), os.Getenv("IPAI_TEST_FOCALBOARD_PASSWORD")
+			// The first run registers the user on a server without one (not
+			// recorded: the fake always has its user).
+			if err := c.focalboardUser(ctx, u, user, pw, "unused@example.com"); err != nil {
 				t.Fatal(err)
+			}
+			rec := transcript.NewRecorder(http.DefaultTransport, "focalboard")
+			rec.Headers = []string{"X-Requested-With"} // Focalboard's CSRF check
+			rec.Secret("password", pw)
+			rec.Secret("user", user)
+			rc := connector{hc: &http.Client{Transport: rec}}
+			rec.Case("the user exists")
+			if err := rc.focalboardUser(ctx, u, user, pw, "unused@example.com"); err != nil {
+				t.Fatal(err)
+			}
+			rec.Case("another user, once one exists")
+			err := rc.focalboardUser(ctx, u, user+"-other", pw+"-other", "other@example.com")
+			if err == nil || !strings.Contains(err.Error(), "sign-up") {
+				t.Fatalf("a second user registered without a sign-up token: %v", err)
+			}
+			if os.Getenv("IPAI_TEST_RECORD") == "1" && !t.Failed() {
+				var v struct {
+					Version string `json:"version"`
+				}
+				if _, err := c.call(ctx, c.hc, "GET", u+"/ping", nil, nil, &v); err != nil {
+					t.Fatal(err)
+				}
+				f := rec.File(v.Version, time.Now().UTC().Format("2006-01-02"), "recorded by TestConnectRealServices against a real Focalboard "+v.Version)
+				for _, ex := range f.Exchanges { // the sessions the logins made
+					if tok, ok := transcript.Lookup(ex.Response.Body, "token"); ok {
+						f.Redact("session", fmt.Sprint(tok))
+					}
+				}
+				if err := f.Save(filepath.Join("testdata", "focalboard_user.json")); err != nil {
+					t.Error(err)
+				}
 			}
 		})
 	}
