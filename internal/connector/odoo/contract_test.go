@@ -398,36 +398,25 @@ func purchaseCases(t *testing.T, ctx context.Context, c *odoo.Client, rec *trans
 		t.Fatalf("write state: %v", err)
 	}
 
-	rec.Case("button_approve", result("result"))
-	var res any = "unset"
-	if err := c.ExecuteKW(ctx, "purchase.order", "button_approve", []any{[]int{po}}, nil, &res); err != nil {
-		t.Fatalf("button_approve: %v", err)
+	// step calls a button and reads the state it left.
+	step := func(name, method, stateCase, want string) {
+		rec.Case(name, result("result"))
+		var res any
+		if err := c.ExecuteKW(ctx, "purchase.order", method, []any{[]int{po}}, nil, &res); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		rec.Case(stateCase, result("result[].state"))
+		if s := state(po); s != want {
+			t.Fatalf("after %s the order is %q, want %q", name, s, want)
+		}
 	}
-	rec.Case("state after button_approve", result("result[].state"))
-	if s := state(po); s != "purchase" {
-		t.Fatalf("after button_approve the order is %q, want purchase", s)
-	}
-
-	rec.Case("button_cancel", result("result"))
-	res = "unset"
-	if err := c.ExecuteKW(ctx, "purchase.order", "button_cancel", []any{[]int{po}}, nil, &res); err != nil {
-		t.Fatalf("button_cancel: %v", err)
-	}
-	rec.Case("state after button_cancel", result("result[].state"))
-	if s := state(po); s != "cancel" {
-		t.Fatalf("after button_cancel the order is %q, want cancel", s)
-	}
-
-	rec.Case("button_approve on a cancelled order", result("result"))
-	if err := c.ExecuteKW(ctx, "purchase.order", "button_approve", []any{[]int{po}}, nil, &res); err != nil {
-		t.Fatalf("button_approve on a cancelled order: %v", err)
-	}
-	rec.Case("state after approving a cancelled order", result("result[].state"))
-	if s := state(po); s != "purchase" {
-		t.Fatalf("button_approve left a cancelled order %q; the approval's re-read guards against it approving one", s)
-	}
+	step("button_approve", "button_approve", "state after button_approve", "purchase")
+	step("button_cancel", "button_cancel", "state after button_cancel", "cancel")
+	// The approval's re-read of the state is what keeps a stale Approve
+	// from approving a cancelled order.
+	step("button_approve on a cancelled order", "button_approve", "state after approving a cancelled order", "purchase")
 	rec.Case("cancel and delete the order")
-	if err := c.ExecuteKW(ctx, "purchase.order", "button_cancel", []any{[]int{po}}, nil, &res); err != nil {
+	if err := c.ExecuteKW(ctx, "purchase.order", "button_cancel", []any{[]int{po}}, nil, nil); err != nil {
 		t.Fatalf("button_cancel: %v", err)
 	}
 	if err := c.ExecuteKW(ctx, "purchase.order", "unlink", []any{[]int{po}}, nil, nil); err != nil {

@@ -10,7 +10,7 @@ import (
 // api4/bot.go createBot: 201 and the bot; api4/user.go getUserByUsername;
 // createUserAccessToken: 200 and the token with its secret), as a real
 // 5.37 answered `ipai stack connect` (internal/stack/testdata/
-// mattermost_bot.json, replayed by TestMattermostBotReplay): a system admin
+// mattermost_bot.json, replayed by TestConnectReplays): a system admin
 // creates bot "ipai" (400 when the name is taken), then a token for its
 // user id, which answers GET /users/me as the bot.
 func (s *Server) botRoutes(mux *http.ServeMux) {

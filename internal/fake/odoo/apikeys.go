@@ -9,7 +9,7 @@ package odoo
 // call's context — and answers make_key's action, whose context.default_key
 // is the key. The answers are those of a real Odoo 18.0-20250421 and 19.0
 // (internal/stack/testdata/odoo18_apikey.json, odoo19_apikey.json, replayed
-// by TestOdooAPIKeyReplay). The fake answers its one admin API key, APIKey.
+// by TestConnectReplays). The fake answers its one admin API key, APIKey.
 func (s *Server) EnableAPIKeys() {
 	s.SetMethod("res.users.identitycheck", "run_check", func(recs map[int]Record, args []any, kw map[string]any) (any, *Error) {
 		ids, e := toIDs(firstArg(args))
