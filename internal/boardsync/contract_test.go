@@ -9,29 +9,34 @@ import (
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/connector/focalboard"
+	"github.com/insightpulseai/ipai/internal/connector/odoo"
 	fakefb "github.com/insightpulseai/ipai/internal/fake/focalboard"
 	fakeodoo "github.com/insightpulseai/ipai/internal/fake/odoo"
 	"github.com/insightpulseai/ipai/internal/store"
 )
 
-// TestPairContract runs task ↔ card sync rounds (with the fake Odoo)
-// against the real Focalboard named by IPAI_TEST_FOCALBOARD_URL (+ _TOKEN
-// and _USER), on a board of its own that it deletes, and against the fake
-// otherwise: a task with a description makes one card however many rounds
-// run, a property ipai does not map survives an Odoo → card update, and
-// the Focalboard user whose username is an Odoo login is its assignee.
+// TestPairContract runs task ↔ card sync rounds against the real
+// Focalboard named by IPAI_TEST_FOCALBOARD_URL (+ _TOKEN and _USER), on a
+// board of its own that it deletes, and the real Odoo named by
+// IPAI_TEST_ODOO_URL (+ _DB, _LOGIN, _KEY), on a project of its own that it
+// deletes; against the fakes otherwise: a task with a description makes
+// one card however many rounds run, a property ipai does not map survives
+// an Odoo → card update, and the Focalboard user whose username is an Odoo
+// login is its assignee.
 func TestPairContract(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t, store.SQLite)
-	clk := newClock()
-	od, ocl := newOdoo(t, clk)
-	od.Add("project.task.type", map[string]any{"name": "To do"})
 	url, token, user := os.Getenv("IPAI_TEST_FOCALBOARD_URL"), os.Getenv("IPAI_TEST_FOCALBOARD_TOKEN"), os.Getenv("IPAI_TEST_FOCALBOARD_USER")
+	if url == "" {
+		user = fakefb.Username
+	}
+	tk := newTaskSource(t, user)
+	ocl := tk.client
 	hc := &http.Client{Timeout: 30 * time.Second}
 	if url == "" {
 		fb := fakefb.New()
 		t.Cleanup(fb.Close)
-		url, token, user, hc = fb.URL, fakefb.Token, fakefb.Username, fb.Client()
+		url, token, hc = fb.URL, fakefb.Token, fb.Client()
 	}
 	board := focalboard.New(url, token, hc)
 	me, err := board.Me(ctx)
@@ -50,15 +55,14 @@ func TestPairContract(t *testing.T) {
 			resp.Body.Close()
 		}
 	})
-	uid := od.Add("res.users", fakeodoo.Record{"name": "Board user", "login": user})
-	if err := ocl.Write(ctx, "project.task", []int{1}, map[string]any{"description": "<p>Check all accounts</p>", "priority": "1",
-		"user_ids": []any{[]any{6, 0, []any{uid}}}}); err != nil {
+	if err := ocl.Write(ctx, "project.task", []int{tk.task}, map[string]any{"description": "<p>Check all accounts</p>", "priority": "1",
+		"user_ids": []any{[]any{6, 0, []any{tk.uid}}}}); err != nil {
 		t.Fatal(err)
 	}
-	p := &Pair{Name: "contract", DB: db, Odoo: ocl, Board: board, ProjectID: 1, BoardID: b.ID, Now: clk.Now}
+	p := &Pair{Name: "contract", DB: db, Odoo: ocl, Board: board, ProjectID: tk.project, BoardID: b.ID, Now: tk.now}
 	round := func() Report {
 		t.Helper()
-		clk.Advance(time.Second)
+		tk.advance()
 		rep, err := p.SyncOnce(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -94,7 +98,7 @@ func TestPairContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	round()
-	if err := ocl.Write(ctx, "project.task", []int{1}, map[string]any{"name": "Reconcile bank (BPI)", "priority": "0"}); err != nil {
+	if err := ocl.Write(ctx, "project.task", []int{tk.task}, map[string]any{"name": "Reconcile bank (BPI)", "priority": "0"}); err != nil {
 		t.Fatal(err)
 	}
 	if rep := round(); rep.CardsUpdated != 1 {
@@ -113,4 +117,58 @@ func TestPairContract(t *testing.T) {
 	if cards, _ := board.AllCards(ctx, b.ID); len(cards) != 1 {
 		t.Fatalf("%d cards at the end, want 1", len(cards))
 	}
+}
+
+// taskSource is the Odoo side of the pair contract: a project with a stage
+// and a task "Reconcile bank", and a user whose login is the Focalboard
+// username.
+type taskSource struct {
+	client             *odoo.Client
+	project, task, uid int
+	now                func() time.Time
+	advance            func()
+}
+
+// newTaskSource makes the Odoo side: in the real Odoo named by
+// IPAI_TEST_ODOO_URL (a project of its own, deleted after the test; the
+// user found or made), else in a fake whose clock a round advances by a
+// second.
+func newTaskSource(t *testing.T, login string) *taskSource {
+	t.Helper()
+	ctx := context.Background()
+	if u := os.Getenv("IPAI_TEST_ODOO_URL"); u != "" {
+		c := odoo.New(u, os.Getenv("IPAI_TEST_ODOO_DB"), os.Getenv("IPAI_TEST_ODOO_LOGIN"), os.Getenv("IPAI_TEST_ODOO_KEY"), nil)
+		name := "ipai sync contract " + time.Now().UTC().Format(time.RFC3339Nano)
+		project, err := c.Create(ctx, "project.project", map[string]any{"name": name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = c.ExecuteKW(context.Background(), "project.project", "unlink", []any{[]int{project}}, nil, nil)
+		})
+		if _, err := c.Create(ctx, "project.task.type", map[string]any{"name": "To do", "project_ids": []any{[]any{6, 0, []any{project}}}}); err != nil {
+			t.Fatal(err)
+		}
+		task, err := c.Create(ctx, "project.task", map[string]any{"name": "Reconcile bank", "project_id": project})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var users []int
+		if err := c.ExecuteKW(ctx, "res.users", "search", []any{[]any{[]any{"login", "=", login}}}, nil, &users); err != nil {
+			t.Fatal(err)
+		}
+		if len(users) == 0 {
+			uid, err := c.Create(ctx, "res.users", map[string]any{"name": "Board user", "login": login})
+			if err != nil {
+				t.Fatal(err)
+			}
+			users = []int{uid}
+		}
+		return &taskSource{client: c, project: project, task: task, uid: users[0], now: time.Now, advance: func() {}}
+	}
+	clk := newClock()
+	od, c := newOdoo(t, clk)
+	od.Add("project.task.type", map[string]any{"name": "To do"})
+	uid := od.Add("res.users", fakeodoo.Record{"name": "Board user", "login": login})
+	return &taskSource{client: c, project: 1, task: 1, uid: uid, now: clk.Now, advance: func() { clk.Advance(time.Second) }}
 }

@@ -78,6 +78,53 @@ func (e *pairEnv) card(t *testing.T, title string) map[string]any {
 	return nil
 }
 
+// Odoo's write_date has whole seconds: a task edited again within the
+// second a round read it keeps its write_date, and the next round still
+// carries the edit to the card (not only the next full sweep).
+func TestPairSeesAnEditInTheSecondItLastRead(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newPairEnv(t, db)
+		e.pair.FullSweepEvery = 1000
+		if rep := e.round(t); rep.CardsCreated != 1 {
+			t.Fatalf("round 1: %+v", rep)
+		}
+		sameSecond := func() Report { // a round without moving the clock
+			t.Helper()
+			rep, err := e.pair.SyncOnce(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rep
+		}
+		sameSecond() // the link's versions catch up with the new card
+		if rep := sameSecond(); rep != (Report{}) || e.pair.examined.Load() != 0 {
+			t.Fatalf("idle round: %+v, %d links compared (an unchanged link is skipped)", rep, e.pair.examined.Load())
+		}
+		edit := func(name string) Report { // an Odoo edit, then a round, in the same second
+			t.Helper()
+			if err := e.pair.Odoo.Write(ctx, "project.task", []int{1}, map[string]any{"name": name}); err != nil {
+				t.Fatal(err)
+			}
+			return sameSecond()
+		}
+		if rep := edit("Reconcile bank (BPI)"); rep.CardsUpdated != 1 {
+			t.Fatalf("round after the first edit: %+v", rep)
+		}
+		sameSecond() // the card ipai wrote is seen; the link's versions catch up
+		if rep := sameSecond(); rep != (Report{}) || e.pair.examined.Load() != 0 {
+			t.Fatalf("idle round after the first edit: %+v, %d links compared", rep, e.pair.examined.Load())
+		}
+		read := e.task(t, 1)["write_date"]
+		if rep := edit("Reconcile bank (BDO)"); rep.CardsUpdated != 1 || e.card(t, "Reconcile bank (BDO)") == nil {
+			t.Fatalf("round after a second edit in the same second: %+v, cards %v", rep, e.fb.Cards(e.fb.BoardID))
+		}
+		if w := e.task(t, 1)["write_date"]; w != read {
+			t.Fatalf("write_date moved (%v → %v): the case needs an edit within the second", read, w)
+		}
+	})
+}
+
 func TestPairPropagatesBothWays(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()

@@ -13,12 +13,16 @@ import (
 // a pair keeps the board's highest updateAt seen (cards and their text
 // blocks) as a cursor in sync_cursors ("board:<pair>"). Between full
 // sweeps a linked card is compared only when it was updated after the
-// cursor or its task's write_date moved; otherwise it is skipped without
-// reading its fields. Deletions are still seen every round (a linked card
-// missing from the list, a task missing or archived). Every FullSweepEvery
-// rounds (and when there is no cursor yet) every link is compared, which
-// also catches what the cursor cannot see: an edit in the same millisecond
-// as the cursor, a removed text block.
+// cursor, or its task's write_date moved, or the task's mapped fields (read
+// every round anyway) differ from the link's snapshot; otherwise it is
+// skipped without reading its fields. The last matters because Odoo's
+// write_date has whole seconds: a task edited again in the second the last
+// round read it keeps its write_date (seen with a real Odoo 18 and 19).
+// Deletions are still seen every round (a linked card missing from the
+// list, a task missing or archived). Every FullSweepEvery rounds (and when
+// there is no cursor yet) every link is compared, which also catches what
+// the cursor cannot see: an edit in the same millisecond as the cursor, a
+// removed text block.
 
 func boardCursorName(pair string) string { return "board:" + pair }
 
@@ -62,7 +66,8 @@ func (p *Pair) roundCursor(ctx context.Context) (int64, bool, error) {
 
 // unchanged says whether a link can be skipped this round.
 func unchanged(pr *props, l store.SyncLink, cursor int64, t task, tok bool, c focalboard.Card, cok bool) bool {
-	return l.State == store.SyncSynced && tok && cok && t.Version != "" && t.Version == l.LocalVersion && cardVersion(pr, c) <= cursor
+	return l.State == store.SyncSynced && tok && cok && t.Version != "" && t.Version == l.LocalVersion && cardVersion(pr, c) <= cursor &&
+		snapshot(t.Fields) == l.Snapshot
 }
 
 func (p *Pair) saveCursor(ctx context.Context, old, now int64) error {
