@@ -2,9 +2,12 @@ package boardsync
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/insightpulseai/ipai/internal/connector/odoo"
@@ -60,6 +63,26 @@ type Watcher struct {
 	// crash with it).
 	beforeCommit func() error
 	hasActive    *bool
+
+	// reported holds, per record changed within the last Overlap (+ a
+	// second) before the cursor, the keys this watcher stored for it: a
+	// record set back, within one second, to values it had earlier in that
+	// second gets that earlier change's key again, though it is a new change
+	// (seen with a real Odoo 18 and 19: archived and unarchived in one
+	// second). Kept in memory: after a restart such a revert in the
+	// cursor's second passes for the re-read it resembles.
+	mu       sync.Mutex
+	reported map[int64]*reportedKeys
+}
+
+// reportedKeys are what a watcher stored for a record's changes in the
+// second of the last one: the keys of their values (ChangeKey), the last
+// of them apart, and the key the last change is stored under (another one
+// for a change back).
+type reportedKeys struct {
+	last, stored string
+	second       string // the last change's write_date, to the second
+	all          map[string]bool
 }
 
 // Cursor is a watcher's position: the last change it committed, and for a
@@ -235,12 +258,51 @@ func (w *Watcher) commit(ctx context.Context, recs []map[string]any, cur Cursor)
 	cv, _ := json.Marshal(next)
 	var ndel int
 	now := w.now()
+	keys := make([]string, len(reqs)) // the keys the changes are stored under
 	err := w.DB.InTx(ctx, func(tx *store.Tx) error {
+		// A record this watcher has seen was not created now, though its
+		// create_date may equal its write_date to the second (edited in the
+		// second it was made: search_read has whole seconds).
+		seen, err := tx.SeenAmong(ctx, w.Name(), ids)
+		if err != nil {
+			return err
+		}
+		for i := range reqs {
+			if seen[ids[i]] {
+				reqs[i].Type = "odoo." + w.Model + ".write"
+			}
+		}
 		out, n, err := event.IngestTx(ctx, tx, w.Router, now, reqs)
 		if err != nil {
 			return err
 		}
 		ndel = n
+		// A duplicate of a key this watcher stored for the record, but not
+		// of the last one, is a change back to values the record had
+		// earlier in the same second (a re-read of the cursor's second
+		// gives the last key; a change the webhook stored first, a key this
+		// watcher never stored): a new change, stored under its key and
+		// the previous one's.
+		var again []event.Request
+		var at []int
+		for i, o := range out {
+			keys[i] = reqs[i].IdemKey
+			if last, ok := w.revertOf(ids[i], reqs[i].IdemKey); ok && o.Duplicate {
+				r := reqs[i]
+				r.IdemKey = revertKey(r.IdemKey, last)
+				again, at = append(again, r), append(at, i)
+			}
+		}
+		if len(again) > 0 {
+			out2, n2, err := event.IngestTx(ctx, tx, w.Router, now, again)
+			if err != nil {
+				return err
+			}
+			ndel += n2
+			for j, i := range at {
+				out[i], keys[i] = out2[j], again[j].IdemKey
+			}
+		}
 		res.Events, res.Duplicates = 0, 0
 		for _, o := range out {
 			if o.Duplicate {
@@ -263,6 +325,7 @@ func (w *Watcher) commit(ctx context.Context, recs []map[string]any, cur Cursor)
 	if err != nil {
 		return res, last, fmt.Errorf("commit %s changes: %w", w.Model, err)
 	}
+	w.remember(ids, reqs, keys, recs, next)
 	if ndel > 0 && w.OnCommit != nil {
 		w.OnCommit(ndel)
 	}
@@ -418,3 +481,53 @@ func intOf(v any) (int64, bool) {
 
 // errStop is returned by tests' beforeCommit to simulate a crash.
 var errStop = errors.New("simulated crash before commit")
+
+// revertKey is the key of a change back to the values of an earlier change
+// of the same second: that change's key, after the record's last one.
+func revertKey(key, last string) string {
+	h := sha256.Sum256([]byte(last))
+	return key + ":after:" + hex.EncodeToString(h[:6])
+}
+
+// revertOf returns the key the record's last change is stored under when
+// key is that of another change this watcher stored for it in that second.
+func (w *Watcher) revertOf(id int64, key string) (string, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r := w.reported[id]
+	if r == nil || r.last == key || !r.all[key] {
+		return "", false
+	}
+	return r.stored, true
+}
+
+// remember records what a committed page stored (reqs: the changes and
+// their keys; stored: the keys they are stored under) and forgets the
+// records whose last change is older than the overlap before the cursor.
+func (w *Watcher) remember(ids []int64, reqs []event.Request, stored []string, recs []map[string]any, cur Cursor) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.reported == nil {
+		w.reported = map[int64]*reportedKeys{}
+	}
+	for i, id := range ids {
+		wd, _ := recs[i]["write_date"].(string)
+		second := odoo.NormalizeDatetime(wd)
+		r := w.reported[id]
+		if r == nil || r.second != second { // keys hold their second: older ones never match
+			r = &reportedKeys{second: second, all: map[string]bool{}}
+			w.reported[id] = r
+		}
+		r.last, r.stored, r.all[reqs[i].IdemKey] = reqs[i].IdemKey, stored[i], true
+	}
+	t, err := time.Parse(time.DateTime, cur.WriteDate)
+	if err != nil {
+		return
+	}
+	cutoff := t.Add(-w.Overlap - time.Second).Format(time.DateTime)
+	for id, r := range w.reported {
+		if r.second < cutoff {
+			delete(w.reported, id)
+		}
+	}
+}

@@ -216,6 +216,38 @@ func (tx *Tx) AddSeen(ctx context.Context, watcher string, ids []int64) error {
 	return nil
 }
 
+// SeenAmong returns which of ids a watcher has seen.
+func (tx *Tx) SeenAmong(ctx context.Context, watcher string, ids []int64) (map[int64]bool, error) {
+	const per = 400
+	out := map[int64]bool{}
+	for start := 0; start < len(ids); start += per {
+		end := min(start+per, len(ids))
+		args := make([]any, 0, 1+end-start)
+		args = append(args, watcher)
+		for _, id := range ids[start:end] {
+			args = append(args, id)
+		}
+		rows, err := tx.Query(ctx, "SELECT record_id FROM sync_seen WHERE watcher = ? AND record_id IN ("+
+			strings.TrimSuffix(strings.Repeat("?,", end-start), ",")+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("read sync_seen: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // RemoveSeen forgets record ids (they were deleted).
 func (tx *Tx) RemoveSeen(ctx context.Context, watcher string, ids []int64) error {
 	for _, id := range ids {

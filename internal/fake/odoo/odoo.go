@@ -115,6 +115,11 @@ func (s *Server) create(model string, vals Record) int {
 	id := s.nextID[model]
 	s.nextID[model]++
 	r := copyRec(vals)
+	for k, d := range s.fieldDefs(model) { // create applies the fields' defaults, as default_get answers them
+		if _, given := r[k]; !given && d.Default != nil {
+			r[k] = d.Default
+		}
+	}
 	for k, v := range r {
 		r[k] = x2many(nil, v)
 	}
