@@ -49,6 +49,21 @@ type MCP struct {
 
 func (s *Server) mcp() (*MCP, bool) { return s.MCP, s.MCP != nil }
 
+// CloseSessions ends every open MCP session, whose stream of server
+// messages would otherwise keep its connection busy through a shutdown
+// (the HTTP server waits for idle connections). Clients open a new session
+// on their next call.
+func (m *MCP) CloseSessions() {
+	if m == nil {
+		return
+	}
+	for _, srv := range m.Servers {
+		for ss := range srv.Sessions() {
+			_ = ss.Close()
+		}
+	}
+}
+
 func init() {
 	for _, m := range []string{http.MethodPost, http.MethodGet, http.MethodDelete} {
 		route(m, "/mcp/{server}", auth.RolePublic, "", serveMCP)

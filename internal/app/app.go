@@ -272,9 +272,10 @@ func (a *App) Listen() (string, error) {
 
 // Run serves HTTP and runs every background worker until ctx ends or one
 // of them fails (which stops the others), and returns when all have
-// stopped: requests in flight are finished (for up to 30s), delivery
-// attempts in flight are recorded, health notices in flight are sent and
-// agent runs in flight are stopped. Run once; Close afterwards.
+// stopped: requests in flight are finished (for up to 30s), open MCP
+// sessions are closed, delivery attempts in flight are recorded, health
+// notices in flight are sent and agent runs in flight are stopped. Run
+// once; Close afterwards.
 func (a *App) Run(ctx context.Context) error {
 	addr, err := a.Listen()
 	if err != nil {
@@ -287,6 +288,7 @@ func (a *App) Run(ctx context.Context) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(a.API.MCP.CloseSessions) // an open MCP stream is never idle
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := srv.Serve(a.ln); !errors.Is(err, http.ErrServerClosed) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -98,4 +99,45 @@ func TestServeMCPConnectorErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `mcp.n8n: connector "nope"`) {
 		t.Fatalf("unknown connector: %v", err)
 	}
+}
+
+// An agent's open MCP session (its stream of server messages stays open)
+// does not hold up `ipai serve`'s shutdown: the sessions are closed with
+// the server, and Run returns without a shutdown error.
+func TestShutdownClosesMCPSessions(t *testing.T) {
+	for _, k := range []string{"ODOO_URL", "SUPERSET_URL", "N8N_URL", "DIGITALOCEAN_TOKEN", "IPAI_MCP_POLICY"} {
+		t.Setenv(k, "")
+	}
+	f := fakeodoo.New()
+	t.Cleanup(f.Close)
+	cfg := mcpConfig(t, f.URL)
+	cfg.MCP.Odoo = "erp"
+	ctx := context.Background()
+	var logs bytes.Buffer
+	a, err := New(ctx, cfg, &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	sctx, cancel := context.WithCancel(ctx)
+	addr, done := run(t, sctx, a)
+	raw, _, err := auth.NewTokens(a.DB).Create(ctx, auth.CreateOptions{Name: "agent", Role: auth.RoleUser, Scopes: []string{"mcp:odoo:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &mcp.StreamableClientTransport{Endpoint: "http://" + addr + "/mcp/odoo", HTTPClient: &http.Client{Transport: bearerRT{raw, http.DefaultTransport}}}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, tr, nil)
+	if err != nil {
+		t.Fatalf("connect /mcp/odoo: %v\n%s", err, logs.String())
+	}
+	defer cs.Close()
+	if _, err := cs.ListTools(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after %v: %v (an open MCP session held up the shutdown)", time.Since(start), err)
+	}
+	t.Logf("shut down in %v", time.Since(start))
 }
