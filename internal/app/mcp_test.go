@@ -38,9 +38,11 @@ func mcpConfig(t *testing.T, odooURL string) config.Config {
 	return cfg
 }
 
-// ipai serve builds the odoo MCP server from the stored connector the
-// config's mcp section names, not from the environment.
-func TestServeMCPFromStoredConnector(t *testing.T) {
+// odooMCPHub runs a hub whose odoo MCP server uses a fake Odoo through a
+// stored connector, and connects an agent (a token with mcp:odoo:read) to
+// it. cancel stops the hub; done gives what Run returned.
+func odooMCPHub(t *testing.T) (cs *mcp.ClientSession, cancel func(), done chan error) {
+	t.Helper()
 	for _, k := range []string{"ODOO_URL", "SUPERSET_URL", "N8N_URL", "DIGITALOCEAN_TOKEN", "IPAI_MCP_POLICY"} {
 		t.Setenv(k, "")
 	}
@@ -57,18 +59,24 @@ func TestServeMCPFromStoredConnector(t *testing.T) {
 	sctx, cancel := context.WithCancel(ctx)
 	addr, done := run(t, sctx, a)
 	t.Cleanup(func() { cancel(); <-done; a.Close() })
-	base := "http://" + addr
 	raw, _, err := auth.NewTokens(a.DB).Create(ctx, auth.CreateOptions{Name: "agent", Role: auth.RoleUser, Scopes: []string{"mcp:odoo:read"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &mcp.StreamableClientTransport{Endpoint: base + "/mcp/odoo", HTTPClient: &http.Client{Transport: bearerRT{raw, http.DefaultTransport}}}
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, tr, nil)
+	tr := &mcp.StreamableClientTransport{Endpoint: "http://" + addr + "/mcp/odoo", HTTPClient: &http.Client{Transport: bearerRT{raw, http.DefaultTransport}}}
+	cs, err = mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, tr, nil)
 	if err != nil {
 		t.Fatalf("connect /mcp/odoo: %v\n%s", err, logs.String())
 	}
-	defer cs.Close()
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "odoo_search_read",
+	t.Cleanup(func() { cs.Close() })
+	return cs, cancel, done
+}
+
+// ipai serve builds the odoo MCP server from the stored connector the
+// config's mcp section names, not from the environment.
+func TestServeMCPFromStoredConnector(t *testing.T) {
+	cs, _, _ := odooMCPHub(t)
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "odoo_search_read",
 		Arguments: map[string]any{"model": "res.partner", "fields": []string{"name"}, "limit": 5}})
 	if err != nil || res.IsError {
 		t.Fatalf("search_read: %v %+v", err, res)
@@ -105,33 +113,8 @@ func TestServeMCPConnectorErrors(t *testing.T) {
 // does not hold up `ipai serve`'s shutdown: the sessions are closed with
 // the server, and Run returns without a shutdown error.
 func TestShutdownClosesMCPSessions(t *testing.T) {
-	for _, k := range []string{"ODOO_URL", "SUPERSET_URL", "N8N_URL", "DIGITALOCEAN_TOKEN", "IPAI_MCP_POLICY"} {
-		t.Setenv(k, "")
-	}
-	f := fakeodoo.New()
-	t.Cleanup(f.Close)
-	cfg := mcpConfig(t, f.URL)
-	cfg.MCP.Odoo = "erp"
-	ctx := context.Background()
-	var logs bytes.Buffer
-	a, err := New(ctx, cfg, &logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	sctx, cancel := context.WithCancel(ctx)
-	addr, done := run(t, sctx, a)
-	raw, _, err := auth.NewTokens(a.DB).Create(ctx, auth.CreateOptions{Name: "agent", Role: auth.RoleUser, Scopes: []string{"mcp:odoo:read"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &mcp.StreamableClientTransport{Endpoint: "http://" + addr + "/mcp/odoo", HTTPClient: &http.Client{Transport: bearerRT{raw, http.DefaultTransport}}}
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, tr, nil)
-	if err != nil {
-		t.Fatalf("connect /mcp/odoo: %v\n%s", err, logs.String())
-	}
-	defer cs.Close()
-	if _, err := cs.ListTools(ctx, nil); err != nil {
+	cs, cancel, done := odooMCPHub(t)
+	if _, err := cs.ListTools(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
