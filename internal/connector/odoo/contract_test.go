@@ -326,6 +326,31 @@ func positionalCases(t *testing.T, ctx context.Context, c *odoo.Client, rec *tra
 	if err := c.ExecuteKW(ctx, "res.partner", "read_group", []any{[]any{[]any{"id", "in", []int{a, b}}}, []string{"is_company"}, []string{"is_company"}}, nil, &groups); err != nil || len(groups) == 0 {
 		t.Fatalf("read_group [domain, fields, groupby] = %v, %v", groups, err)
 	}
+	// What the fake's read_group also does: group by a many2one (b's parent
+	// is a), group by two fields at once (lazy false), sum an integer field,
+	// take a page of the groups.
+	dom := []any{[]any{"id", "in", []int{a, b}}}
+	for _, g := range []struct {
+		name  string
+		args  []any
+		kw    map[string]any
+		exact []string
+	}{
+		{"read_group by a many2one", []any{dom, []string{"parent_id"}, []string{"parent_id"}}, nil,
+			[]string{result("result[].parent_id_count")}},
+		{"read_group by two fields, not lazy", []any{dom, []string{"is_company", "parent_id"}, []string{"is_company", "parent_id"}}, map[string]any{"lazy": false},
+			[]string{result("result[].is_company"), result("result[].__count")}},
+		{"read_group summing an integer", []any{dom, []string{"customer_rank:sum"}, []string{"is_company"}}, nil,
+			[]string{result("result[].customer_rank"), result("result[].is_company_count")}},
+		{"read_group, a page of the groups", []any{dom, []string{"parent_id"}, []string{"parent_id"}, 1, 1}, nil,
+			[]string{result("result[].parent_id_count")}},
+	} {
+		rec.Case(g.name, g.exact...)
+		groups = nil
+		if err := c.ExecuteKW(ctx, "res.partner", "read_group", g.args, g.kw, &groups); err != nil || len(groups) == 0 {
+			t.Fatalf("%s = %v, %v", g.name, groups, err)
+		}
+	}
 
 	rec.Case("check_access_rights positional", result("result"))
 	var ok bool

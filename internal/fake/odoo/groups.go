@@ -79,12 +79,14 @@ func (s *Server) metadata(model string, ids []int) []any {
 }
 
 // readGroup answers read_group(domain, fields, groupby, offset, limit,
-// orderby, lazy) as Odoo 18 and 19 do (recorded): one row per value of the
-// first groupby field (lazy, the default) or of all of them, holding the
-// value (a many2one as [id, name]), the count ("<field>_count" lazily,
-// else "__count"), the sums of the numeric fields asked for, and
-// "__domain": the call's domain and'ed with the group's condition. Groups
-// come in the order of their values (lock held).
+// orderby, lazy) as Odoo 18 and 19 did (recorded in internal/connector/
+// odoo/testdata: by a boolean, by a many2one, by two fields not lazily,
+// summing an integer, a page of groups): one row per value of the first
+// groupby field (lazy, the default) or of all of them, holding the value (a
+// many2one as [id, name]), the count ("<field>_count" lazily, else
+// "__count"), the sums of the numeric fields asked for, and "__domain": the
+// call's domain and'ed with the group's condition. Groups come in the order
+// of their values, an empty one last (lock held).
 func (s *Server) readGroup(model string, p map[string]any) (any, *Error) {
 	var groupby []string
 	switch g := p["groupby"].(type) {
