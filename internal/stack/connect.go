@@ -373,10 +373,6 @@ func (c connector) odooAPIKey(ctx context.Context, base, db, login, pw string) (
 	kw := func(model, method string, args ...any) map[string]any {
 		return map[string]any{"model": model, "method": method, "args": args, "kwargs": map[string]any{}}
 	}
-	withContext := func(call map[string]any, ctx map[string]any) map[string]any {
-		call["kwargs"] = map[string]any{"context": ctx}
-		return call
-	}
 	var sess struct {
 		UID int `json:"uid"`
 	}
@@ -411,7 +407,9 @@ func (c connector) odooAPIKey(ctx context.Context, base, db, login, pw string) (
 			DefaultKey string `json:"default_key"`
 		} `json:"context"`
 	}
-	if err := rpc("/web/dataset/call_kw", withContext(kw("res.users.identitycheck", "run_check", []int{check.ResID}), map[string]any{"password": pw}), &shown); err != nil {
+	runCheck := kw("res.users.identitycheck", "run_check", []int{check.ResID})
+	runCheck["kwargs"] = map[string]any{"context": map[string]any{"password": pw}} // where Odoo 19 reads it
+	if err := rpc("/web/dataset/call_kw", runCheck, &shown); err != nil {
 		return "", err
 	}
 	if shown.Context.DefaultKey == "" {

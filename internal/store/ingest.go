@@ -165,8 +165,10 @@ func (db *DB) StoreEvents(ctx context.Context, b EventBatch) (Stored, error) {
 	if err := rows.Err(); err != nil {
 		return Stored{}, mapErr(err)
 	}
-	_, dels := b.won(st.Dups)
-	st.Deliveries = len(dels)
+	if len(b.Deliveries) > 0 { // counted, not built again: the statement stored them
+		_, dels := b.won(st.Dups)
+		st.Deliveries = len(dels)
+	}
 	// The statement has committed; look up who holds the keys it lost.
 	return st, keyHolders(ctx, db, b.Claims, st.Dups, st.IDs)
 }
